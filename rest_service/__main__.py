@@ -1,0 +1,105 @@
+"""Command line: `python -m rest_service serve` and `python -m rest_service create-user NAME`."""
+
+import argparse
+import asyncio
+import getpass
+import sys
+
+from pydantic import ValidationError
+
+from rest_service.db import init_db
+from rest_service.errors import Conflict
+from rest_service.schemas import UserIn
+from rest_service.settings import Settings
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    if settings.embedded and settings.web_concurrency > 1:
+        print(
+            "error: WEB_CONCURRENCY>1 needs a real MongoDB (MONGODB_URL): each worker "
+            "would have its own in-memory database",
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        f"loadwatch service on http://{settings.host}:{settings.port} "
+        f"(docs at /docs); stop with Ctrl-C",
+        flush=True,
+    )
+    uvicorn.run(
+        "rest_service.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.web_concurrency,
+        log_level=settings.log_level,
+    )
+    return 0
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise ValueError("the passwords differ")
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+async def _create_user(settings: Settings, name: str, password: str, is_admin: bool) -> None:
+    from rest_service.users import create_user
+
+    client = await init_db(settings)
+    try:
+        await create_user(name, password, is_admin, settings.bcrypt_rounds)
+    finally:
+        client.close()
+
+
+def _create_user_command(settings: Settings, name: str, is_admin: bool) -> int:
+    if settings.embedded:
+        print(
+            "error: create-user needs MONGODB_URL: the embedded database lives inside the "
+            "running service (use ADMIN_USERNAME/ADMIN_PASSWORD or POST /users instead)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        user = UserIn(username=name, password=_read_password(), is_admin=is_admin)
+        asyncio.run(_create_user(settings, user.username, user.password, user.is_admin))
+    except ValidationError as error:
+        for problem in error.errors():
+            print(f"error: {problem['loc'][0]}: {problem['msg']}", file=sys.stderr)
+        return 2
+    except (ValueError, Conflict, EOFError, KeyboardInterrupt) as error:
+        print(f"error: {error or 'cancelled'}", file=sys.stderr)
+        return 1
+    print(f"created {'admin' if is_admin else 'user'} {name!r}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rest_service", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the HTTP service (HOST, PORT, WEB_CONCURRENCY)")
+    create = commands.add_parser(
+        "create-user", help="create a user; the password comes from a prompt or stdin"
+    )
+    create.add_argument("name")
+    create.add_argument("--admin", action="store_true", help="give the user admin rights")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            print(f"error: setting {problem['loc'][0]}: {problem['msg']}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return _serve(settings)
+    return _create_user_command(settings, args.name, args.admin)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""create_app and the lifespan: settings, database, admin bootstrap, middleware, routes."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from rest_service.db import init_db
+from rest_service.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    ServiceError,
+    Throttled,
+)
+from rest_service.limits import BodySizeLimit
+from rest_service.routes import auth, health, runs, samples, users
+from rest_service.settings import Settings
+from rest_service.users import ensure_admin
+
+log = logging.getLogger("rest_service")
+
+STATUS_OF: dict[type[ServiceError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+    NotAuthenticated: 401,
+    Forbidden: 403,
+    Throttled: 429,
+}
+
+
+async def _service_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ServiceError)
+    status = next(code for cls, code in STATUS_OF.items() if isinstance(error, cls))
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Throttled) else None
+    return JSONResponse({"detail": error.detail}, status_code=status, headers=headers)
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return JSONResponse({"detail": "Internal server error"}, status_code=500)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s: %(message)s")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db_client = await init_db(settings)
+        await ensure_admin(settings)
+        yield
+        app.state.db_client.close()
+
+    app = FastAPI(
+        title="loadwatch",
+        summary="Test runs and CPU samples for load tests, with cookie sessions.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(BodySizeLimit)
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    for module in (health, auth, users, runs, samples):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,33 @@
+"""Domain errors raised by the data functions; app.py maps them to HTTP answers."""
+
+
+class ServiceError(Exception):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class Conflict(ServiceError):
+    pass
+
+
+class InvalidInput(ServiceError):
+    pass
+
+
+class NotAuthenticated(ServiceError):
+    pass
+
+
+class Forbidden(ServiceError):
+    pass
+
+
+class Throttled(ServiceError):
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

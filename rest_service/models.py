@@ -1,0 +1,88 @@
+"""Beanie documents: what is stored, and the indexes a real MongoDB needs.
+
+Idempotency and uniqueness rest on deterministic ``_id`` values (username, token
+hash, run and seq), never on unique secondary indexes: the embedded emulation checks
+those by scanning, which made 5,000 inserts take 20 s.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+import pymongo
+from beanie import Document, PydanticObjectId
+from pydantic import Field
+from pymongo import IndexModel
+
+RunStatus = Literal["running", "finished", "aborted"]
+
+
+class User(Document):
+    id: str  # type: ignore[assignment]  # the username
+    password_hash: str
+    is_admin: bool = False
+    created_at: datetime
+
+    class Settings:
+        name = "users"
+
+
+class Session(Document):
+    id: str  # type: ignore[assignment]  # SHA-256 of the token; the token itself is never stored
+    username: str
+    expires_at: datetime
+
+    class Settings:
+        name = "sessions"
+        # MongoDB's TTL monitor removes expired sessions; reads still check expires_at.
+        indexes = [IndexModel([("expires_at", pymongo.ASCENDING)], expireAfterSeconds=0)]
+
+
+class LoginFailures(Document):
+    """Recent failed logins of one username, newest last, for the login throttle."""
+
+    id: str  # type: ignore[assignment]  # the username tried
+    failures: list[datetime] = Field(default_factory=list)
+    expires_at: datetime | None = None
+
+    class Settings:
+        name = "login_failures"
+        indexes = [IndexModel([("expires_at", pymongo.ASCENDING)], expireAfterSeconds=0)]
+
+
+class Run(Document):
+    id: PydanticObjectId = Field(default_factory=PydanticObjectId)  # type: ignore[assignment]
+    name: str
+    host: str | None = None
+    threshold: float | None = None
+    tags: list[str] = Field(default_factory=list)
+    status: RunStatus = "running"
+    started_at: datetime
+    ended_at: datetime | None = None
+    owner: str
+    # Highest seq stored so far: lets sample pages be fetched by _id.
+    max_seq: int = -1
+
+    class Settings:
+        name = "runs"
+        indexes = [
+            IndexModel([("owner", pymongo.ASCENDING), ("started_at", pymongo.DESCENDING)]),
+            IndexModel([("started_at", pymongo.DESCENDING)]),
+        ]
+
+
+class Sample(Document):
+    """One CPU sample. ``_id`` is ``"<run id>:<seq>"``, so a retried seq is a duplicate key."""
+
+    id: str  # type: ignore[assignment]
+    run_id: PydanticObjectId
+    seq: int
+    timestamp: datetime
+    cpu_percent: float
+    per_cpu: list[float] | None = None
+
+    class Settings:
+        name = "samples"
+        indexes = [IndexModel([("run_id", pymongo.ASCENDING), ("seq", pymongo.ASCENDING)])]
+
+
+DOCUMENT_MODELS: list[type[Document]] = [User, Session, LoginFailures, Run, Sample]

@@ -1,0 +1,1 @@
+"""HTTP routes, one module per resource; they only translate between HTTP and data functions."""

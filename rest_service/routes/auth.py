@@ -1,0 +1,47 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Cookie, Response, status
+
+from rest_service import auth
+from rest_service.auth import COOKIE_NAME, CurrentUser, SettingsDep
+from rest_service.schemas import LoginIn, UserOut
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post(
+    "/login",
+    response_model=UserOut,
+    responses={401: {"description": "Wrong credentials"}, 429: {"description": "Throttled"}},
+)
+async def login(body: LoginIn, response: Response, settings: SettingsDep) -> UserOut:
+    user = await auth.authenticate(body.username, body.password, settings)
+    token = await auth.start_session(user.id, settings)
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=settings.session_ttl_seconds,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+    )
+    return UserOut(username=user.id, is_admin=user.is_admin)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(
+    response: Response,
+    settings: SettingsDep,
+    session: Annotated[str | None, Cookie(alias=COOKIE_NAME)] = None,
+) -> None:
+    if session:
+        await auth.end_session(session)
+    response.delete_cookie(
+        COOKIE_NAME, path="/", httponly=True, samesite="lax", secure=settings.cookie_secure
+    )
+
+
+@router.get("/me", response_model=UserOut, responses={401: {"description": "Not logged in"}})
+async def me(user: CurrentUser) -> UserOut:
+    return UserOut(username=user.id, is_admin=user.is_admin)

@@ -1,0 +1,65 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from rest_service import runs
+from rest_service.auth import CurrentUser
+from rest_service.models import Run, RunStatus
+from rest_service.schemas import RunDetail, RunIn, RunOut, RunPage, RunPatch
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+RunId = Annotated[str, Path(alias="id", description="The run's id")]
+NOT_FOUND = {404: {"description": "No such run, or not yours"}}
+
+
+def run_out(run: Run) -> RunOut:
+    return RunOut(
+        id=str(run.id),
+        name=run.name,
+        host=run.host,
+        threshold=run.threshold,
+        tags=run.tags,
+        status=run.status,
+        started_at=run.started_at,
+        ended_at=run.ended_at,
+        owner=run.owner,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=RunOut)
+async def create_run(body: RunIn, user: CurrentUser) -> RunOut:
+    return run_out(await runs.create_run(user, body))
+
+
+@router.get("", response_model=RunPage)
+async def list_runs(
+    user: CurrentUser,
+    status: RunStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> RunPage:
+    items, next_cursor = await runs.list_runs(user, status, limit, cursor)
+    return RunPage(items=[run_out(r) for r in items], next_cursor=next_cursor)
+
+
+@router.get("/{id}", response_model=RunDetail, responses=NOT_FOUND)
+async def get_run(run_id: RunId, user: CurrentUser) -> RunDetail:
+    run = await runs.get_run(run_id, user)
+    summary = await runs.run_summary(run)
+    return RunDetail(**run_out(run).model_dump(), summary=summary)
+
+
+@router.patch(
+    "/{id}",
+    response_model=RunOut,
+    responses={**NOT_FOUND, 409: {"description": "The run is not running"}},
+)
+async def end_run(run_id: RunId, body: RunPatch, user: CurrentUser) -> RunOut:
+    return run_out(await runs.end_run(run_id, user, body.status))
+
+
+@router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+async def delete_run(run_id: RunId, user: CurrentUser) -> Response:
+    await runs.delete_run(run_id, user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

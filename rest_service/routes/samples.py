@@ -1,0 +1,60 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+from fastapi.responses import StreamingResponse
+
+from rest_service import runs, samples
+from rest_service.auth import CurrentUser
+from rest_service.schemas import (
+    INT64_MAX,
+    MAX_PAGE,
+    SamplePage,
+    SamplesAccepted,
+    SamplesIn,
+)
+
+router = APIRouter(prefix="/runs/{id}", tags=["samples"])
+
+RunId = Annotated[str, Path(alias="id", description="The run's id")]
+
+
+@router.post(
+    "/samples",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SamplesAccepted,
+    responses={
+        404: {"description": "No such run, or not yours"},
+        409: {"description": "The run is not running"},
+        413: {"description": "Body over 5 MB"},
+    },
+)
+async def add_samples(run_id: RunId, body: SamplesIn, user: CurrentUser) -> SamplesAccepted:
+    run = await runs.get_run(run_id, user)
+    accepted, duplicates = await samples.add_samples(run, body.samples)
+    return SamplesAccepted(accepted=accepted, duplicates=duplicates)
+
+
+@router.get("/samples", response_model=SamplePage, responses={404: {"description": "No such run"}})
+async def list_samples(
+    run_id: RunId,
+    user: CurrentUser,
+    after_seq: Annotated[int, Query(ge=-1, le=INT64_MAX)] = -1,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
+) -> SamplePage:
+    run = await runs.get_run(run_id, user)
+    docs, next_after_seq = await samples.sample_page(run, after_seq, limit)
+    return SamplePage.model_validate({"items": docs, "next_after_seq": next_after_seq})
+
+
+@router.get(
+    "/samples.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}, 404: {"description": "No such run"}},
+)
+async def samples_csv(run_id: RunId, user: CurrentUser) -> StreamingResponse:
+    run = await runs.get_run(run_id, user)
+    return StreamingResponse(
+        samples.samples_csv(run),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="run-{run.id}-samples.csv"'},
+    )

@@ -1,0 +1,18 @@
+from fastapi import APIRouter, status
+
+from rest_service.auth import AdminUser, SettingsDep
+from rest_service.schemas import UserIn, UserOut
+from rest_service.users import create_user
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    responses={403: {"description": "Not an admin"}, 409: {"description": "Username taken"}},
+)
+async def add_user(body: UserIn, _admin: AdminUser, settings: SettingsDep) -> UserOut:
+    user = await create_user(body.username, body.password, body.is_admin, settings.bcrypt_rounds)
+    return UserOut(username=user.id, is_admin=user.is_admin)

@@ -1,0 +1,122 @@
+"""Operations on test runs: create, find with ownership, list with a cursor, finish, delete."""
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ReturnDocument
+from starlette.concurrency import run_in_threadpool
+
+from rest_service.errors import Conflict, InvalidInput, NotFound
+from rest_service.models import Run, RunStatus, User
+from rest_service.samples import delete_samples, iter_samples
+from rest_service.schemas import RunIn, Summary, to_millis
+from rest_service.summary import summarize
+
+RUN_NOT_FOUND = "Run not found"
+
+
+def _now() -> datetime:
+    return to_millis(datetime.now(UTC))
+
+
+def _visible(user: User) -> dict[str, Any]:
+    return {} if user.is_admin else {"owner": user.id}
+
+
+async def create_run(owner: User, data: RunIn) -> Run:
+    run = Run(
+        name=data.name,
+        host=data.host,
+        threshold=data.threshold,
+        tags=data.tags,
+        started_at=_now(),
+        owner=owner.id,
+    )
+    await run.insert()
+    return run
+
+
+def _object_id(run_id: str) -> ObjectId:
+    try:
+        return ObjectId(run_id)
+    except (InvalidId, TypeError):
+        raise NotFound(RUN_NOT_FOUND) from None
+
+
+async def get_run(run_id: str, user: User) -> Run:
+    """The run if the user may see it; another user's run is NotFound, like a missing one."""
+    run = await Run.find_one({"_id": _object_id(run_id), **_visible(user)})
+    if run is None:
+        raise NotFound(RUN_NOT_FOUND)
+    return run
+
+
+def _encode_cursor(run: Run) -> str:
+    raw = json.dumps([run.started_at.isoformat(), str(run.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, ObjectId]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        started_at, run_id = json.loads(raw)
+        return datetime.fromisoformat(started_at), ObjectId(run_id)
+    except (binascii.Error, ValueError, TypeError, InvalidId, UnicodeDecodeError):
+        raise InvalidInput("Invalid cursor") from None
+
+
+async def list_runs(
+    user: User, status: RunStatus | None, limit: int, cursor: str | None
+) -> tuple[list[Run], str | None]:
+    """The user's runs (all runs for an admin), newest first, and the next page's cursor."""
+    query: dict[str, Any] = _visible(user)
+    if status is not None:
+        query["status"] = status
+    if cursor is not None:
+        started_at, run_id = _decode_cursor(cursor)
+        query["$or"] = [
+            {"started_at": {"$lt": started_at}},
+            {"started_at": started_at, "_id": {"$lt": run_id}},
+        ]
+    runs = (
+        await Run.find(query)
+        .sort([("started_at", -1), ("_id", -1)])
+        .limit(limit + 1)
+        .to_list()
+    )
+    if len(runs) > limit:
+        return runs[:limit], _encode_cursor(runs[limit - 1])
+    return runs, None
+
+
+async def end_run(run_id: str, user: User, status: RunStatus) -> Run:
+    """Move a running run to finished or aborted; any other move is a Conflict."""
+    raw = await Run.get_motor_collection().find_one_and_update(
+        {"_id": _object_id(run_id), "status": "running", **_visible(user)},
+        {"$set": {"status": status, "ended_at": _now()}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if raw is None:
+        run = await get_run(run_id, user)  # NotFound when it isn't there or isn't theirs
+        raise Conflict(f"Run is already {run.status}")
+    return Run.model_validate(raw)
+
+
+async def delete_run(run_id: str, user: User) -> Run:
+    run = await get_run(run_id, user)
+    await run.delete()
+    await delete_samples(run.id)
+    return run
+
+
+async def run_summary(run: Run) -> Summary:
+    points = []
+    async for docs in iter_samples(run):
+        points.extend((d["timestamp"], d["cpu_percent"]) for d in docs)
+    ended_at = run.ended_at or _now()
+    return await run_in_threadpool(summarize, points, run.threshold, run.started_at, ended_at)

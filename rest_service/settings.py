@@ -1,0 +1,41 @@
+"""Service configuration, read from the environment (pydantic-settings)."""
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_URL = "mongomock://"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Defaults run locally with nothing set."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    # Unset or "mongomock://": the in-memory emulation (mongomock-motor); else a real MongoDB.
+    mongodb_url: str = EMBEDDED_URL
+    mongodb_db: str = "loadwatch"
+    # How long a real MongoDB may take to answer before /readyz says 503.
+    mongodb_timeout_ms: int = Field(default=3000, ge=100)
+
+    session_ttl_seconds: int = Field(default=8 * 3600, ge=1)
+    cookie_secure: bool = False
+    bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+
+    admin_username: str | None = None
+    admin_password: SecretStr | None = None
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    web_concurrency: int = Field(default=1, ge=1)
+    log_level: str = "info"
+
+    @property
+    def embedded(self) -> bool:
+        return self.mongodb_url.strip() in ("", EMBEDDED_URL)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
