@@ -1,6 +1,7 @@
 import httpx
-from conftest import PASSWORD, login
 from payloads import unique
+
+from conftest import PASSWORD, login
 
 
 def test_login_sets_a_hardened_session_cookie(base_url: str, admin: httpx.Client) -> None:
@@ -15,7 +16,9 @@ def test_login_sets_a_hardened_session_cookie(base_url: str, admin: httpx.Client
         assert attribute in cookie
 
 
-def test_wrong_password_and_unknown_user_get_the_same_401(base_url: str, user: httpx.Client) -> None:
+def test_wrong_password_and_unknown_user_get_the_same_401(
+    base_url: str, user: httpx.Client
+) -> None:
     me = user.get("/auth/me").json()["username"]
     wrong = httpx.post(f"{base_url}/auth/login", json={"username": me, "password": "nope-nope"})
     unknown = httpx.post(
@@ -49,7 +52,9 @@ def test_five_failures_throttle_the_username_even_with_the_right_password(
     name = unique("throttled")
     admin.post("/users", json={"username": name, "password": PASSWORD})
     for _ in range(5):
-        wrong = httpx.post(f"{base_url}/auth/login", json={"username": name, "password": "bad-bad-bad"})
+        wrong = httpx.post(
+            f"{base_url}/auth/login", json={"username": name, "password": "bad-bad-bad"}
+        )
         assert wrong.status_code == 401
     blocked = httpx.post(f"{base_url}/auth/login", json={"username": name, "password": PASSWORD})
     assert blocked.status_code == 429
@@ -84,5 +89,7 @@ def test_user_validation(admin: httpx.Client) -> None:
         response = admin.post("/users", json=bad)
         assert response.status_code == 422, bad
         assert response.json()["detail"]
-    ok = admin.post("/users", json={"username": "a.b_c@d-" + unique("e")[-6:], "password": "12345678"})
+    ok = admin.post(
+        "/users", json={"username": "a.b_c@d-" + unique("e")[-6:], "password": "12345678"}
+    )
     assert ok.status_code == 201

@@ -19,10 +19,21 @@ def test_create_run_returns_the_run(user: httpx.Client) -> None:
 
 
 def test_run_validation(user: httpx.Client) -> None:
-    for bad in ({}, {"name": ""}, {"name": "x", "threshold": 101}, {"name": "x", "threshold": -1},
-                {"name": "x", "tags": "notalist"}, {"name": "x", "unknown": 1}):
+    for bad in (
+        {},
+        {"name": ""},
+        {"name": "x", "threshold": 101},
+        {"name": "x", "threshold": -1},
+        {"name": "x", "tags": "notalist"},
+        {"name": "x", "unknown": 1},
+    ):
         assert user.post("/runs", json=bad).status_code == 422, bad
-    assert user.post("/runs", content=b"{not json", headers={"content-type": "application/json"}).status_code == 422
+    assert (
+        user.post(
+            "/runs", content=b"{not json", headers={"content-type": "application/json"}
+        ).status_code
+        == 422
+    )
 
 
 def test_finish_is_final(user: httpx.Client, run: dict[str, object]) -> None:
@@ -55,7 +66,12 @@ def test_delete_removes_run_and_samples(user: httpx.Client, run: dict[str, objec
 
 def test_missing_and_malformed_ids_are_404(user: httpx.Client) -> None:
     for run_id in ("000000000000000000000000", "not-an-id", "1" * 30):
-        for method, suffix in (("GET", ""), ("DELETE", ""), ("GET", "/samples"), ("GET", "/samples.csv")):
+        for method, suffix in (
+            ("GET", ""),
+            ("DELETE", ""),
+            ("GET", "/samples"),
+            ("GET", "/samples.csv"),
+        ):
             response = user.request(method, f"/runs/{run_id}{suffix}")
             assert response.status_code == 404, (method, run_id, suffix)
             assert response.json() == {"detail": "Run not found"}
@@ -114,8 +130,12 @@ def test_summary(user: httpx.Client, run: dict[str, object]) -> None:
             {"seq": i, "timestamp": ts, "cpu_percent": cpu}
             for i, (ts, cpu) in enumerate(
                 zip(
-                    ["2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z",
-                     "2026-01-01T00:00:03Z"],
+                    [
+                        "2026-01-01T00:00:00Z",
+                        "2026-01-01T00:00:01Z",
+                        "2026-01-01T00:00:02Z",
+                        "2026-01-01T00:00:03Z",
+                    ],
                     [60.0, 70.0, 10.0, 80.0],
                     strict=True,
                 )

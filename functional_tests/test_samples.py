@@ -5,7 +5,9 @@ import httpx
 from payloads import samples, timestamp
 
 
-def test_paging_to_the_end_returns_every_sample_once(user: httpx.Client, run: dict[str, object]) -> None:
+def test_paging_to_the_end_returns_every_sample_once(
+    user: httpx.Client, run: dict[str, object]
+) -> None:
     path = f"/runs/{run['id']}/samples"
     # Out of order, with gaps, across two posts.
     seqs = [*range(0, 40), *range(100, 130, 3), 5000, 7]
@@ -41,8 +43,12 @@ def test_retry_is_idempotent(user: httpx.Client, run: dict[str, object]) -> None
 
 def test_sample_fields_round_trip(user: httpx.Client, run: dict[str, object]) -> None:
     path = f"/runs/{run['id']}/samples"
-    body = {"seq": 3, "timestamp": "2026-03-01T12:00:00.250+02:00", "cpu_percent": 42.5,
-            "per_cpu": [10.0, 75.0]}
+    body = {
+        "seq": 3,
+        "timestamp": "2026-03-01T12:00:00.250+02:00",
+        "cpu_percent": 42.5,
+        "per_cpu": [10.0, 75.0],
+    }
     assert user.post(path, json={"samples": [body]}).status_code == 201
     (item,) = user.get(path).json()["items"]
     assert item["seq"] == 3 and item["cpu_percent"] == 42.5 and item["per_cpu"] == [10.0, 75.0]
@@ -75,9 +81,13 @@ def test_bad_samples_are_422_and_nothing_of_the_batch_is_stored(
     assert user.get(path).json()["items"] == []
 
 
-def test_a_few_seconds_of_clock_skew_is_accepted(user: httpx.Client, run: dict[str, object]) -> None:
-    response = user.post(f"/runs/{run['id']}/samples", json={"samples": [
-        {"seq": 0, "timestamp": timestamp(+3), "cpu_percent": 1}]})
+def test_a_few_seconds_of_clock_skew_is_accepted(
+    user: httpx.Client, run: dict[str, object]
+) -> None:
+    response = user.post(
+        f"/runs/{run['id']}/samples",
+        json={"samples": [{"seq": 0, "timestamp": timestamp(+3), "cpu_percent": 1}]},
+    )
     assert response.status_code == 201
 
 

@@ -6,6 +6,7 @@ import getpass
 import sys
 
 from pydantic import ValidationError
+from pymongo.errors import PyMongoError
 
 from rest_service.db import init_db
 from rest_service.errors import Conflict
@@ -75,6 +76,11 @@ def _create_user_command(settings: Settings, name: str, is_admin: bool) -> int:
         return 2
     except (ValueError, Conflict, EOFError, KeyboardInterrupt) as error:
         print(f"error: {error or 'cancelled'}", file=sys.stderr)
+        return 1
+    except PyMongoError as error:
+        print(
+            f"error: cannot use MongoDB at MONGODB_URL: {error.__class__.__name__}", file=sys.stderr
+        )
         return 1
     print(f"created {'admin' if is_admin else 'user'} {name!r}")
     return 0

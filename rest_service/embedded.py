@@ -56,15 +56,15 @@ def _iter_documents(self: Collection, query: Any) -> Iterable[dict[str, Any]]:
 
 def _matching(docs: list[dict[str, Any]], rest: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for doc in docs:
-        if not rest or filtering.filter_applies(rest, doc):
+        if not rest or filtering.filter_applies(rest, doc):  # type: ignore[no-untyped-call]
             yield doc
 
 
 def install_id_index() -> None:
     """Patch mongomock once per process; idempotent."""
-    Collection._iter_documents = _iter_documents
+    Collection._iter_documents = _iter_documents  # type: ignore[method-assign]
 
 
-def embedded_client() -> AsyncMongoMockClient:
+def embedded_client() -> Any:
     install_id_index()
     return AsyncMongoMockClient(tz_aware=True)

@@ -50,7 +50,7 @@ class LoginFailures(Document):
 
 
 class Run(Document):
-    id: PydanticObjectId = Field(default_factory=PydanticObjectId)  # type: ignore[assignment]
+    id: PydanticObjectId = Field(default_factory=PydanticObjectId)
     name: str
     host: str | None = None
     threshold: float | None = None

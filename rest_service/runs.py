@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from beanie import SortDirection
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
@@ -85,7 +86,7 @@ async def list_runs(
         ]
     runs = (
         await Run.find(query)
-        .sort([("started_at", -1), ("_id", -1)])
+        .sort([("started_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
         .limit(limit + 1)
         .to_list()
     )
@@ -104,7 +105,7 @@ async def end_run(run_id: str, user: User, status: RunStatus) -> Run:
     if raw is None:
         run = await get_run(run_id, user)  # NotFound when it isn't there or isn't theirs
         raise Conflict(f"Run is already {run.status}")
-    return Run.model_validate(raw)
+    return Run.model_validate(raw)  # type: ignore[no-any-return]
 
 
 async def delete_run(run_id: str, user: User) -> Run:
@@ -115,7 +116,7 @@ async def delete_run(run_id: str, user: User) -> Run:
 
 
 async def run_summary(run: Run) -> Summary:
-    points = []
+    points: list[tuple[datetime, float]] = []
     async for docs in iter_samples(run):
         points.extend((d["timestamp"], d["cpu_percent"]) for d in docs)
     ended_at = run.ended_at or _now()

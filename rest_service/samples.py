@@ -52,7 +52,9 @@ async def add_samples(run: Run, samples: list[SampleIn]) -> tuple[int, int]:
     return accepted, len(docs) - accepted
 
 
-async def sample_page(run: Run, after_seq: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+async def sample_page(
+    run: Run, after_seq: int, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
     """Up to ``limit`` samples with seq > after_seq, in seq order, and the next after_seq."""
     collection = Sample.get_motor_collection()
     docs: list[dict[str, Any]] = []

@@ -1,5 +1,6 @@
 """The summary of a run's samples: pure arithmetic, run in the thread pool."""
 
+import itertools
 import math
 from collections.abc import Sequence
 from datetime import datetime
@@ -43,7 +44,7 @@ def summarize(
     if threshold is not None:
         ordered = sorted(points, key=lambda p: p[0])  # stable: ties keep seq order
         above = 0.0
-        for (ts, value), (next_ts, _) in zip(ordered, ordered[1:], strict=False):
+        for (ts, value), (next_ts, _) in itertools.pairwise(ordered):
             if value > threshold:
                 above += (next_ts - ts).total_seconds()
     return Summary(

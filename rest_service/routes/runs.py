@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
 
@@ -10,7 +10,7 @@ from rest_service.schemas import RunDetail, RunIn, RunOut, RunPage, RunPatch
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 RunId = Annotated[str, Path(alias="id", description="The run's id")]
-NOT_FOUND = {404: {"description": "No such run, or not yours"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such run, or not yours"}}
 
 
 def run_out(run: Run) -> RunOut:

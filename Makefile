@@ -1,0 +1,39 @@
+# loadwatch: `make run` starts the service, `make test` runs every check and test.
+# Both bootstrap what they need on a fresh machine: uv (through pip) and the venv.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+PYTEST_ARGS ?=
+
+.PHONY: help bootstrap run test lint typecheck pytest bench format
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+bootstrap: ## install uv if it is missing, then the locked venv
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet --disable-pip-version-check uv
+	@$(UV) sync --locked --quiet
+
+run: bootstrap ## the service on http://127.0.0.1:8000, embedded in-memory database
+	$(UV) run python -m rest_service serve
+
+test: bootstrap lint typecheck pytest ## lint, type checks and every test
+
+lint: bootstrap ## ruff lint and format check
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+format: bootstrap ## apply ruff's fixes and format
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .
+
+typecheck: bootstrap ## mypy on the service (and the monitor, once it exists)
+	$(UV) run mypy
+
+pytest: bootstrap ## unit, API, live-process and functional tests
+	$(UV) run pytest $(PYTEST_ARGS)
+
+bench: bootstrap ## the benchmarks, printing their figures (not part of `make test`)
+	$(UV) run python benchmarks/ingest.py
