@@ -1,11 +1,16 @@
 """The embedded database's _id index gives exactly mongomock's own answers."""
 
 import asyncio
+import contextlib
+from datetime import UTC, timedelta, timezone
 
 import mongomock
 from bson import ObjectId
+from bson.errors import InvalidDocument
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from rest_service import embedded
 
@@ -32,26 +37,32 @@ filters = st.builds(
 )
 
 
-def _answer(collection: mongomock.Collection, query: dict) -> list[dict]:
-    return sorted(collection.find(query), key=repr)
+def _answer(collection: mongomock.Collection, query: dict, skip: int, limit: int) -> list:
+    unordered = sorted(collection.find(query), key=repr)
+    # A total order: like MongoDB, neither promises an order among ties.
+    by_seq = [("seq", -1), ("_id", 1)]
+    ordered = list(collection.find(query).sort(by_seq).skip(skip).limit(limit))
+    return [unordered, ordered]
 
 
 @settings(max_examples=300, deadline=None)
-@given(docs, filters)
-def test_id_lookups_match_mongomock(documents: list[dict], query: dict) -> None:
+@given(docs, filters, st.integers(0, 5), st.integers(-5, 5))
+def test_id_lookups_match_mongomock(
+    documents: list[dict], query: dict, skip: int, limit: int
+) -> None:
     collection = mongomock.MongoClient().db.things
     if documents:
         collection.insert_many([dict(d) for d in documents])
-    embedded.Collection._iter_documents = embedded._original_iter_documents
+    embedded.uninstall_fast_paths()
     try:
-        expected = _answer(collection, query)
+        expected = _answer(collection, query, skip, limit)
     finally:
-        embedded.install_id_index()
-    assert _answer(collection, query) == expected
+        embedded.install_fast_paths()
+    assert _answer(collection, query, skip, limit) == expected
 
 
 def test_lookup_by_id_does_not_scan(monkeypatch) -> None:
-    embedded.install_id_index()
+    embedded.install_fast_paths()
     collection = mongomock.MongoClient().db.things
     collection.insert_many([{"_id": f"r:{i}", "v": i} for i in range(1000)])
     visited = 0
@@ -80,3 +91,48 @@ def test_embedded_client_is_tz_aware() -> None:
         return doc["t"].tzinfo
 
     assert asyncio.run(roundtrip()) is not None
+
+
+batches = st.lists(
+    st.fixed_dictionaries(
+        {"_id": ids, "v": st.one_of(st.integers(-(2**64), 2**64), st.text(max_size=3))},
+        optional={
+            "when": st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=2))])),
+            "nested": st.dictionaries(st.sampled_from(["k", "a\0b", "$x"]), st.integers(0, 3)),
+            "listed": st.lists(st.one_of(st.integers(0, 3), st.datetimes()), max_size=3),
+            "$top": st.just(1),
+            "a\0b": st.just(1),
+        },
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+def _insert_outcome(preload: list[dict], batch: list[dict], unique_v: bool) -> tuple:
+    collection = mongomock.MongoClient(tz_aware=True).db.things
+    if unique_v:
+        collection.create_index("v", unique=True)
+    for doc in preload:
+        with contextlib.suppress(DuplicateKeyError, OverflowError, InvalidDocument):
+            collection.insert_one(dict(doc))
+    try:
+        result = collection.insert_many([dict(d) for d in batch], ordered=False).inserted_ids
+        errors = None
+    except BulkWriteError as error:
+        result = error.details["nInserted"]
+        errors = [(e["index"], e["code"], e["errmsg"]) for e in error.details["writeErrors"]]
+    except (OverflowError, InvalidDocument) as error:  # refused by both, mid-batch
+        result, errors = None, [repr(error)]
+    return result, errors, sorted(collection.find(), key=repr)
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches, batches, st.booleans())
+def test_bulk_insert_matches_mongomock(preload: list[dict], batch: list[dict], unique_v: bool) -> None:
+    embedded.uninstall_fast_paths()
+    try:
+        expected = _insert_outcome(preload, batch, unique_v)
+    finally:
+        embedded.install_fast_paths()
+    assert _insert_outcome(preload, batch, unique_v) == expected

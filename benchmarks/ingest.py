@@ -1,0 +1,169 @@
+"""Ingest and read throughput of the service on the embedded database.
+
+Starts `python -m rest_service serve` on a free port (BCRYPT_ROUNDS=4: logins are not
+what is measured), then with 50 concurrent clients, each on its own keep-alive
+connection and its own run:
+  1. POSTs of one sample for --seconds: req/s, p50/p99 latency, errors;
+  2. POSTs of 1,000-sample batches: samples/s;
+  3. reads a 50,000-sample run page by page (limit 10,000 and the default 1,000).
+Prints one JSON line. Targets on a 2-core machine: >= 1,000 req/s with 0 errors and
+p99 < 100 ms; >= 50,000 samples/s; the 50,000-sample run read in < 5 s.
+"""
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.live import running_service  # noqa: E402
+
+CLIENTS = 50
+ADMIN = {"username": "admin", "password": "bench-admin"}
+
+
+def stamp(i: int, base: datetime) -> str:
+    return (base + timedelta(milliseconds=i)).isoformat()
+
+
+async def client_session(url: str) -> aiohttp.ClientSession:
+    session = aiohttp.ClientSession(
+        base_url=url,
+        connector=aiohttp.TCPConnector(limit=1),
+        cookie_jar=aiohttp.CookieJar(unsafe=True),  # it refuses cookies from IP hosts otherwise
+    )
+    async with session.post("/auth/login", json=ADMIN) as response:
+        assert response.status == 200, await response.text()
+    return session
+
+
+async def new_run(session: aiohttp.ClientSession, name: str) -> str:
+    async with session.post("/runs", json={"name": name, "threshold": 80}) as response:
+        assert response.status == 201
+        return str((await response.json())["id"])
+
+
+async def single_posts(sessions: list[aiohttp.ClientSession], seconds: float) -> dict[str, Any]:
+    base = datetime.now(UTC) - timedelta(days=1)
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(session: aiohttp.ClientSession, run_id: str) -> None:
+        nonlocal errors
+        seq = 0
+        while time.perf_counter() < deadline:
+            body = {"samples": [{"seq": seq, "timestamp": stamp(seq, base), "cpu_percent": 42.0}]}
+            start = time.perf_counter()
+            async with session.post(f"/runs/{run_id}/samples", json=body) as response:
+                await response.read()
+                if response.status != 201:
+                    errors += 1
+            latencies.append(time.perf_counter() - start)
+            seq += 1
+
+    runs = [await new_run(s, f"single-{i}") for i, s in enumerate(sessions)]
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(s, r) for s, r in zip(sessions, runs, strict=True)))
+    elapsed = time.perf_counter() - started
+    cuts = statistics.quantiles(latencies, n=100)
+    return {
+        "requests": len(latencies),
+        "req_per_s": round(len(latencies) / elapsed),
+        "p50_ms": round(cuts[49] * 1000, 2),
+        "p99_ms": round(cuts[98] * 1000, 2),
+        "errors": errors,
+    }
+
+
+async def batch_posts(sessions: list[aiohttp.ClientSession], batches_each: int) -> dict[str, Any]:
+    base = datetime.now(UTC) - timedelta(days=1)
+    errors = 0
+
+    async def worker(session: aiohttp.ClientSession, run_id: str) -> None:
+        nonlocal errors
+        for b in range(batches_each):
+            body = {
+                "samples": [
+                    {"seq": seq, "timestamp": stamp(seq, base), "cpu_percent": 42.0}
+                    for seq in range(b * 1000, (b + 1) * 1000)
+                ]
+            }
+            async with session.post(f"/runs/{run_id}/samples", json=body) as response:
+                await response.read()
+                if response.status != 201:
+                    errors += 1
+
+    runs = [await new_run(s, f"batch-{i}") for i, s in enumerate(sessions)]
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(s, r) for s, r in zip(sessions, runs, strict=True)))
+    elapsed = time.perf_counter() - started
+    total = len(sessions) * batches_each * 1000
+    return {"samples": total, "samples_per_s": round(total / elapsed), "errors": errors}
+
+
+async def read_run(session: aiohttp.ClientSession, size: int) -> dict[str, Any]:
+    base = datetime.now(UTC) - timedelta(days=1)
+    run_id = await new_run(session, "read")
+    for start in range(0, size, 10_000):
+        body = {
+            "samples": [
+                {"seq": seq, "timestamp": stamp(seq, base), "cpu_percent": float(seq % 100)}
+                for seq in range(start, min(start + 10_000, size))
+            ]
+        }
+        async with session.post(f"/runs/{run_id}/samples", json=body) as response:
+            assert response.status == 201, await response.text()
+    figures: dict[str, Any] = {}
+    for limit in (10_000, 1_000):
+        started = time.perf_counter()
+        after, seen = -1, 0
+        while after is not None:
+            params = {"after_seq": after, "limit": limit}
+            async with session.get(f"/runs/{run_id}/samples", params=params) as response:
+                page = await response.json()
+            seen += len(page["items"])
+            after = page["next_after_seq"]
+        assert seen == size, (seen, size)
+        figures[f"read_{size}_limit_{limit}_s"] = round(time.perf_counter() - started, 3)
+    started = time.perf_counter()
+    async with session.get(f"/runs/{run_id}/samples.csv") as response:
+        rows = (await response.text()).count("\n") - 1
+    assert rows == size
+    figures[f"csv_{size}_s"] = round(time.perf_counter() - started, 3)
+    started = time.perf_counter()
+    async with session.get(f"/runs/{run_id}") as response:
+        assert (await response.json())["summary"]["sample_count"] == size
+    figures[f"summary_{size}_s"] = round(time.perf_counter() - started, 3)
+    return figures
+
+
+async def main(url: str, seconds: float, batches_each: int) -> dict[str, Any]:
+    sessions = [await client_session(url) for _ in range(CLIENTS)]
+    try:
+        return {
+            "single": await single_posts(sessions, seconds),
+            "batches": await batch_posts(sessions, batches_each),
+            "read": await read_run(sessions[0], 50_000),
+        }
+    finally:
+        for session in sessions:
+            await session.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--batches-each", type=int, default=4)
+    args = parser.parse_args()
+    env = {"ADMIN_USERNAME": ADMIN["username"], "ADMIN_PASSWORD": ADMIN["password"]}
+    with running_service(env) as service:
+        figures = asyncio.run(main(service.url, args.seconds, args.batches_each))
+    print(json.dumps({"benchmark": "ingest", "clients": CLIENTS, **figures}))
