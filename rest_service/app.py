@@ -17,13 +17,12 @@ from rest_service.errors import (
     ServiceError,
     Throttled,
 )
+from rest_service.limits import BodySizeLimit
 from rest_service.routes import auth, health, runs, samples, users
 from rest_service.settings import Settings
 from rest_service.users import ensure_admin
 
 log = logging.getLogger("rest_service")
-
-MAX_BODY_BYTES = 5 * 1024 * 1024
 
 STATUS_OF: dict[type[ServiceError], int] = {
     NotFound: 404,
@@ -64,10 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Test runs and CPU samples for load tests, with cookie sessions.",
         version="0.1.0",
         lifespan=lifespan,
-        # 413 for a larger body, by Content-Length or while it streams in.
-        max_body_size=MAX_BODY_BYTES,
     )
     app.state.settings = settings
+    app.add_middleware(BodySizeLimit)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(Exception, _unexpected_error)
     for module in (health, auth, users, runs, samples):
