@@ -13,7 +13,8 @@ help: ## list the targets
 
 bootstrap: ## install uv if it is missing, then the locked venv
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
-		|| python3 -m pip install --quiet --disable-pip-version-check uv
+		|| python3 -m pip install --quiet --disable-pip-version-check uv \
+		|| python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages uv
 	@$(UV) sync --locked --quiet
 
 run: bootstrap ## the service on http://127.0.0.1:8000, embedded in-memory database

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.live import running_service  # noqa: E402
+from tests.live import running_service
 
 CLIENTS = 50
 ADMIN = {"username": "admin", "password": "bench-admin"}

@@ -113,9 +113,7 @@ def _stored_form(item: dict[str, Any]) -> Any:
     }
 
 
-def _insert(
-    self: Collection, data: Any, session: Any = None, ordered: bool = True
-) -> Any:
+def _insert(self: Collection, data: Any, session: Any = None, ordered: bool = True) -> Any:
     if isinstance(data, Mapping) or session or ordered or not _plain_bulk(self):
         return _original_insert(self, data, session, ordered=ordered)
     store = self._store

@@ -9,7 +9,6 @@ from bson import ObjectId
 from bson.errors import InvalidDocument
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from rest_service import embedded
@@ -129,7 +128,9 @@ def _insert_outcome(preload: list[dict], batch: list[dict], unique_v: bool) -> t
 
 @settings(max_examples=300, deadline=None)
 @given(batches, batches, st.booleans())
-def test_bulk_insert_matches_mongomock(preload: list[dict], batch: list[dict], unique_v: bool) -> None:
+def test_bulk_insert_matches_mongomock(
+    preload: list[dict], batch: list[dict], unique_v: bool
+) -> None:
     embedded.uninstall_fast_paths()
     try:
         expected = _insert_outcome(preload, batch, unique_v)
