@@ -25,9 +25,10 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
 from bson import BSON, ObjectId
-from mongomock import WriteError, filtering, helpers
-from mongomock.collection import BulkWriteError, Collection, Cursor, _validate_data_fields
+from mongomock import filtering, helpers
+from mongomock.collection import Collection, Cursor, _validate_data_fields
 from mongomock_motor import AsyncMongoMockClient
+from pymongo.errors import BulkWriteError, WriteError
 
 _ID_TYPES = (str, int, ObjectId)
 _original_iter_documents: Callable[[Collection, Any], Iterable[dict[str, Any]]] = (
@@ -70,7 +71,7 @@ def _iter_documents(self: Collection, query: Any) -> Iterable[dict[str, Any]]:
 
 def _matching(docs: list[dict[str, Any]], rest: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for doc in docs:
-        if not rest or filtering.filter_applies(rest, doc):  # type: ignore[no-untyped-call]
+        if not rest or filtering.filter_applies(rest, doc):
             yield doc
 
 
