@@ -6,7 +6,9 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test lint typecheck pytest bench format
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help bootstrap system-deps run test lint typecheck pytest bench format
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -16,6 +18,12 @@ bootstrap: ## install uv if it is missing, then the locked venv
 		|| python3 -m pip install --quiet --disable-pip-version-check uv \
 		|| python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages uv
 	@$(UV) sync --locked --quiet
+
+system-deps: ## Debian packages the tests run for real: prometheus (and promtool)
+	@command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || { \
+		echo "installing Debian's prometheus package (the tests start a real Prometheus)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 run: bootstrap ## the service on http://127.0.0.1:8000, embedded in-memory database
 	$(UV) run python -m rest_service serve
@@ -33,8 +41,9 @@ format: bootstrap ## apply ruff's fixes and format
 typecheck: bootstrap ## mypy on the service (and the monitor, once it exists)
 	$(UV) run mypy
 
-pytest: bootstrap ## unit, API, live-process and functional tests
+pytest: bootstrap system-deps ## unit, API, live-process and functional tests
 	$(UV) run pytest $(PYTEST_ARGS)
 
 bench: bootstrap ## the benchmarks, printing their figures (not part of `make test`)
-	$(UV) run python benchmarks/ingest.py
+	$(UV) run python -m benchmarks.ingest
+	$(UV) run python -m benchmarks.metrics

@@ -6,42 +6,28 @@ connection and its own run:
   1. POSTs of one sample for --seconds: req/s, p50/p99 latency, errors;
   2. POSTs of 1,000-sample batches: samples/s;
   3. reads a 50,000-sample run page by page (limit 10,000 and the default 1,000).
-Prints one JSON line. Targets on a 2-core machine: >= 1,000 req/s with 0 errors and
-p99 < 100 ms; >= 50,000 samples/s; the 50,000-sample run read in < 5 s.
+Run from the repository root as a module; prints one JSON line. Targets on a 2-core
+machine: >= 1,000 req/s with 0 errors and p99 < 100 ms; >= 50,000 samples/s; the
+50,000-sample run read in < 5 s.
 """
 
 import argparse
 import asyncio
 import json
-import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.loadgen import SERVICE_ENV, client_sessions, run_for
 from tests.live import running_service
 
 CLIENTS = 50
-ADMIN = {"username": "admin", "password": "bench-admin"}
 
 
 def stamp(i: int, base: datetime) -> str:
     return (base + timedelta(milliseconds=i)).isoformat()
-
-
-async def client_session(url: str) -> aiohttp.ClientSession:
-    session = aiohttp.ClientSession(
-        base_url=url,
-        connector=aiohttp.TCPConnector(limit=1),
-        cookie_jar=aiohttp.CookieJar(unsafe=True),  # it refuses cookies from IP hosts otherwise
-    )
-    async with session.post("/auth/login", json=ADMIN) as response:
-        assert response.status == 200, await response.text()
-    return session
 
 
 async def new_run(session: aiohttp.ClientSession, name: str) -> str:
@@ -52,35 +38,16 @@ async def new_run(session: aiohttp.ClientSession, name: str) -> str:
 
 async def single_posts(sessions: list[aiohttp.ClientSession], seconds: float) -> dict[str, Any]:
     base = datetime.now(UTC) - timedelta(days=1)
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker(session: aiohttp.ClientSession, run_id: str) -> None:
-        nonlocal errors
-        seq = 0
-        while time.perf_counter() < deadline:
-            body = {"samples": [{"seq": seq, "timestamp": stamp(seq, base), "cpu_percent": 42.0}]}
-            start = time.perf_counter()
-            async with session.post(f"/runs/{run_id}/samples", json=body) as response:
-                await response.read()
-                if response.status != 201:
-                    errors += 1
-            latencies.append(time.perf_counter() - start)
-            seq += 1
-
     runs = [await new_run(s, f"single-{i}") for i, s in enumerate(sessions)]
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(s, r) for s, r in zip(sessions, runs, strict=True)))
-    elapsed = time.perf_counter() - started
-    cuts = statistics.quantiles(latencies, n=100)
-    return {
-        "requests": len(latencies),
-        "req_per_s": round(len(latencies) / elapsed),
-        "p50_ms": round(cuts[49] * 1000, 2),
-        "p99_ms": round(cuts[98] * 1000, 2),
-        "errors": errors,
-    }
+    run_of = dict(zip(map(id, sessions), runs, strict=True))
+
+    async def post_one(session: aiohttp.ClientSession, seq: int) -> bool:
+        body = {"samples": [{"seq": seq, "timestamp": stamp(seq, base), "cpu_percent": 42.0}]}
+        async with session.post(f"/runs/{run_of[id(session)]}/samples", json=body) as response:
+            await response.read()
+            return response.status == 201
+
+    return await run_for(sessions, seconds, post_one)
 
 
 async def batch_posts(sessions: list[aiohttp.ClientSession], batches_each: int) -> dict[str, Any]:
@@ -146,7 +113,7 @@ async def read_run(session: aiohttp.ClientSession, size: int) -> dict[str, Any]:
 
 
 async def main(url: str, seconds: float, batches_each: int) -> dict[str, Any]:
-    sessions = [await client_session(url) for _ in range(CLIENTS)]
+    sessions = await client_sessions(url, CLIENTS)
     try:
         return {
             "single": await single_posts(sessions, seconds),
@@ -163,7 +130,6 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--batches-each", type=int, default=4)
     args = parser.parse_args()
-    env = {"ADMIN_USERNAME": ADMIN["username"], "ADMIN_PASSWORD": ADMIN["password"]}
-    with running_service(env) as service:
+    with running_service(SERVICE_ENV) as service:
         figures = asyncio.run(main(service.url, args.seconds, args.batches_each))
     print(json.dumps({"benchmark": "ingest", "clients": CLIENTS, **figures}))

@@ -3,7 +3,10 @@
 import argparse
 import asyncio
 import getpass
+import os
 import sys
+import tempfile
+from pathlib import Path
 
 from pydantic import ValidationError
 from pymongo.errors import PyMongoError
@@ -12,6 +15,23 @@ from rest_service.db import init_db
 from rest_service.errors import Conflict
 from rest_service.schemas import UserIn
 from rest_service.settings import Settings
+
+
+def _prepare_multiprocess_metrics(settings: Settings) -> Path:
+    """Point prometheus-client's multiprocess mode at an emptied directory.
+
+    The variable must be set before a worker imports prometheus_client, so it is set
+    here, in the parent, and inherited by the workers uvicorn spawns. Files left by an
+    earlier run would be summed into this one's totals: they are removed.
+    """
+    directory = settings.prometheus_multiproc_dir or Path(
+        tempfile.mkdtemp(prefix="loadwatch-metrics-")
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in [*directory.glob("*.db"), *directory.glob("*.counter")]:
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return directory
 
 
 def _serve(settings: Settings) -> int:
@@ -24,6 +44,9 @@ def _serve(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    if settings.web_concurrency > 1:
+        directory = _prepare_multiprocess_metrics(settings)
+        print(f"{settings.web_concurrency} workers; metrics shared through {directory}")
     print(
         f"loadwatch service on http://{settings.host}:{settings.port} "
         f"(docs at /docs); stop with Ctrl-C",

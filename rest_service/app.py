@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from rest_service.auth import SessionCache
+from rest_service.cache import MonitoredTTLCache
 from rest_service.db import init_db
 from rest_service.errors import (
     Conflict,
@@ -18,11 +20,14 @@ from rest_service.errors import (
     Throttled,
 )
 from rest_service.limits import BodySizeLimit
-from rest_service.routes import auth, health, runs, samples, users
+from rest_service.metrics import HTTPMetrics
+from rest_service.routes import auth, health, metrics, runs, samples, users
 from rest_service.settings import Settings
+from rest_service.shared_counter import SharedCounter
 from rest_service.users import ensure_admin
 
 log = logging.getLogger("rest_service")
+LOGOUT_COUNTER_FILE = "session-logouts.counter"
 
 STATUS_OF: dict[type[ServiceError], int] = {
     NotFound: 404,
@@ -57,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await ensure_admin(settings)
         yield
         app.state.db_client.close()
+        app.state.sessions.logouts.close()
 
     app = FastAPI(
         title="loadwatch",
@@ -65,9 +71,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    shared_dir = settings.prometheus_multiproc_dir if settings.web_concurrency > 1 else None
+    app.state.sessions = SessionCache(
+        MonitoredTTLCache("sessions", maxsize=10_000, ttl=settings.session_cache_seconds),
+        SharedCounter(shared_dir / LOGOUT_COUNTER_FILE if shared_dir else None),
+    )
+    app.state.summaries = MonitoredTTLCache("run_summaries", maxsize=1_000, ttl=3600)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(HTTPMetrics)  # outermost: it sees every answer, 413 included
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(Exception, _unexpected_error)
-    for module in (health, auth, users, runs, samples):
+    for module in (health, metrics, auth, users, runs, samples):
         app.include_router(module.router)
     return app

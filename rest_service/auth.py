@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated
@@ -10,9 +11,12 @@ import bcrypt
 from fastapi import Cookie, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from rest_service.cache import MonitoredTTLCache
 from rest_service.errors import Forbidden, NotAuthenticated, Throttled
+from rest_service.metrics import LOGINS
 from rest_service.models import LoginFailures, Session, User
 from rest_service.settings import Settings
+from rest_service.shared_counter import SharedCounter
 
 COOKIE_NAME = "session"
 MAX_FAILURES = 5
@@ -64,6 +68,39 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass
+class SessionCache:
+    """Users by session-token hash, trusted for a short TTL to spare the database a
+    lookup on every request. A logout bumps a counter shared by all workers, and each
+    worker clears its cache when it sees the counter move, so a logged-out cookie is
+    refused at once everywhere."""
+
+    cache: MonitoredTTLCache[str, tuple[User, datetime]]
+    logouts: SharedCounter
+    seen_logouts: int = 0
+
+    def get(self, key: str) -> User | None:
+        logouts = self.logouts.value
+        if logouts != self.seen_logouts:
+            self.cache.clear()
+            self.seen_logouts = logouts
+        entry: tuple[User, datetime] | None = self.cache.get(key)
+        if entry is None:
+            return None
+        user, expires_at = entry
+        if expires_at <= _now():
+            self.cache.pop(key, None)
+            return None
+        return user
+
+    def put(self, key: str, user: User, expires_at: datetime) -> None:
+        self.cache[key] = (user, expires_at)
+
+    def revoke(self, key: str) -> None:
+        self.cache.pop(key, None)
+        self.logouts.increment()
+
+
 async def _check_throttle(username: str, now: datetime) -> None:
     record = await LoginFailures.get(username)
     if record is None:
@@ -92,15 +129,21 @@ async def _record_failure(username: str, now: datetime) -> None:
 async def authenticate(username: str, password: str, settings: Settings) -> User:
     """The user for these credentials; BadCredentials or Throttled otherwise."""
     now = _now()
-    await _check_throttle(username, now)
+    try:
+        await _check_throttle(username, now)
+    except Throttled:
+        LOGINS.labels(result="throttled").inc()
+        raise
     user = await User.get(username)
     ok = await verify_password(
         password, user.password_hash if user else None, settings.bcrypt_rounds
     )
     if user is None or not ok:
         await _record_failure(username, now)
+        LOGINS.labels(result="failure").inc()
         raise BadCredentials()
     await LoginFailures.find_one(LoginFailures.id == username).delete()
+    LOGINS.labels(result="success").inc()
     return user
 
 
@@ -112,22 +155,38 @@ async def start_session(username: str, settings: Settings) -> str:
     return token
 
 
-async def end_session(token: str) -> None:
-    await Session.get_motor_collection().delete_one({"_id": token_hash(token)})
+async def end_session(token: str, sessions: SessionCache) -> None:
+    key = token_hash(token)
+    await Session.get_motor_collection().delete_one({"_id": key})
+    sessions.revoke(key)
 
 
-async def user_for_token(token: str) -> User | None:
-    session = await Session.get(token_hash(token))
+async def user_for_token(token: str, sessions: SessionCache) -> User | None:
+    key = token_hash(token)
+    cached = sessions.get(key)
+    if cached is not None:
+        return cached
+    session = await Session.get(key)
     if session is None or session.expires_at <= _now():
         return None
-    return await User.get(session.username)
+    user = await User.get(session.username)
+    if user is not None:
+        sessions.put(key, user, session.expires_at)
+    return user
+
+
+def session_cache(request: Request) -> SessionCache:
+    """FastAPI dependency: the app's session cache."""
+    sessions: SessionCache = request.app.state.sessions
+    return sessions
 
 
 async def current_user(
+    sessions: Annotated[SessionCache, Depends(session_cache)],
     session: Annotated[str | None, Cookie(alias=COOKIE_NAME)] = None,
 ) -> User:
     """FastAPI dependency: the logged-in user, or 401."""
-    user = await user_for_token(session) if session else None
+    user = await user_for_token(session, sessions) if session else None
     if user is None:
         raise NotAuthenticated("Not authenticated")
     return user
@@ -149,3 +208,4 @@ def app_settings(request: Request) -> Settings:
 CurrentUser = Annotated[User, Depends(current_user)]
 AdminUser = Annotated[User, Depends(admin_user)]
 SettingsDep = Annotated[Settings, Depends(app_settings)]
+SessionCacheDep = Annotated[SessionCache, Depends(session_cache)]

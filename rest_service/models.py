@@ -59,14 +59,16 @@ class Run(Document):
     started_at: datetime
     ended_at: datetime | None = None
     owner: str
-    # Highest seq stored so far: lets sample pages be fetched by _id.
+    # Highest seq stored so far (lets sample pages be fetched by _id) and its CPU value.
     max_seq: int = -1
+    last_cpu: float | None = None
 
     class Settings:
         name = "runs"
         indexes = [
             IndexModel([("owner", pymongo.ASCENDING), ("started_at", pymongo.DESCENDING)]),
             IndexModel([("started_at", pymongo.DESCENDING)]),
+            IndexModel([("status", pymongo.ASCENDING)]),
         ]
 
 

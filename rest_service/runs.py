@@ -12,13 +12,17 @@ from bson.errors import InvalidId
 from pymongo import ReturnDocument
 from starlette.concurrency import run_in_threadpool
 
+from rest_service.cache import MonitoredTTLCache
 from rest_service.errors import Conflict, InvalidInput, NotFound
+from rest_service.metrics import RUNS_ENDED, ActiveRun
 from rest_service.models import Run, RunStatus, User
 from rest_service.samples import delete_samples, iter_samples
 from rest_service.schemas import RunIn, Summary, to_millis
 from rest_service.summary import summarize
 
 RUN_NOT_FOUND = "Run not found"
+
+SummaryCache = MonitoredTTLCache[ObjectId, Summary]
 
 
 def _now() -> datetime:
@@ -105,19 +109,45 @@ async def end_run(run_id: str, user: User, status: RunStatus) -> Run:
     if raw is None:
         run = await get_run(run_id, user)  # NotFound when it isn't there or isn't theirs
         raise Conflict(f"Run is already {run.status}")
+    RUNS_ENDED.labels(status=status).inc()
     return Run.model_validate(raw)  # type: ignore[no-any-return]
 
 
-async def delete_run(run_id: str, user: User) -> Run:
+async def delete_run(run_id: str, user: User, summaries: SummaryCache) -> Run:
     run = await get_run(run_id, user)
     await run.delete()
     await delete_samples(run.id)
+    summaries.pop(run.id, None)
     return run
 
 
-async def run_summary(run: Run) -> Summary:
+async def run_summary(run: Run, summaries: SummaryCache) -> Summary:
+    """The summary of the run's samples; a finished or aborted run's never changes, so it
+    is cached (other workers' stale entries are harmless: a deleted run is not found)."""
+    if run.status != "running":
+        cached: Summary | None = summaries.get(run.id)
+        if cached is not None:
+            return cached
     points: list[tuple[datetime, float]] = []
     async for docs in iter_samples(run):
         points.extend((d["timestamp"], d["cpu_percent"]) for d in docs)
     ended_at = run.ended_at or _now()
-    return await run_in_threadpool(summarize, points, run.threshold, run.started_at, ended_at)
+    summary = await run_in_threadpool(summarize, points, run.threshold, run.started_at, ended_at)
+    if run.status != "running":
+        summaries[run.id] = summary
+    return summary
+
+
+async def active_runs() -> list[ActiveRun]:
+    """Every running run, for the scrape-time gauges."""
+    fields = {"_id": 1, "host": 1, "threshold": 1, "last_cpu": 1}
+    docs = await Run.get_motor_collection().find({"status": "running"}, fields).to_list(None)
+    return [
+        ActiveRun(
+            run_id=str(doc["_id"]),
+            host=doc.get("host") or "",
+            threshold=doc.get("threshold"),
+            last_cpu=doc.get("last_cpu"),
+        )
+        for doc in docs
+    ]

@@ -9,6 +9,7 @@ from bson import ObjectId
 from pymongo.errors import BulkWriteError
 
 from rest_service.errors import Conflict
+from rest_service.metrics import SAMPLES_DUPLICATES, SAMPLES_INGESTED
 from rest_service.models import Run, Sample
 from rest_service.schemas import MAX_PAGE, SampleIn
 
@@ -44,12 +45,17 @@ async def add_samples(run: Run, samples: list[SampleIn]) -> tuple[int, int]:
         if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
             raise
         accepted = int(error.details["nInserted"])
-    batch_max = max(s.seq for s in samples)
-    if batch_max > run.max_seq:
+    duplicates = len(docs) - accepted
+    SAMPLES_INGESTED.inc(accepted)
+    SAMPLES_DUPLICATES.inc(duplicates)
+    latest = max(samples, key=lambda s: s.seq)
+    if latest.seq > run.max_seq:
+        # Only a newer seq moves these, whatever order batches arrive in.
         await Run.get_motor_collection().update_one(
-            {"_id": run.id}, {"$max": {"max_seq": batch_max}}
+            {"_id": run.id, "max_seq": {"$lt": latest.seq}},
+            {"$set": {"max_seq": latest.seq, "last_cpu": latest.cpu_percent}},
         )
-    return accepted, len(docs) - accepted
+    return accepted, duplicates
 
 
 async def sample_page(

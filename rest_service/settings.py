@@ -1,6 +1,7 @@
 """Service configuration, read from the environment (pydantic-settings)."""
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,8 @@ class Settings(BaseSettings):
     mongodb_timeout_ms: int = Field(default=3000, ge=100)
 
     session_ttl_seconds: int = Field(default=8 * 3600, ge=1)
+    # How long a looked-up session is trusted without asking the database again.
+    session_cache_seconds: float = Field(default=30.0, ge=0)
     cookie_secure: bool = False
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
 
@@ -30,6 +33,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     web_concurrency: int = Field(default=1, ge=1)
     log_level: str = "info"
+    # Where prometheus-client's multiprocess files go when WEB_CONCURRENCY > 1.
+    prometheus_multiproc_dir: Path | None = None
 
     @property
     def embedded(self) -> bool:

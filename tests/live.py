@@ -1,6 +1,7 @@
 """Real processes on 127.0.0.1 for tests and benchmarks, started and stopped in one place."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -10,8 +11,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,9 +65,15 @@ class Service:
 
 @contextmanager
 def running_service(
-    env: Mapping[str, str] | None = None, log_dir: Path | None = None
+    env: Mapping[str, str] | None = None,
+    log_dir: Path | None = None,
+    factory: str | None = None,
 ) -> Iterator[Service]:
-    """`python -m rest_service serve` on a free port, embedded database unless env says else."""
+    """`python -m rest_service serve` on a free port, embedded database unless env says else.
+
+    ``factory`` ("module:function", importable from the repository root) serves another
+    app factory through uvicorn instead, for benchmarks that compare variants.
+    """
     port = free_port()
     full_env = {
         **os.environ,
@@ -78,8 +87,23 @@ def running_service(
         full_env.pop("MONGODB_URL", None)  # the embedded database, whatever the shell has
     log_path = (log_dir or Path(os.environ.get("TMPDIR", "/tmp"))) / f"service-{port}.log"
     with log_path.open("wb") as log:
+        command = [sys.executable, "-m", "rest_service", "serve"]
+        if factory is not None:
+            command = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                factory,
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ]
         process = subprocess.Popen(
-            [sys.executable, "-m", "rest_service", "serve"],
+            command,
             cwd=ROOT,
             env=full_env,
             stdout=log,
@@ -91,3 +115,80 @@ def running_service(
         yield Service(url, process, log_path)
     finally:
         stop(process)
+
+
+PROMETHEUS_DIR = ROOT / "prometheus"
+
+
+def prometheus_binary(name: str = "prometheus") -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(
+            f"{name} is not installed: `make test` installs Debian's prometheus package "
+            "(apt-get install -y prometheus)"
+        )
+    return found
+
+
+def local_prometheus_config(
+    targets: Mapping[str, str], scrape_interval: str = "1s"
+) -> dict[str, Any]:
+    """prometheus/prometheus.local.yml with its targets moved to the given host:ports."""
+    config: dict[str, Any] = yaml.safe_load((PROMETHEUS_DIR / "prometheus.local.yml").read_text())
+    config["global"]["scrape_interval"] = scrape_interval
+    config["global"]["evaluation_interval"] = scrape_interval
+    config["rule_files"] = [str(PROMETHEUS_DIR / name) for name in config["rule_files"]]
+    for job in config["scrape_configs"]:
+        job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
+    return config
+
+
+@dataclass
+class Prometheus:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10)
+        body = response.json()
+        if body.get("status") != "success":
+            raise AssertionError(f"{expr!r}: {body.get('error', body)}")
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    def wait_for(self, expr: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Poll until the expression returns at least one series."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.query(expr)
+            if result or time.monotonic() > deadline:
+                return result
+            time.sleep(0.5)
+
+
+@contextmanager
+def running_prometheus(
+    config: Mapping[str, Any], workdir: Path, port: int | None = None
+) -> Iterator[Prometheus]:
+    """A real Prometheus on 127.0.0.1 with this configuration, its data in workdir."""
+    port = port or free_port()
+    config_path = workdir / "prometheus.yml"
+    config_path.write_text(yaml.safe_dump(dict(config)))
+    log = (workdir / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            prometheus_binary(),
+            f"--config.file={config_path}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ok(f"{url}/-/ready", process=process)
+        yield Prometheus(url, process)
+    finally:
+        stop(process)
+        log.close()

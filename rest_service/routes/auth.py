@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Cookie, Response, status
 
 from rest_service import auth
-from rest_service.auth import COOKIE_NAME, CurrentUser, SettingsDep
+from rest_service.auth import COOKIE_NAME, CurrentUser, SessionCacheDep, SettingsDep
 from rest_service.schemas import LoginIn, UserOut
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -33,10 +33,11 @@ async def login(body: LoginIn, response: Response, settings: SettingsDep) -> Use
 async def logout(
     response: Response,
     settings: SettingsDep,
+    sessions: SessionCacheDep,
     session: Annotated[str | None, Cookie(alias=COOKIE_NAME)] = None,
 ) -> None:
     if session:
-        await auth.end_session(session)
+        await auth.end_session(session, sessions)
     response.delete_cookie(
         COOKIE_NAME, path="/", httponly=True, samesite="lax", secure=settings.cookie_secure
     )

@@ -1,6 +1,6 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from rest_service import runs
 from rest_service.auth import CurrentUser
@@ -10,6 +10,15 @@ from rest_service.schemas import RunDetail, RunIn, RunOut, RunPage, RunPatch
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 RunId = Annotated[str, Path(alias="id", description="The run's id")]
+
+
+def summary_cache(request: Request) -> runs.SummaryCache:
+    """FastAPI dependency: the app's cache of finished runs' summaries."""
+    cache: runs.SummaryCache = request.app.state.summaries
+    return cache
+
+
+SummaryCacheDep = Annotated[runs.SummaryCache, Depends(summary_cache)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such run, or not yours"}}
 
 
@@ -44,9 +53,9 @@ async def list_runs(
 
 
 @router.get("/{id}", response_model=RunDetail, responses=NOT_FOUND)
-async def get_run(run_id: RunId, user: CurrentUser) -> RunDetail:
+async def get_run(run_id: RunId, user: CurrentUser, summaries: SummaryCacheDep) -> RunDetail:
     run = await runs.get_run(run_id, user)
-    summary = await runs.run_summary(run)
+    summary = await runs.run_summary(run, summaries)
     return RunDetail(**run_out(run).model_dump(), summary=summary)
 
 
@@ -60,6 +69,6 @@ async def end_run(run_id: RunId, body: RunPatch, user: CurrentUser) -> RunOut:
 
 
 @router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def delete_run(run_id: RunId, user: CurrentUser) -> Response:
-    await runs.delete_run(run_id, user)
+async def delete_run(run_id: RunId, user: CurrentUser, summaries: SummaryCacheDep) -> Response:
+    await runs.delete_run(run_id, user, summaries)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

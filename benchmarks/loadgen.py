@@ -1,0 +1,65 @@
+"""Load generation shared by the benchmarks: logged-in keep-alive clients and a timed loop."""
+
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+ADMIN = {"username": "admin", "password": "bench-admin"}
+SERVICE_ENV = {"ADMIN_USERNAME": ADMIN["username"], "ADMIN_PASSWORD": ADMIN["password"]}
+
+
+async def client_session(url: str) -> aiohttp.ClientSession:
+    """One client: its own keep-alive connection, logged in as the benchmark admin."""
+    session = aiohttp.ClientSession(
+        base_url=url,
+        connector=aiohttp.TCPConnector(limit=1),
+        cookie_jar=aiohttp.CookieJar(unsafe=True),  # it refuses cookies from IP hosts otherwise
+    )
+    async with session.post("/auth/login", json=ADMIN) as response:
+        assert response.status == 200, await response.text()
+    return session
+
+
+async def client_sessions(url: str, count: int) -> list[aiohttp.ClientSession]:
+    return [await client_session(url) for _ in range(count)]
+
+
+Request = Callable[[aiohttp.ClientSession, int], Awaitable[bool]]
+
+
+async def run_for(
+    sessions: list[aiohttp.ClientSession], seconds: float, request: Request
+) -> dict[str, Any]:
+    """Every client sends ``request(session, i)`` back to back for ``seconds``.
+
+    ``request`` returns whether the answer was the expected one.
+    """
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        nonlocal errors
+        i = 0
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            if not await request(session, i):
+                errors += 1
+            latencies.append(time.perf_counter() - start)
+            i += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(s) for s in sessions))
+    elapsed = time.perf_counter() - started
+    cuts = statistics.quantiles(latencies, n=100)
+    return {
+        "requests": len(latencies),
+        "req_per_s": round(len(latencies) / elapsed),
+        "p50_ms": round(cuts[49] * 1000, 2),
+        "p99_ms": round(cuts[98] * 1000, 2),
+        "errors": errors,
+    }

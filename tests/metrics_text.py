@@ -1,0 +1,20 @@
+"""Reading Prometheus text format in tests."""
+
+from prometheus_client.parser import text_string_to_metric_families
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """{(sample name, sorted labels): value} for every sample in a /metrics body."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    return samples(text).get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def series(text: str, name: str) -> list[dict[str, str]]:
+    return [dict(labels) for (sample, labels) in samples(text) if sample == name]
