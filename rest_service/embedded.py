@@ -22,6 +22,7 @@ MongoDB does not promise either.
 """
 
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from bson import BSON, ObjectId
@@ -84,6 +85,8 @@ def _plain_bulk(collection: Collection) -> bool:
 
 
 _SCALARS = (str, int, float, bool, type(None), ObjectId)
+# Types that are surely not mappings: tested by identity, before the slower ABC check.
+_NOT_MAPPINGS = frozenset({*_SCALARS, datetime, list, tuple})
 _valid_flat_keys: set[tuple[str, ...]] = set()
 
 
@@ -91,7 +94,9 @@ def _check(item: dict[str, Any]) -> None:
     """mongomock's per-document checks, in its order; keys of flat documents are
     checked once per key set, since nothing else in a flat document affects them."""
     keys = tuple(item)
-    flat = not any(isinstance(value, Mapping) for value in item.values())
+    flat = all(
+        type(value) in _NOT_MAPPINGS or not isinstance(value, Mapping) for value in item.values()
+    )
     if not (flat and keys in _valid_flat_keys):
         if not all(isinstance(key, str) for key in item):
             raise ValueError("Document keys must be strings")

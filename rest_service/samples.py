@@ -26,10 +26,11 @@ async def add_samples(run: Run, samples: list[SampleIn]) -> tuple[int, int]:
     """Store new samples; returns (accepted, duplicates). A stored (run, seq) is skipped."""
     if run.status != "running":
         raise Conflict(f"Run is {run.status}; samples can only be added to a running run")
+    run_id = run.id
     docs = [
         {
-            "_id": sample_id(run.id, s.seq),
-            "run_id": run.id,
+            "_id": sample_id(run_id, s.seq),
+            "run_id": run_id,
             "seq": s.seq,
             "timestamp": s.timestamp,
             "cpu_percent": s.cpu_percent,
