@@ -1,0 +1,318 @@
+"""`cpu-monitor`: options (each also read from a CPU_MONITOR_* variable), then the run."""
+
+import argparse
+import getpass
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+from cpu_monitor.api import ApiClient, ApiError, Unreachable
+from cpu_monitor.report import Report, RunStats
+from cpu_monitor.sampler import CpuSampler
+from cpu_monitor.schedule import Ticker
+from cpu_monitor.sender import MAX_DELAY, Sender
+from cpu_monitor.spool import Spool, SpoolError, read_spool, write_spool
+from cpu_monitor.watch import Display, ThresholdWatch
+
+DEFAULT_URL = "http://localhost:8000"
+FLUSH_SECONDS = 10.0
+EXIT_ERROR, EXIT_USAGE, EXIT_UNDELIVERED = 1, 2, 3
+
+
+class MonitorError(Exception):
+    """A failure to report in one line, with exit code 1."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"CPU_MONITOR_{name}", default)
+
+
+def _env_flag(name: str) -> bool:
+    return (_env(name) or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="cpu-monitor",
+        description="Record this machine's CPU into a loadwatch service as a new test run. "
+        "Every option can also be set through the CPU_MONITOR_<OPTION> variable "
+        "(for example CPU_MONITOR_PASSWORD). Ctrl-C or SIGTERM stops and prints the report.",
+    )
+    add = parser.add_argument
+    add("--url", default=_env("URL"), help=f"the service (default {DEFAULT_URL})")
+    add("--username", default=_env("USERNAME"), help="login name")
+    add(
+        "--password",
+        default=_env("PASSWORD"),
+        help="better set CPU_MONITOR_PASSWORD; prompted for (not echoed) when neither is given",
+    )
+    add("--name", default=_env("NAME"), help="run name (default: host and start time)")
+    add(
+        "--host",
+        default=_env("HOST", socket.gethostname()),
+        help="host label of the run (default: this machine's name)",
+    )
+    add("--interval", type=float, default=_env("INTERVAL", "1"), help="seconds between samples")
+    add(
+        "--display-interval",
+        type=float,
+        default=_env("DISPLAY_INTERVAL", "5"),
+        help="seconds between printed lines",
+    )
+    add(
+        "--threshold",
+        type=float,
+        default=_env("THRESHOLD", "80"),
+        help="CPU percent above which to warn (0-100)",
+    )
+    add(
+        "--per-cpu",
+        action="store_true",
+        default=_env_flag("PER_CPU"),
+        help="also record each core's value",
+    )
+    add(
+        "--batch-size",
+        type=int,
+        default=_env("BATCH_SIZE", "10"),
+        help="samples per POST; fewer when the interval is long",
+    )
+    add(
+        "--duration",
+        type=float,
+        default=_env("DURATION"),
+        help="stop by itself after this many seconds",
+    )
+    add(
+        "--spool-dir",
+        type=Path,
+        default=_env("SPOOL_DIR", "."),
+        help="where undelivered samples are written at exit",
+    )
+    add(
+        "--quiet",
+        action="store_true",
+        default=_env_flag("QUIET"),
+        help="print only the report and errors",
+    )
+    add("--resend", type=Path, metavar="FILE", help="deliver a spool file, finish its run, exit")
+    return parser
+
+
+def _validate(parser: Parser, args: argparse.Namespace) -> None:
+    if args.url is not None:
+        parts = urlsplit(args.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            parser.error(f"bad URL {args.url!r}: expected http://host[:port]")
+        try:
+            parts.port  # noqa: B018 - a malformed port raises here
+        except ValueError:
+            parser.error(f"bad URL {args.url!r}: the port is not a number")
+    if not 0 <= args.threshold <= 100:
+        parser.error(f"--threshold must be within 0-100, not {args.threshold:g}")
+    if not args.interval > 0:
+        parser.error(f"--interval must be > 0, not {args.interval:g}")
+    if not args.display_interval > 0:
+        parser.error(f"--display-interval must be > 0, not {args.display_interval:g}")
+    if not 1 <= args.batch_size <= 1000:
+        parser.error(f"--batch-size must be within 1-1000, not {args.batch_size}")
+    if args.duration is not None and not args.duration > 0:
+        parser.error(f"--duration must be > 0, not {args.duration:g}")
+
+
+def _credentials(args: argparse.Namespace) -> tuple[str, str]:
+    username, password = args.username, args.password
+    interactive = sys.stdin.isatty()
+    if not username:
+        if not interactive:
+            raise MonitorError("no username: pass --username or set CPU_MONITOR_USERNAME")
+        username = input("Username: ").strip()
+    if not password:
+        if not interactive:
+            raise MonitorError("no password: set CPU_MONITOR_PASSWORD")
+        password = getpass.getpass("Password: ")
+    return username, password
+
+
+def _connect(url: str, username: str, password: str) -> ApiClient:
+    client = ApiClient(url, username, password)
+    try:
+        client.login()
+    except Unreachable:
+        raise MonitorError(f"cannot reach the service at {url}") from None
+    except ApiError as error:
+        if error.status == 401:
+            raise MonitorError(f"login failed for {username!r}: {error}") from None
+        raise MonitorError(f"login failed ({error.status}): {error}") from None
+    return client
+
+
+def effective_batch_size(batch_size: int, interval: float) -> int:
+    """Fewer samples per POST when the interval is long, so none waits over ~10 s."""
+    return max(1, min(batch_size, int(MAX_DELAY // interval)))
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+
+
+def monitor(args: argparse.Namespace, url: str) -> int:
+    username, password = _credentials(args)
+    client = _connect(url, username, password)
+    name = args.name or f"{args.host} {datetime.now():%Y-%m-%d %H:%M:%S}"
+    try:
+        run = client.create_run(name, args.host, args.threshold)
+    except ApiError as error:
+        raise MonitorError(f"cannot create the run: {error}") from None
+    run_id = str(run["id"])
+
+    def say(line: str) -> None:
+        if not args.quiet:
+            print(line, flush=True)
+
+    print(
+        f"Recording the CPU of {args.host} every {args.interval:g} s as run {run_id} "
+        f"({name}) at {url}. Stop with Ctrl-C.",
+        flush=True,
+    )
+
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    sampler = CpuSampler(per_cpu=args.per_cpu)
+    sender = Sender(client, run_id, effective_batch_size(args.batch_size, args.interval))
+    sender.start()
+    ticker = Ticker(args.interval, stop)
+    stats = RunStats(args.threshold)
+    watch = ThresholdWatch(args.threshold)
+    started = time.monotonic()
+    ticker.start = started
+    display = Display(args.display_interval, started=started)
+    taken = 0
+    for k, due in ticker:
+        reading = sampler.read()
+        wall = datetime.now(UTC)
+        cpu = round(reading.cpu_percent, 2)  # what is stored, so the report and API agree
+        sample: dict[str, Any] = {"seq": k - 1, "timestamp": wall.isoformat(), "cpu_percent": cpu}
+        if reading.per_cpu is not None:
+            sample["per_cpu"] = [round(v, 2) for v in reading.per_cpu]
+        sender.add(sample)
+        taken += 1
+        stats.add(due, cpu)
+        for line in (watch.update(due, wall, cpu), display.update(due, wall, cpu)):
+            if line:
+                say(line)
+        if args.duration is not None and due - started >= args.duration - 1e-6:
+            break
+
+    ended = time.monotonic()
+    stats.close(ended)
+    say(f"Stopping: delivering {sender.pending()} buffered samples (up to {FLUSH_SECONDS:g} s)")
+    left = sender.close(FLUSH_SECONDS)
+    spool_path: Path | None = None
+    if not left:
+        try:
+            client.end_run(run_id, "finished")
+        except ApiError as error:
+            print(f"cpu-monitor: warning: could not finish the run: {error}", file=sys.stderr)
+            left = []
+            spool_path = _spool(args, url, run_id, left)
+    else:
+        spool_path = _spool(args, url, run_id, left)
+    client.close()
+    report = Report(
+        run_id=run_id,
+        name=name,
+        seconds=ended - started,
+        stats=stats,
+        taken=taken,
+        sent=sender.delivered,
+        undelivered=len(left),
+        spool_path=str(spool_path) if spool_path else None,
+    )
+    print("\n".join(report.lines()), flush=True)
+    return EXIT_UNDELIVERED if spool_path else 0
+
+
+def _spool(args: argparse.Namespace, url: str, run_id: str, left: list[dict[str, Any]]) -> Path:
+    path = Path(args.spool_dir) / f"cpu-monitor-{run_id}.jsonl"
+    try:
+        write_spool(path, Spool(url=url, run_id=run_id, status="finished", samples=left))
+    except OSError as error:
+        raise MonitorError(f"cannot write the spool file {path}: {error.strerror}") from None
+    return path
+
+
+def resend(args: argparse.Namespace) -> int:
+    try:
+        spool = read_spool(args.resend)
+    except SpoolError as error:
+        raise MonitorError(str(error)) from None
+    url = args.url or spool.url
+    username, password = _credentials(args)
+    client = _connect(url, username, password)
+    delivered = duplicates = 0
+    for start in range(0, len(spool.samples), 1000):
+        batch = spool.samples[start : start + 1000]
+        for attempt in range(4):
+            try:
+                accepted, dup = client.post_samples(spool.run_id, batch)
+                break
+            except ApiError as error:
+                if not error.retryable or attempt == 3:
+                    raise MonitorError(
+                        f"could not deliver {args.resend} ({delivered} of "
+                        f"{len(spool.samples)} delivered): {error}"
+                    ) from None
+                time.sleep(2**attempt)
+        delivered += accepted + dup
+        duplicates += dup
+    try:
+        client.end_run(spool.run_id, spool.status)
+    except ApiError as error:
+        if error.status != 409:  # 409: the run had already ended
+            raise MonitorError(
+                f"delivered the samples, but could not end the run: {error}"
+            ) from None
+    client.close()
+    args.resend.unlink()
+    print(
+        f"Delivered {delivered} samples to run {spool.run_id} ({duplicates} were already "
+        f"stored); the run is {spool.status}. Removed {args.resend}."
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _validate(parser, args)
+    logging.basicConfig(level=logging.WARNING, format="cpu-monitor: %(message)s")
+    try:
+        if args.resend is not None:
+            return resend(args)
+        return monitor(args, args.url or DEFAULT_URL)
+    except MonitorError as error:
+        print(f"cpu-monitor: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:  # before the run started: nothing to report
+        print("cpu-monitor: interrupted", file=sys.stderr)
+        return 130

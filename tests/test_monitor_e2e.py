@@ -1,0 +1,258 @@
+"""cpu-monitor as a user runs it: a subprocess against a live service on 127.0.0.1."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from cpu_monitor.spool import read_spool
+
+from tests.conftest import ADMIN
+from tests.live import ROOT, Service, TcpProxy, free_port
+
+
+def start_monitor(
+    url: str, *args: str, cwd: Path, password: str = ADMIN[1]
+) -> subprocess.Popen[str]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CPU_MONITOR_")},
+        "CPU_MONITOR_USERNAME": ADMIN[0],
+        "CPU_MONITOR_PASSWORD": password,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "cpu_monitor", "--url", url, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def figure(report: str, label: str) -> str:
+    match = re.search(rf"^\s+{re.escape(label)}:\s+(.*)$", report, re.MULTILINE)
+    assert match, f"no {label!r} in the report:\n{report}"
+    return match.group(1).strip()
+
+
+def run_id_of(output: str) -> str:
+    match = re.search(r"as run ([0-9a-f]{24})", output)
+    assert match, output
+    return match.group(1)
+
+
+@pytest.fixture
+def api(live_service: Service) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_service.url, timeout=30) as client:
+        client.post("/auth/login", json={"username": ADMIN[0], "password": ADMIN[1]})
+        yield client
+
+
+def stored_seqs(api: httpx.Client, run_id: str) -> list[int]:
+    seqs: list[int] = []
+    after = -1
+    while after is not None:
+        page = api.get(f"/runs/{run_id}/samples", params={"after_seq": after}).json()
+        seqs += [item["seq"] for item in page["items"]]
+        after = page["next_after_seq"]
+    return seqs
+
+
+def test_a_run_until_ctrl_c(live_service: Service, api: httpx.Client, tmp_path: Path) -> None:
+    monitor = start_monitor(
+        live_service.url,
+        "--interval",
+        "0.2",
+        "--display-interval",
+        "0.5",
+        "--threshold",
+        "0",
+        "--per-cpu",
+        cwd=tmp_path,
+    )
+    time.sleep(3)
+    monitor.send_signal(signal.SIGINT)
+    out, err = monitor.communicate(timeout=30)
+    assert monitor.returncode == 0, err
+    assert "Traceback" not in err
+    run_id = run_id_of(out)
+    assert re.search(r"CPU +\d+\.\d%  average +\d+\.\d% over 0.5 s", out)
+    taken = int(figure(out, "samples taken"))
+    assert 10 <= taken <= 16
+    assert int(figure(out, "samples sent")) == taken
+    assert figure(out, "samples not delivered") == "0"
+
+    run = api.get(f"/runs/{run_id}").json()
+    assert run["status"] == "finished" and run["ended_at"]
+    assert run["threshold"] == 0
+    assert run["summary"]["sample_count"] == taken
+    assert stored_seqs(api, run_id) == list(range(taken))
+    assert figure(out, "CPU maximum") == f"{run['summary']['cpu_max']:.1f}%"
+    assert figure(out, "CPU average") == f"{run['summary']['cpu_avg']:.1f}%"
+    per_cpu = api.get(f"/runs/{run_id}/samples").json()["items"][0]["per_cpu"]
+    assert per_cpu and len(per_cpu) == os.cpu_count()
+
+
+def test_duration_stops_by_itself(live_service: Service, api: httpx.Client, tmp_path: Path) -> None:
+    monitor = start_monitor(
+        live_service.url,
+        "--interval",
+        "0.25",
+        "--duration",
+        "1.5",
+        "--quiet",
+        "--name",
+        "timed",
+        cwd=tmp_path,
+    )
+    out, err = monitor.communicate(timeout=30)
+    assert monitor.returncode == 0, err
+    assert " over 0.25 s" not in out and "over 5 s" not in out  # --quiet: no periodic lines
+    assert figure(out, "samples taken") == "6"
+    run = api.get(f"/runs/{run_id_of(out)}").json()
+    assert run["name"] == "timed" and run["status"] == "finished"
+
+
+def test_an_outage_loses_nothing(live_service: Service, api: httpx.Client, tmp_path: Path) -> None:
+    port = int(live_service.url.rsplit(":", 1)[1])
+    proxy = TcpProxy(port)
+    proxy.open()
+    monitor = start_monitor(proxy.url, "--interval", "0.1", "--batch-size", "5", cwd=tmp_path)
+    try:
+        time.sleep(1.5)
+        proxy.close()  # the service is unreachable for 3 s
+        time.sleep(3)
+        proxy.open()
+        time.sleep(2.5)  # enough for the sender's backoff to retry
+        monitor.send_signal(signal.SIGINT)
+        out, err = monitor.communicate(timeout=30)
+    finally:
+        proxy.close()
+    assert monitor.returncode == 0, out + err
+    taken = int(figure(out, "samples taken"))
+    assert taken >= 60
+    assert figure(out, "samples not delivered") == "0"
+    assert stored_seqs(api, run_id_of(out)) == list(range(taken))  # each exactly once
+    assert not list(tmp_path.glob("*.jsonl"))
+
+
+def test_down_at_exit_spools_and_resend_delivers(
+    live_service: Service, api: httpx.Client, tmp_path: Path
+) -> None:
+    port = int(live_service.url.rsplit(":", 1)[1])
+    proxy = TcpProxy(port)
+    proxy.open()
+    monitor = start_monitor(proxy.url, "--interval", "0.1", "--batch-size", "5", cwd=tmp_path)
+    try:
+        time.sleep(1.5)
+        proxy.close()
+        time.sleep(1.0)
+        monitor.send_signal(signal.SIGINT)
+        out, err = monitor.communicate(timeout=40)  # it tries for 10 s, then spools
+        assert monitor.returncode == 3, out + err
+        run_id = run_id_of(out)
+        taken = int(figure(out, "samples taken"))
+        undelivered = int(figure(out, "samples not delivered"))
+        assert undelivered > 0
+        (spool_path,) = tmp_path.glob("cpu-monitor-*.jsonl")
+        assert str(spool_path.name) in out
+        spool = read_spool(spool_path)
+        assert len(spool.samples) == undelivered
+        delivered = stored_seqs(api, run_id)
+        assert sorted(delivered + [s["seq"] for s in spool.samples]) == list(range(taken))
+        assert api.get(f"/runs/{run_id}").json()["status"] == "running"  # left for --resend
+
+        proxy.open()
+        resend = start_monitor(proxy.url, "--resend", str(spool_path), cwd=tmp_path)
+        out, err = resend.communicate(timeout=30)
+    finally:
+        proxy.close()
+    assert resend.returncode == 0, out + err
+    assert f"Delivered {undelivered} samples" in out
+    assert stored_seqs(api, run_id) == list(range(taken))
+    assert api.get(f"/runs/{run_id}").json()["status"] == "finished"
+    assert not spool_path.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "password", "message"),
+    [
+        (["--threshold", "101"], ADMIN[1], "--threshold must be within 0-100"),
+        (["--threshold", "-1"], ADMIN[1], "--threshold must be within 0-100"),
+        (["--interval", "0"], ADMIN[1], "--interval must be > 0"),
+        (["--interval", "-2"], ADMIN[1], "--interval must be > 0"),
+        (["--interval", "fast"], ADMIN[1], "invalid float value"),
+        (["--url", "localhost:8000"], ADMIN[1], "bad URL"),
+        (["--url", "ftp://host"], ADMIN[1], "bad URL"),
+        (["--url", "http://127.0.0.1:notaport"], ADMIN[1], "bad URL"),
+        ([], "wrong-password", "login failed for 'admin'"),
+        (["--resend", "/nonexistent/spool.jsonl"], ADMIN[1], "cannot read"),
+    ],
+)
+def test_bad_input_is_one_clear_line(
+    live_service: Service, tmp_path: Path, args: list[str], password: str, message: str
+) -> None:
+    url = live_service.url
+    if "--url" in args:
+        url, args = args[1], []
+    monitor = start_monitor(url, *args, cwd=tmp_path, password=password)
+    _out, err = monitor.communicate(timeout=30)
+    assert monitor.returncode in (1, 2)
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cpu-monitor: error:"), err
+    assert message in lines[0]
+
+
+def test_unreachable_service(tmp_path: Path) -> None:
+    monitor = start_monitor(f"http://127.0.0.1:{free_port()}", cwd=tmp_path)
+    _, err = monitor.communicate(timeout=30)
+    assert monitor.returncode == 1
+    assert err.strip() == f"cpu-monitor: error: cannot reach the service at {monitor.args[4]}"
+
+
+def test_sigterm_stops_like_ctrl_c(
+    live_service: Service, api: httpx.Client, tmp_path: Path
+) -> None:
+    monitor = start_monitor(live_service.url, "--interval", "0.2", cwd=tmp_path)
+    time.sleep(1.5)
+    monitor.send_signal(signal.SIGTERM)
+    out, err = monitor.communicate(timeout=30)
+    assert monitor.returncode == 0, err
+    assert api.get(f"/runs/{run_id_of(out)}").json()["status"] == "finished"
+
+
+def test_the_monitor_installs_on_its_own(tmp_path: Path) -> None:
+    """`pip install ./monitor` in a clean environment: psutil and requests, nothing else."""
+    uv = shutil.which("uv")
+    command = [uv] if uv else [sys.executable, "-m", "uv"]
+    venv = tmp_path / "venv"
+    subprocess.run([*command, "venv", "-q", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [*command, "pip", "install", "-q", "--python", str(python), str(ROOT / "monitor")],
+        check=True,
+        timeout=300,
+    )
+    help_text = subprocess.run(
+        [str(venv / "bin" / "cpu-monitor"), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert help_text.returncode == 0 and "CPU_MONITOR_" in help_text.stdout
+    installed = subprocess.run(
+        [*command, "pip", "list", "--python", str(python), "--format", "freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    names = {line.split("==")[0].lower() for line in installed.split()}
+    assert {"cpu-monitor", "psutil", "requests"} <= names
+    assert not names & {"fastapi", "beanie", "pydantic", "motor"}
