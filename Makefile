@@ -47,3 +47,4 @@ pytest: bootstrap system-deps ## unit, API, live-process and functional tests
 bench: bootstrap ## the benchmarks, printing their figures (not part of `make test`)
 	$(UV) run python -m benchmarks.ingest
 	$(UV) run python -m benchmarks.metrics
+	$(UV) run python -m benchmarks.monitor_overhead
