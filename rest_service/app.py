@@ -21,7 +21,7 @@ from rest_service.errors import (
 )
 from rest_service.limits import BodySizeLimit
 from rest_service.metrics import HTTPMetrics
-from rest_service.routes import auth, health, metrics, runs, samples, users
+from rest_service.routes import auth, events, health, metrics, runs, samples, users
 from rest_service.settings import Settings
 from rest_service.shared_counter import SharedCounter
 from rest_service.users import ensure_admin
@@ -81,6 +81,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HTTPMetrics)  # outermost: it sees every answer, 413 included
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(Exception, _unexpected_error)
-    for module in (health, metrics, auth, users, runs, samples):
+    for module in (health, metrics, auth, users, runs, samples, events):
         app.include_router(module.router)
     return app

@@ -175,7 +175,7 @@ async def user_for_token(token: str, sessions: SessionCache) -> User | None:
     return user
 
 
-def session_cache(request: Request) -> SessionCache:
+async def session_cache(request: Request) -> SessionCache:
     """FastAPI dependency: the app's session cache."""
     sessions: SessionCache = request.app.state.sessions
     return sessions
@@ -199,7 +199,9 @@ async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
     return user
 
 
-def app_settings(request: Request) -> Settings:
+# Dependencies are async, even with nothing to await: FastAPI runs a plain `def`
+# dependency in the thread pool, a thread hop on every request.
+async def app_settings(request: Request) -> Settings:
     """FastAPI dependency: the settings the app was created with."""
     settings: Settings = request.app.state.settings
     return settings

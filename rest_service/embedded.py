@@ -87,22 +87,36 @@ def _plain_bulk(collection: Collection) -> bool:
 _SCALARS = (str, int, float, bool, type(None), ObjectId)
 # Types that are surely not mappings: tested by identity, before the slower ABC check.
 _NOT_MAPPINGS = frozenset({*_SCALARS, datetime, list, tuple})
-_valid_flat_keys: set[tuple[str, ...]] = set()
+_valid_shapes: set[tuple[Any, ...]] = set()
+
+
+def _plain(value: Any) -> bool:
+    """Surely not a mapping, or a dict that holds none."""
+    if type(value) in _NOT_MAPPINGS:
+        return True
+    return type(value) is dict and all(type(v) in _NOT_MAPPINGS for v in value.values())
+
+
+def _shape(item: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The keys mongomock's checks look at (top-level keys, and the keys of nested
+    mappings), when the document is at most one dict deep; None otherwise."""
+    if not all(_plain(value) for value in item.values()):
+        return None
+    return tuple(
+        (key, tuple(value) if type(value) is dict else None) for key, value in item.items()
+    )
 
 
 def _check(item: dict[str, Any]) -> None:
-    """mongomock's per-document checks, in its order; keys of flat documents are
-    checked once per key set, since nothing else in a flat document affects them."""
-    keys = tuple(item)
-    flat = all(
-        type(value) in _NOT_MAPPINGS or not isinstance(value, Mapping) for value in item.values()
-    )
-    if not (flat and keys in _valid_flat_keys):
+    """mongomock's per-document checks, in its order. They depend only on the keys, so
+    a document of an already checked shape skips them."""
+    shape = _shape(item)
+    if shape is None or shape not in _valid_shapes:
         if not all(isinstance(key, str) for key in item):
             raise ValueError("Document keys must be strings")
         _validate_data_fields(item)
-        if flat and len(_valid_flat_keys) < 1024:
-            _valid_flat_keys.add(keys)
+        if shape is not None and len(_valid_shapes) < 4096:
+            _valid_shapes.add(shape)
     BSON.encode(item)
 
 
@@ -111,12 +125,15 @@ def _stored_form(item: dict[str, Any]) -> Any:
     recursion for the scalars that it leaves as they are."""
     if type(item) is not dict:
         return helpers.patch_datetime_awareness_in_document(item)
-    return {
-        key: value
-        if type(value) in _SCALARS
-        else helpers.patch_datetime_awareness_in_document(value)
-        for key, value in item.items()
-    }
+    return {key: _stored_value(value) for key, value in item.items()}
+
+
+def _stored_value(value: Any) -> Any:
+    if type(value) in _SCALARS:
+        return value
+    if type(value) is dict and all(type(v) in _SCALARS for v in value.values()):
+        return dict(value)  # the helper's copy, minus the recursion
+    return helpers.patch_datetime_awareness_in_document(value)
 
 
 def _insert(self: Collection, data: Any, session: Any = None, ordered: bool = True) -> Any:

@@ -1,10 +1,12 @@
 """Domain errors raised by the data functions; app.py maps them to HTTP answers."""
 
+from typing import Any
+
 
 class ServiceError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
-        self.detail = detail
+        self.detail: Any = detail
 
 
 class NotFound(ServiceError):

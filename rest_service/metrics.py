@@ -51,6 +51,12 @@ SAMPLES_DUPLICATES = Counter(
 )
 RUNS_ENDED = Counter("test_runs_total", "Test runs that ended, by final status.", ["status"])
 LOGINS = Counter("auth_logins_total", "Login attempts by result.", ["result"])
+EVENTS_STORED = Counter("events_stored_total", "Run events stored.")
+EVENTS_REJECTED = Counter(
+    "events_rejected_total",
+    "Run events refused, by category (or 'unknown') and reason.",
+    ["category", "reason"],
+)
 CACHE_HITS = Counter("cache_hits_total", "Cache lookups that found a live item.", ["cache"])
 CACHE_MISSES = Counter("cache_misses_total", "Cache lookups that found nothing.", ["cache"])
 CACHE_EVICTIONS = Counter(

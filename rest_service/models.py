@@ -6,7 +6,7 @@ those by scanning, which made 5,000 inserts take 20 s.
 """
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import pymongo
 from beanie import Document, PydanticObjectId
@@ -62,6 +62,8 @@ class Run(Document):
     # Highest seq stored so far (lets sample pages be fetched by _id) and its CPU value.
     max_seq: int = -1
     last_cpu: float | None = None
+    # Events stored for the run, counted as they are inserted.
+    event_count: int = 0
 
     class Settings:
         name = "runs"
@@ -87,4 +89,60 @@ class Sample(Document):
         indexes = [IndexModel([("run_id", pymongo.ASCENDING), ("seq", pymongo.ASCENDING)])]
 
 
-DOCUMENT_MODELS: list[type[Document]] = [User, Session, LoginFailures, Run, Sample]
+class Event(Document):
+    """A run event. ``_id`` is a hash of its content, so a retried batch stores nothing twice."""
+
+    id: str  # type: ignore[assignment]
+    run_id: PydanticObjectId
+    category: str
+    name: str
+    timestamp: datetime
+    data: dict[str, Any]
+
+    class Settings:
+        name = "events"
+        indexes = [
+            IndexModel(
+                [("run_id", pymongo.ASCENDING), ("timestamp", pymongo.ASCENDING), ("_id", 1)]
+            )
+        ]
+
+
+class RejectedEvent(Document):
+    """One slot of a fixed ring of the last rejected events (see events.py)."""
+
+    id: int  # type: ignore[assignment]  # slot = position % capacity
+    position: int
+    received_at: datetime
+    run_id: str
+    username: str
+    category: str
+    reason: str
+    detail: str
+    event: Any
+
+    class Settings:
+        name = "rejected_events"
+        indexes = [IndexModel([("position", pymongo.DESCENDING)])]
+
+
+class Counter(Document):
+    """A named counter, bumped atomically with $inc."""
+
+    id: str  # type: ignore[assignment]
+    value: int = 0
+
+    class Settings:
+        name = "counters"
+
+
+DOCUMENT_MODELS: list[type[Document]] = [
+    User,
+    Session,
+    LoginFailures,
+    Run,
+    Sample,
+    Event,
+    RejectedEvent,
+    Counter,
+]

@@ -1,8 +1,5 @@
 """Operations on test runs: create, find with ownership, list with a cursor, finish, delete."""
 
-import base64
-import binascii
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +10,9 @@ from pymongo import ReturnDocument
 from starlette.concurrency import run_in_threadpool
 
 from rest_service.cache import MonitoredTTLCache
+from rest_service.cursors import decode_cursor, encode_cursor
 from rest_service.errors import Conflict, InvalidInput, NotFound
+from rest_service.events import delete_events
 from rest_service.metrics import RUNS_ENDED, ActiveRun
 from rest_service.models import Run, RunStatus, User
 from rest_service.samples import delete_samples, iter_samples
@@ -55,24 +54,11 @@ def _object_id(run_id: str) -> ObjectId:
 
 async def get_run(run_id: str, user: User) -> Run:
     """The run if the user may see it; another user's run is NotFound, like a missing one."""
-    run = await Run.find_one({"_id": _object_id(run_id), **_visible(user)})
-    if run is None:
+    # Every sample and event POST starts here: the raw lookup costs half of Beanie's.
+    raw = await Run.get_motor_collection().find_one({"_id": _object_id(run_id), **_visible(user)})
+    if raw is None:
         raise NotFound(RUN_NOT_FOUND)
-    return run
-
-
-def _encode_cursor(run: Run) -> str:
-    raw = json.dumps([run.started_at.isoformat(), str(run.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, ObjectId]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        started_at, run_id = json.loads(raw)
-        return datetime.fromisoformat(started_at), ObjectId(run_id)
-    except (binascii.Error, ValueError, TypeError, InvalidId, UnicodeDecodeError):
-        raise InvalidInput("Invalid cursor") from None
+    return Run.model_validate(raw)  # type: ignore[no-any-return]
 
 
 async def list_runs(
@@ -83,7 +69,11 @@ async def list_runs(
     if status is not None:
         query["status"] = status
     if cursor is not None:
-        started_at, run_id = _decode_cursor(cursor)
+        started_at, key = decode_cursor(cursor)
+        try:
+            run_id = ObjectId(key)
+        except InvalidId:
+            raise InvalidInput("Invalid cursor") from None
         query["$or"] = [
             {"started_at": {"$lt": started_at}},
             {"started_at": started_at, "_id": {"$lt": run_id}},
@@ -95,7 +85,8 @@ async def list_runs(
         .to_list()
     )
     if len(runs) > limit:
-        return runs[:limit], _encode_cursor(runs[limit - 1])
+        last = runs[limit - 1]
+        return runs[:limit], encode_cursor(last.started_at, last.id)
     return runs, None
 
 
@@ -117,6 +108,7 @@ async def delete_run(run_id: str, user: User, summaries: SummaryCache) -> Run:
     run = await get_run(run_id, user)
     await run.delete()
     await delete_samples(run.id)
+    await delete_events(run)
     summaries.pop(run.id, None)
     return run
 

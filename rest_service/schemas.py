@@ -1,7 +1,7 @@
 """Request and response bodies of the HTTP API."""
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -87,6 +87,7 @@ class RunOut(BaseModel):
 
 class RunDetail(RunOut):
     summary: Summary
+    event_count: int
 
 
 class RunPage(BaseModel):
@@ -105,23 +106,36 @@ def _iso_string(value: object) -> object:
     return value
 
 
-def _sane_timestamp(value: datetime) -> datetime:
+def _utc_millis(value: datetime) -> datetime:
     try:
         value = value.astimezone(UTC)
     except OverflowError:
         raise ValueError("timestamp is out of range") from None
     if value < EPOCH:
         raise ValueError("timestamp must be after 1970-01-01")
-    if value > datetime.now(UTC) + FUTURE_TOLERANCE:
-        raise ValueError("timestamp is more than 5 s in the future")
     return to_millis(value)
+
+
+FUTURE_MESSAGE = "timestamp is more than 5 s in the future"
+
+
+def in_future(value: datetime, now: datetime | None = None) -> bool:
+    return value > (now or datetime.now(UTC)) + FUTURE_TOLERANCE
+
+
+def _not_in_future(value: datetime) -> datetime:
+    if in_future(value):
+        raise ValueError(FUTURE_MESSAGE)
+    return value
+
+
+# ISO-8601 with a zone, after 1970, in UTC to the millisecond (as MongoDB keeps it).
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_utc_millis)]
 
 
 class SampleIn(Strict):
     seq: Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]
-    timestamp: Annotated[
-        AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_sane_timestamp)
-    ]
+    timestamp: Annotated[Timestamp, AfterValidator(_not_in_future)]
     cpu_percent: Percent
     per_cpu: Annotated[list[Percent], Field(max_length=1024)] | None = None
 
@@ -145,3 +159,61 @@ class SampleOut(BaseModel):
 class SamplePage(BaseModel):
     items: list[SampleOut]
     next_after_seq: int | None
+
+
+MAX_EVENTS_PER_POST = 1000
+
+
+class EventsIn(Strict):
+    # Items are checked one by one in events.py, so that each rejected event can be
+    # counted and kept with its reason; the envelope only bounds the batch.
+    events: Annotated[
+        list[Any],
+        Field(
+            min_length=1,
+            max_length=MAX_EVENTS_PER_POST,
+            description="Each: {category, name, timestamp (ISO-8601 with a zone), data}; "
+            "data is checked against the model registered for (category, name).",
+            examples=[
+                [
+                    {
+                        "category": "note",
+                        "name": "note",
+                        "timestamp": "2026-11-21T10:00:00Z",
+                        "data": {"text": "cache warmed"},
+                    }
+                ]
+            ],
+        ),
+    ]
+
+
+class EventsAccepted(BaseModel):
+    accepted: int
+
+
+class EventOut(BaseModel):
+    id: str
+    category: str
+    name: str
+    timestamp: datetime
+    data: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    next_cursor: str | None
+
+
+class RejectedEventOut(BaseModel):
+    received_at: datetime
+    run_id: str
+    username: str
+    category: str
+    reason: str
+    detail: str
+    event: Any
+
+
+class RejectedEventPage(BaseModel):
+    items: list[RejectedEventOut]

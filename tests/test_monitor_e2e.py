@@ -99,6 +99,12 @@ def test_a_run_until_ctrl_c(live_service: Service, api: httpx.Client, tmp_path: 
     assert figure(out, "CPU average") == f"{run['summary']['cpu_avg']:.1f}%"
     per_cpu = api.get(f"/runs/{run_id}/samples").json()["items"][0]["per_cpu"]
     assert per_cpu and len(per_cpu) == os.cpu_count()
+    # Threshold 0: any CPU use is above it, so each crossing was posted as a run event.
+    events = api.get(f"/runs/{run_id}/events").json()["items"]
+    warnings = out.count("WARNING")
+    assert warnings >= 1
+    assert [e["name"] for e in events].count("threshold_exceeded") == warnings
+    assert int(figure(out, "threshold events sent")) == len(events) == run["event_count"]
 
 
 def test_duration_stops_by_itself(live_service: Service, api: httpx.Client, tmp_path: Path) -> None:

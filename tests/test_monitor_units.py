@@ -118,12 +118,24 @@ def test_durations_read_well() -> None:
 
 def test_threshold_warns_once_per_crossing_and_equal_is_not_above() -> None:
     watch = ThresholdWatch(threshold=80)
-    messages = [watch.update(t, WALL, v) for t, v in enumerate([79, 80, 81, 95, 99, 80, 85, 70])]
-    fired = [(i, m) for i, m in enumerate(messages) if m]
-    assert [i for i, _ in fired] == [2, 5, 6, 7]
-    assert "above the threshold 80%" in fired[0][1] and "81.0%" in fired[0][1]
-    assert "back below 80%" in fired[1][1] and "after 3.0 s" in fired[1][1]
-    assert "above" in fired[2][1] and "after 1.0 s" in fired[3][1]
+    crossings = [watch.update(t, WALL, v) for t, v in enumerate([79, 80, 81, 95, 99, 80, 85, 70])]
+    fired = [(i, c) for i, c in enumerate(crossings) if c]
+    assert [(i, c.name) for i, c in fired] == [
+        (2, "threshold_exceeded"),
+        (5, "threshold_cleared"),
+        (6, "threshold_exceeded"),
+        (7, "threshold_cleared"),
+    ]
+    exceeded, cleared = fired[0][1], fired[1][1]
+    assert "above the threshold 80%" in exceeded.message() and "81.0%" in exceeded.message()
+    assert "back below 80%" in cleared.message() and "after 3.0 s" in cleared.message()
+    assert exceeded.event() == {
+        "category": "monitor",
+        "name": "threshold_exceeded",
+        "timestamp": WALL.isoformat(),
+        "data": {"cpu_percent": 81, "threshold": 80},
+    }
+    assert cleared.event()["data"] == {"cpu_percent": 80, "threshold": 80, "seconds_above": 3.0}
 
 
 def test_display_prints_once_per_period_with_its_average() -> None:

@@ -69,6 +69,10 @@ class ApiClient:
         result = self._call("POST", f"/runs/{run_id}/samples", json={"samples": samples})
         return int(result["accepted"]), int(result["duplicates"])
 
+    def post_events(self, run_id: str, events: list[dict[str, Any]]) -> int:
+        result = self._call("POST", f"/runs/{run_id}/events", json={"events": events})
+        return int(result["accepted"])
+
     def end_run(self, run_id: str, status: str = "finished") -> None:
         self._call("PATCH", f"/runs/{run_id}", json={"status": status})
 

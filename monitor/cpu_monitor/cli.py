@@ -9,11 +9,12 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 from cpu_monitor.api import ApiClient, ApiError, Unreachable
@@ -217,26 +218,29 @@ def monitor(args: argparse.Namespace, url: str) -> int:
         sender.add(sample)
         taken += 1
         stats.add(due, cpu)
-        for line in (watch.update(due, wall, cpu), display.update(due, wall, cpu)):
-            if line:
-                say(line)
+        crossing = watch.update(due, wall, cpu)
+        if crossing is not None:
+            say(crossing.message())
+            sender.add_event(crossing.event())
+        line = display.update(due, wall, cpu)
+        if line:
+            say(line)
         if args.duration is not None and due - started >= args.duration - 1e-6:
             break
 
     ended = time.monotonic()
     stats.close(ended)
     say(f"Stopping: delivering {sender.pending()} buffered samples (up to {FLUSH_SECONDS:g} s)")
-    left = sender.close(FLUSH_SECONDS)
+    left, left_events = sender.close(FLUSH_SECONDS)
     spool_path: Path | None = None
-    if not left:
+    if not left and not left_events:
         try:
             client.end_run(run_id, "finished")
         except ApiError as error:
             print(f"cpu-monitor: warning: could not finish the run: {error}", file=sys.stderr)
-            left = []
-            spool_path = _spool(args, url, run_id, left)
+            spool_path = _spool(args, url, run_id, [], [])
     else:
-        spool_path = _spool(args, url, run_id, left)
+        spool_path = _spool(args, url, run_id, left, left_events)
     client.close()
     report = Report(
         run_id=run_id,
@@ -244,21 +248,45 @@ def monitor(args: argparse.Namespace, url: str) -> int:
         seconds=ended - started,
         stats=stats,
         taken=taken,
-        sent=sender.delivered,
+        sent=sender.samples.delivered,
         undelivered=len(left),
+        events_sent=sender.events.delivered,
+        events_undelivered=len(left_events),
         spool_path=str(spool_path) if spool_path else None,
     )
     print("\n".join(report.lines()), flush=True)
     return EXIT_UNDELIVERED if spool_path else 0
 
 
-def _spool(args: argparse.Namespace, url: str, run_id: str, left: list[dict[str, Any]]) -> Path:
+def _spool(
+    args: argparse.Namespace,
+    url: str,
+    run_id: str,
+    samples: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+) -> Path:
     path = Path(args.spool_dir) / f"cpu-monitor-{run_id}.jsonl"
+    spool = Spool(url=url, run_id=run_id, status="finished", samples=samples, events=events)
     try:
-        write_spool(path, Spool(url=url, run_id=run_id, status="finished", samples=left))
+        write_spool(path, spool)
     except OSError as error:
         raise MonitorError(f"cannot write the spool file {path}: {error.strerror}") from None
     return path
+
+
+T = TypeVar("T")
+
+
+def _with_retries(call: Callable[[], T], failure: str) -> T:
+    """A call to the service, tried 4 times over ~7 s while it is unreachable."""
+    for attempt in range(4):
+        try:
+            return call()
+        except ApiError as error:
+            if not error.retryable or attempt == 3:
+                raise MonitorError(f"{failure}: {error}") from None
+            time.sleep(2**attempt)
+    raise AssertionError("unreachable")
 
 
 def resend(args: argparse.Namespace) -> int:
@@ -272,19 +300,17 @@ def resend(args: argparse.Namespace) -> int:
     delivered = duplicates = 0
     for start in range(0, len(spool.samples), 1000):
         batch = spool.samples[start : start + 1000]
-        for attempt in range(4):
-            try:
-                accepted, dup = client.post_samples(spool.run_id, batch)
-                break
-            except ApiError as error:
-                if not error.retryable or attempt == 3:
-                    raise MonitorError(
-                        f"could not deliver {args.resend} ({delivered} of "
-                        f"{len(spool.samples)} delivered): {error}"
-                    ) from None
-                time.sleep(2**attempt)
+        accepted, dup = _with_retries(
+            partial(client.post_samples, spool.run_id, batch),
+            f"could not deliver {args.resend} ({delivered} of {len(spool.samples)} delivered)",
+        )
         delivered += accepted + dup
         duplicates += dup
+    if spool.events:
+        _with_retries(
+            partial(client.post_events, spool.run_id, spool.events),
+            f"delivered the samples of {args.resend}, but not its events",
+        )
     try:
         client.end_run(spool.run_id, spool.status)
     except ApiError as error:
@@ -295,8 +321,9 @@ def resend(args: argparse.Namespace) -> int:
     client.close()
     args.resend.unlink()
     print(
-        f"Delivered {delivered} samples to run {spool.run_id} ({duplicates} were already "
-        f"stored); the run is {spool.status}. Removed {args.resend}."
+        f"Delivered {delivered} samples and {len(spool.events)} events to run "
+        f"{spool.run_id} ({duplicates} samples were already stored); the run is "
+        f"{spool.status}. Removed {args.resend}."
     )
     return 0
 

@@ -68,6 +68,8 @@ class Report:
     taken: int
     sent: int
     undelivered: int
+    events_sent: int = 0
+    events_undelivered: int = 0
     spool_path: str | None = None
     dashboard_url: str | None = None
 
@@ -83,6 +85,13 @@ class Report:
             ("samples taken", str(self.taken)),
             ("samples sent", str(self.sent)),
             ("samples not delivered", str(self.undelivered)),
+            (
+                "threshold events sent",
+                f"{self.events_sent}"
+                + (
+                    f" ({self.events_undelivered} not delivered)" if self.events_undelivered else ""
+                ),
+            ),
             ("CPU average", _percent(self.stats.average)),
             ("CPU maximum", _percent(self.stats.maximum)),
             ("CPU p95", _percent(self.stats.p95)),

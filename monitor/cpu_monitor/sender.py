@@ -1,7 +1,9 @@
-"""Deliver samples from a thread of their own: batches, retries with backoff, a final flush.
+"""Deliver samples and events from a thread of their own: batches, retries with backoff,
+and a final flush.
 
-The sampling thread only appends to a buffer, so a slow or absent API never delays a
-sample. A retried batch is safe: the service drops a seq it already stored.
+The sampling thread only appends to buffers, so a slow or absent API never delays a
+sample. Retries are safe: the service drops a seq it already stored, and stores an event
+sent twice once (its id is a hash of its content).
 """
 
 import logging
@@ -9,6 +11,8 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from cpu_monitor.api import ApiClient, ApiError
@@ -20,66 +24,92 @@ MAX_DELAY = 10.0  # seconds a sample may wait for its batch to fill
 BACKOFF_START, BACKOFF_MAX = 0.5, 10.0
 
 
+@dataclass
+class Outbox:
+    """One kind of item waiting for delivery, and what became of the rest."""
+
+    post: Callable[[list[dict[str, Any]]], int]  # returns how many the service took
+    items: deque[dict[str, Any]] = field(default_factory=deque)
+    delivered: int = 0
+    refused: list[dict[str, Any]] = field(default_factory=list)  # 4xx: not retried
+
+
 class Sender(threading.Thread):
     def __init__(self, client: ApiClient, run_id: str, batch_size: int) -> None:
         super().__init__(name="cpu-monitor-sender", daemon=True)
-        self.client = client
-        self.run_id = run_id
         self.batch_size = batch_size
-        self._buffer: deque[dict[str, Any]] = deque()
+        self.samples = Outbox(lambda batch: sum(client.post_samples(run_id, batch)))
+        self.events = Outbox(lambda batch: client.post_events(run_id, batch))
         self._lock = threading.Condition()
         self._closing = False
         self._deadline: float | None = None
-        self.delivered = 0  # acknowledged by the service: stored now or before (duplicates)
-        self.duplicates = 0
-        self.rejected: list[dict[str, Any]] = []  # refused for good (4xx): kept for the spool
-        self.last_error: str | None = None
-        self.outage_started: float | None = None
 
     def add(self, sample: dict[str, Any]) -> None:
         with self._lock:
-            self._buffer.append(sample)
-            if len(self._buffer) >= self.batch_size:
+            self.samples.items.append(sample)
+            if len(self.samples.items) >= self.batch_size:
                 self._lock.notify()
+
+    def add_event(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            self.events.items.append(event)
+            self._lock.notify()
 
     def pending(self) -> int:
         with self._lock:
-            return len(self._buffer)
+            return len(self.samples.items) + len(self.events.items)
 
-    def close(self, timeout: float) -> list[dict[str, Any]]:
-        """Flush for up to ``timeout`` seconds; returns what was not delivered, in seq order."""
+    def close(self, timeout: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Flush for up to ``timeout`` seconds; returns the samples (in seq order) and the
+        events that were not delivered."""
         with self._lock:
             self._closing = True
             self._deadline = time.monotonic() + timeout
             self._lock.notify()
         self.join(timeout + 1.0)
         with self._lock:
-            left = list(self._buffer) + self.rejected
-        return sorted(left, key=lambda s: int(s["seq"]))
+            samples = sorted(
+                [*self.samples.items, *self.samples.refused], key=lambda s: int(s["seq"])
+            )
+            return samples, [*self.events.items, *self.events.refused]
 
-    def _take(self) -> list[dict[str, Any]] | None:
+    def _take(self) -> tuple[Outbox, list[dict[str, Any]]] | None:
         """The next batch to send, or None when it is time to stop."""
         with self._lock:
-            first_wait = time.monotonic()
+            waiting_since = time.monotonic()
             while True:
+                if self.events.items:
+                    box = self.events
+                    break
+                samples = self.samples.items
                 if self._closing:
-                    if not self._buffer or time.monotonic() >= (self._deadline or 0):
+                    if not samples or time.monotonic() >= (self._deadline or 0):
                         return None
+                    box = self.samples
                     break
-                if len(self._buffer) >= self.batch_size:
-                    break
-                if self._buffer and time.monotonic() - first_wait >= MAX_DELAY:
+                if len(samples) >= self.batch_size or (
+                    samples and time.monotonic() - waiting_since >= MAX_DELAY
+                ):
+                    box = self.samples
                     break
                 self._lock.wait(timeout=0.5)
-            return [self._buffer[i] for i in range(min(len(self._buffer), MAX_BATCH))]
+            if self._closing and time.monotonic() >= (self._deadline or 0):
+                return None
+            return box, [box.items[i] for i in range(min(len(box.items), MAX_BATCH))]
 
-    def _done(self, count: int) -> None:
+    def _settle(self, box: Outbox, count: int, delivered: int) -> None:
         with self._lock:
             for _ in range(count):
-                self._buffer.popleft()
+                box.items.popleft()
+            box.delivered += delivered
 
-    def _sleep(self, seconds: float) -> bool:
-        """Back off; False when closing and out of time."""
+    def _refuse(self, box: Outbox, batch: list[dict[str, Any]]) -> None:
+        with self._lock:
+            box.refused.extend(batch)
+        self._settle(box, len(batch), 0)
+
+    def _back_off(self, seconds: float) -> bool:
+        """Wait before a retry; False when closing and out of time."""
         with self._lock:
             if self._closing and self._deadline is not None:
                 seconds = min(seconds, self._deadline - time.monotonic())
@@ -90,25 +120,18 @@ class Sender(threading.Thread):
 
     def run(self) -> None:
         backoff = BACKOFF_START
-        while (batch := self._take()) is not None:
+        while (work := self._take()) is not None:
+            box, batch = work
             try:
-                accepted, duplicates = self.client.post_samples(self.run_id, batch)
+                delivered = box.post(batch)
             except ApiError as error:
                 if not error.retryable:
-                    log.warning("the service refused %d samples: %s", len(batch), error)
-                    with self._lock:
-                        self.rejected.extend(batch)
-                    self._done(len(batch))
+                    log.warning("the service refused %d items: %s", len(batch), error)
+                    self._refuse(box, batch)
                     continue
-                if self.outage_started is None:
-                    self.outage_started = time.monotonic()
-                self.last_error = str(error)
-                if not self._sleep(backoff * random.uniform(0.8, 1.2)):
+                if not self._back_off(backoff * random.uniform(0.8, 1.2)):
                     return
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
-            self.outage_started = None
             backoff = BACKOFF_START
-            self.delivered += accepted + duplicates
-            self.duplicates += duplicates
-            self._done(len(batch))
+            self._settle(box, len(batch), delivered)

@@ -1,8 +1,8 @@
 """Undelivered samples on disk (JSON lines), and `cpu-monitor --resend FILE`.
 
-Line 1 names the service and the run; every other line is one sample, as the API takes it.
-A run with undelivered samples is left running, so that --resend can add them and then
-finish it.
+Line 1 names the service and the run; every other line is one sample or one run event,
+as the API takes them. A run with undelivered samples is left running, so that --resend
+can add them and then finish it.
 """
 
 import json
@@ -19,14 +19,15 @@ class Spool:
     run_id: str
     status: str
     samples: list[dict[str, Any]]
+    events: list[dict[str, Any]]
 
 
 def write_spool(path: Path, spool: Spool) -> None:
     header = {"format": FORMAT, "url": spool.url, "run_id": spool.run_id, "status": spool.status}
     with path.open("w", encoding="utf-8") as out:
         out.write(json.dumps(header) + "\n")
-        for sample in spool.samples:
-            out.write(json.dumps(sample) + "\n")
+        for item in [*spool.samples, *spool.events]:
+            out.write(json.dumps(item) + "\n")
 
 
 class SpoolError(Exception):
@@ -40,11 +41,17 @@ def read_spool(path: Path) -> Spool:
         raise SpoolError(f"cannot read {path}: {error.strerror}") from None
     try:
         header = json.loads(lines[0]) if lines else {}
-        samples = [json.loads(line) for line in lines[1:] if line.strip()]
+        items = [json.loads(line) for line in lines[1:] if line.strip()]
     except json.JSONDecodeError as error:
         raise SpoolError(f"{path} is not a cpu-monitor spool file: {error}") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise SpoolError(f"{path} is not a cpu-monitor spool file")
-    if not all(isinstance(s, dict) and "seq" in s for s in samples):
-        raise SpoolError(f"{path} has a malformed sample line")
-    return Spool(str(header["url"]), str(header["run_id"]), str(header["status"]), samples)
+    if not all(isinstance(i, dict) and ("seq" in i or "category" in i) for i in items):
+        raise SpoolError(f"{path} has a malformed line")
+    return Spool(
+        url=str(header["url"]),
+        run_id=str(header["run_id"]),
+        status=str(header["status"]),
+        samples=[i for i in items if "seq" in i],
+        events=[i for i in items if "seq" not in i],
+    )

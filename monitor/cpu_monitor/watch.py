@@ -2,32 +2,61 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from cpu_monitor.report import duration_text
 
 
+@dataclass(frozen=True)
+class Crossing:
+    """CPU went above the threshold, or came back below it."""
+
+    name: str  # the event name: threshold_exceeded or threshold_cleared
+    wall: datetime
+    cpu_percent: float
+    threshold: float
+    seconds_above: float | None = None
+
+    def message(self) -> str:
+        if self.seconds_above is None:
+            return (
+                f"{self.wall:%H:%M:%S}  WARNING  CPU {self.cpu_percent:.1f}% is above the "
+                f"threshold {self.threshold:g}%"
+            )
+        return (
+            f"{self.wall:%H:%M:%S}  CPU {self.cpu_percent:.1f}% is back below "
+            f"{self.threshold:g}% after {duration_text(self.seconds_above)} above it"
+        )
+
+    def event(self) -> dict[str, Any]:
+        """The run event the service records for it."""
+        data: dict[str, Any] = {"cpu_percent": self.cpu_percent, "threshold": self.threshold}
+        if self.seconds_above is not None:
+            data["seconds_above"] = round(self.seconds_above, 3)
+        return {
+            "category": "monitor",
+            "name": self.name,
+            "timestamp": self.wall.isoformat(),
+            "data": data,
+        }
+
+
 @dataclass
 class ThresholdWatch:
-    """One message when CPU goes above the threshold, one when it falls back, not one per
+    """One crossing when CPU goes above the threshold, one when it falls back, not one per
     sample. Equal to the threshold is not above it."""
 
     threshold: float
     above_since: float | None = None
 
-    def update(self, at: float, wall: datetime, value: float) -> str | None:
+    def update(self, at: float, wall: datetime, value: float) -> Crossing | None:
         if value > self.threshold and self.above_since is None:
             self.above_since = at
-            return (
-                f"{wall:%H:%M:%S}  WARNING  CPU {value:.1f}% is above the threshold "
-                f"{self.threshold:g}%"
-            )
+            return Crossing("threshold_exceeded", wall, value, self.threshold)
         if value <= self.threshold and self.above_since is not None:
             stayed = at - self.above_since
             self.above_since = None
-            return (
-                f"{wall:%H:%M:%S}  CPU {value:.1f}% is back below {self.threshold:g}% "
-                f"after {duration_text(stayed)} above it"
-            )
+            return Crossing("threshold_cleared", wall, value, self.threshold, stayed)
         return None
 
 

@@ -12,7 +12,7 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 RunId = Annotated[str, Path(alias="id", description="The run's id")]
 
 
-def summary_cache(request: Request) -> runs.SummaryCache:
+async def summary_cache(request: Request) -> runs.SummaryCache:
     """FastAPI dependency: the app's cache of finished runs' summaries."""
     cache: runs.SummaryCache = request.app.state.summaries
     return cache
@@ -56,7 +56,7 @@ async def list_runs(
 async def get_run(run_id: RunId, user: CurrentUser, summaries: SummaryCacheDep) -> RunDetail:
     run = await runs.get_run(run_id, user)
     summary = await runs.run_summary(run, summaries)
-    return RunDetail(**run_out(run).model_dump(), summary=summary)
+    return RunDetail(**run_out(run).model_dump(), summary=summary, event_count=run.event_count)
 
 
 @router.patch(

@@ -1,0 +1,60 @@
+"""The registry of run event kinds: one small pydantic model per (category, name).
+
+A new kind of event is one class here, registered with ``@kind("category", "name")``.
+"""
+
+from collections.abc import Callable
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+KINDS: dict[tuple[str, str], type[EventData]] = {}
+
+
+def kind(category: str, name: str) -> Callable[[type[EventData]], type[EventData]]:
+    def register(model: type[EventData]) -> type[EventData]:
+        KINDS[(category, name)] = model
+        return model
+
+    return register
+
+
+@kind("monitor", "threshold_exceeded")
+class ThresholdExceeded(EventData):
+    cpu_percent: Percent
+    threshold: Percent
+
+
+@kind("monitor", "threshold_cleared")
+class ThresholdCleared(EventData):
+    cpu_percent: Percent
+    threshold: Percent
+    seconds_above: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+@kind("deploy", "deployed")
+class Deployed(EventData):
+    version: Annotated[str, Field(min_length=1, max_length=200)]
+    service: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+@kind("note", "note")
+class Note(EventData):
+    text: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+@kind("loadtest", "phase")
+class LoadTestPhase(EventData):
+    phase: Literal["start", "spawned", "stop"]
+    users: Annotated[int, Field(ge=0)]
+
+
+# Known categories: the only values the rejection metric's category label takes.
+CATEGORIES = frozenset(category for category, _ in KINDS)

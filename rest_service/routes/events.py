@@ -1,0 +1,77 @@
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, status
+
+from rest_service import events, runs
+from rest_service.auth import AdminUser, CurrentUser
+from rest_service.schemas import (
+    EventOut,
+    EventPage,
+    EventsAccepted,
+    EventsIn,
+    RejectedEventOut,
+    RejectedEventPage,
+    Timestamp,
+)
+
+router = APIRouter(tags=["events"])
+
+RunId = Annotated[str, Path(alias="id", description="The run's id")]
+
+
+@router.post(
+    "/runs/{id}/events",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EventsAccepted,
+    responses={
+        404: {"description": "No such run, or not yours"},
+        422: {"description": "One or more events rejected (listed); none stored"},
+    },
+)
+async def add_events(run_id: RunId, body: EventsIn, user: CurrentUser) -> EventsAccepted:
+    run = await runs.get_run(run_id, user)
+    return EventsAccepted(accepted=await events.add_events(run, body.events, user.id))
+
+
+@router.get(
+    "/runs/{id}/events",
+    response_model=EventPage,
+    responses={404: {"description": "No such run, or not yours"}},
+)
+async def list_events(
+    run_id: RunId,
+    user: CurrentUser,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    name: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[Timestamp | None, Query(description="ISO-8601 with a zone; inclusive")] = None,
+    until: Annotated[Timestamp | None, Query(description="ISO-8601 with a zone; exclusive")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+) -> EventPage:
+    run = await runs.get_run(run_id, user)
+    docs, next_cursor = await events.event_page(run, category, name, since, until, limit, cursor)
+    return EventPage(items=[_event_out(d) for d in docs], next_cursor=next_cursor)
+
+
+def _event_out(doc: dict[str, Any]) -> EventOut:
+    return EventOut(
+        id=doc["_id"],
+        category=doc["category"],
+        name=doc["name"],
+        timestamp=doc["timestamp"],
+        data=doc["data"],
+    )
+
+
+@router.get(
+    "/events/rejected",
+    response_model=RejectedEventPage,
+    responses={403: {"description": "Not an admin"}},
+)
+async def rejected_events(
+    _admin: AdminUser,
+    limit: Annotated[int, Query(ge=1, le=events.REJECTED_CAPACITY)] = 100,
+) -> RejectedEventPage:
+    """The last rejected events, newest first, with the reason each was refused."""
+    docs = await events.rejected_events(limit)
+    return RejectedEventPage(items=[RejectedEventOut.model_validate(d) for d in docs])
