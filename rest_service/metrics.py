@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import (
     REGISTRY,
@@ -76,6 +77,9 @@ class HTTPMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # labels() validates and locks on every call: look each label set up once.
+        self._requests: dict[tuple[str, str, str], Any] = {}
+        self._durations: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,8 +104,15 @@ class HTTPMetrics:
             route = scope.get("route")
             handler = getattr(route, "path", None) or "none"
             method = scope["method"] if scope["method"] in METHODS else "other"
-            HTTP_REQUESTS.labels(method, handler, f"{status // 100}xx").inc()
-            HTTP_DURATION.labels(method, handler).observe(elapsed)
+            key = (method, handler, f"{status // 100}xx")
+            counter = self._requests.get(key)
+            if counter is None:
+                counter = self._requests[key] = HTTP_REQUESTS.labels(*key)
+            counter.inc()
+            histogram = self._durations.get(key[:2])
+            if histogram is None:
+                histogram = self._durations[key[:2]] = HTTP_DURATION.labels(*key[:2])
+            histogram.observe(elapsed)
 
 
 @dataclass(frozen=True)
