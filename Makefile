@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help bootstrap system-deps run test lint typecheck pytest bench format
+.PHONY: help bootstrap system-deps run test lint typecheck pytest bench format load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,7 +44,12 @@ typecheck: bootstrap ## mypy on the service (and the monitor, once it exists)
 pytest: bootstrap system-deps ## unit, API, live-process and functional tests
 	$(UV) run pytest $(PYTEST_ARGS)
 
+load: bootstrap ## a 30 s headless distributed load test (master + 2 workers); results in results/
+	$(UV) run python locust/run_load.py $(LOAD_ARGS)
+
 bench: bootstrap ## the benchmarks, printing their figures (not part of `make test`)
 	$(UV) run python -m benchmarks.ingest
 	$(UV) run python -m benchmarks.metrics
 	$(UV) run python -m benchmarks.monitor_overhead
+	$(UV) run python -m benchmarks.events
+	$(UV) run python -m benchmarks.locust_capacity

@@ -16,6 +16,9 @@ DEFAULT_ADMIN = ("admin", "admin")
 
 
 async def create_user(username: str, password: str, is_admin: bool, rounds: int) -> User:
+    # A taken name is refused before paying for a hash (the insert still guards races).
+    if await User.get(username) is not None:
+        raise Conflict(f"User {username!r} already exists")
     password_hash = await hash_password(password, rounds)
     user = User(
         id=username,

@@ -260,3 +260,86 @@ class TcpProxy:
         finally:
             with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)
+
+
+LOCUSTFILE = ROOT / "locust" / "locustfile.py"
+
+
+@dataclass
+class LocustCluster:
+    master: subprocess.Popen[bytes]
+    workers: list[subprocess.Popen[bytes]]
+    web_url: str
+    exporter_url: str
+    logs: Path
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+
+@contextmanager
+def running_locust(
+    host: str, workdir: Path, master_args: list[str], workers: int = 2
+) -> Iterator[LocustCluster]:
+    """A Locust master (web UI, exporter) and its workers as real processes on 127.0.0.1.
+
+    The master runs with ``--autostart``: the web UI and its /pacing route are up while
+    the test runs by itself, and ``--autoquit`` ends it.
+    """
+    master_port, web_port, exporter_port = free_port(), free_port(), free_port()
+    env = {
+        **os.environ,
+        "LOADWATCH_ADMIN_USERNAME": "admin",
+        "LOADWATCH_ADMIN_PASSWORD": "admin-password",
+    }
+    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        with (workdir / f"{name}.log").open("wb") as log:
+            process = subprocess.Popen(
+                [*base, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        processes.append(process)
+        return process
+
+    master = start(
+        "master",
+        [
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(master_port),
+            "--expect-workers",
+            str(workers),
+            "--autostart",
+            "-H",
+            host,
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            str(web_port),
+            "--exporter-host",
+            "127.0.0.1",
+            "--exporter-port",
+            str(exporter_port),
+            *master_args,
+        ],
+    )
+    worker_processes = [
+        start(
+            f"worker-{i}",
+            ["--worker", "--master-host", "127.0.0.1", "--master-port", str(master_port)],
+        )
+        for i in range(workers)
+    ]
+    exporter_url = f"http://127.0.0.1:{exporter_port}/metrics"
+    try:
+        wait_until_ok(exporter_url, process=master)
+        yield LocustCluster(
+            master, worker_processes, f"http://127.0.0.1:{web_port}", exporter_url, workdir
+        )
+    finally:
+        for process in processes:
+            stop(process, timeout=30)

@@ -12,9 +12,10 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def value(text: str, name: str, **labels: str) -> float:
-    return samples(text).get((name, tuple(sorted(labels.items()))), 0.0)
+def value(text: str, metric: str, /, **labels: str) -> float:
+    """A sample's value (0 when absent); positional-only, so a label may be called name."""
+    return samples(text).get((metric, tuple(sorted(labels.items()))), 0.0)
 
 
-def series(text: str, name: str) -> list[dict[str, str]]:
-    return [dict(labels) for (sample, labels) in samples(text) if sample == name]
+def series(text: str, metric: str) -> list[dict[str, str]]:
+    return [dict(labels) for (sample, labels) in samples(text) if sample == metric]

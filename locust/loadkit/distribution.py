@@ -1,0 +1,144 @@
+"""Test credentials: the master makes sure a pool of load-test users exists in the service,
+then hands each worker a slice of its own over a Locust custom message, so that no two
+simulated users in the whole cluster share a login while the pool is big enough.
+
+In local (single-process) mode the same listener loads the whole pool into the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import gevent
+import requests
+from gevent.pool import Pool
+
+if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
+    from locust.env import Environment
+
+from loadkit.samplers import Generated, SamplerExhausted, SequentialSampler, UniqueSequentialSampler
+
+log = logging.getLogger(__name__)
+
+MESSAGE = "loadkit_credentials"
+
+
+@dataclass(frozen=True)
+class Credential:
+    username: str
+    password: str
+
+
+def pool_source(size: int, password: str, prefix: str = "loadtest") -> Generated[Credential]:
+    """The pool's users: loadtest-0001, loadtest-0002, … all with one password."""
+    return Generated(lambda i: Credential(f"{prefix}-{i + 1:04d}", password), size)
+
+
+class PoolError(RuntimeError):
+    pass
+
+
+def ensure_pool(host: str, admin: Credential, creds: list[Credential], parallel: int = 8) -> None:
+    """Create the users of the pool that don't exist yet, through the admin API."""
+    session = requests.Session()
+    login = session.post(
+        f"{host}/auth/login",
+        json={"username": admin.username, "password": admin.password},
+        timeout=30,
+    )
+    if login.status_code != 200:
+        raise PoolError(
+            f"cannot log in as admin {admin.username!r} at {host} "
+            f"({login.status_code}): set --admin-username/--admin-password"
+        )
+
+    def create(cred: Credential) -> None:
+        response = session.post(
+            f"{host}/users",
+            json={"username": cred.username, "password": cred.password},
+            timeout=60,
+        )
+        if response.status_code not in (201, 409):  # 409: it exists already
+            raise PoolError(
+                f"cannot create {cred.username}: {response.status_code} {response.text}"
+            )
+
+    # bcrypt makes each creation slow on the server: a few at a time.
+    Pool(parallel).map(create, creds)
+
+
+class CredentialPool:
+    """This process's credentials: unique while they last, then shared, with a warning."""
+
+    def __init__(self) -> None:
+        self._unique: UniqueSequentialSampler[Credential] | None = None
+        self._shared: SequentialSampler[Credential] | None = None
+        self.usernames: list[str] = []
+
+    def load(self, creds: list[Credential]) -> None:
+        self.usernames = [c.username for c in creds]
+        self._unique = UniqueSequentialSampler(creds) if creds else None
+        self._shared = SequentialSampler(creds) if creds else None
+
+    def take(self, timeout: float = 60.0) -> Credential:
+        deadline = time.monotonic() + timeout
+        while self._unique is None:  # the master's message may still be on its way
+            if time.monotonic() > deadline:
+                raise PoolError("no credentials arrived from the master")
+            gevent.sleep(0.1)
+        try:
+            return self._unique.next()
+        except SamplerExhausted:
+            assert self._shared is not None
+            log.warning("more users than credentials here: logins are now shared")
+            return self._shared.next()
+
+
+credentials = CredentialPool()
+
+
+def slices(creds: list[Credential], parts: int) -> list[list[Credential]]:
+    """Disjoint, near-equal slices, one per worker."""
+    return [creds[i::parts] for i in range(max(parts, 1))]
+
+
+def _on_message(environment: Environment, msg: Any, **_kwargs: Any) -> None:
+    creds = [Credential(**item) for item in msg.data]
+    credentials.load(creds)
+    log.info(
+        "loadkit: received %d credentials: %s", len(creds), ",".join(c.username for c in creds)
+    )
+
+
+def on_init(environment: Environment, **_kwargs: Any) -> None:
+    from locust.runners import WorkerRunner
+
+    if isinstance(environment.runner, WorkerRunner):
+        environment.runner.register_message(MESSAGE, _on_message)
+
+
+def on_test_start(environment: Environment, **_kwargs: Any) -> None:
+    from locust.runners import LocalRunner, MasterRunner
+
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner | LocalRunner):
+        return
+    options = environment.parsed_options
+    if options.user_pool == 0:
+        log.info("loadkit: --user-pool 0: no load-test users are created or handed out")
+        return
+    host = (environment.host or "").rstrip("/")
+    creds = list(pool_source(options.user_pool, options.loadtest_password))
+    admin = Credential(options.admin_username, options.admin_password)
+    started = time.monotonic()
+    ensure_pool(host, admin, creds)
+    log.info("loadkit: %d load-test users ready in %.1f s", len(creds), time.monotonic() - started)
+    if isinstance(runner, LocalRunner):
+        credentials.load(creds)
+        return
+    workers = [worker.id for worker in runner.clients.all]
+    for worker_id, part in zip(workers, slices(creds, len(workers)), strict=False):
+        runner.send_message(MESSAGE, [vars(c) for c in part], client_id=worker_id)

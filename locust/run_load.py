@@ -1,0 +1,120 @@
+"""`make load`: a short headless distributed load test, results in results/.
+
+Starts the service on the embedded database when nothing answers at --host, then a
+Locust master and --workers workers on 127.0.0.1, waits for the master, stops the rest.
+Writes results/load_*.csv and results/load.html. Exits with the master's code, so a
+broken threshold fails the command.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.error import URLError
+from urllib.request import urlopen
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def answers(url: str) -> bool:
+    try:
+        with urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310 - our own URL
+            return bool(response.status == 200)
+    except (URLError, OSError):
+        return False
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not answers(url):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"run_load: the service at {url} did not answer")
+        time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=os.environ.get("LOAD_HOST", "http://127.0.0.1:8000"))
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--spawn-rate", type=float, default=10)
+    parser.add_argument("--run-time", default="30s")
+    parser.add_argument("--pacing", type=float, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--results", type=Path, default=ROOT / "results")
+    args, extra = parser.parse_known_args()  # the rest goes to the master (thresholds, …)
+
+    args.results.mkdir(parents=True, exist_ok=True)
+    processes: list[subprocess.Popen[bytes]] = []
+    env = {**os.environ}
+    if not answers(args.host):
+        port = args.host.rsplit(":", 1)[-1].strip("/")
+        print(f"run_load: starting the service on the embedded database at {args.host}")
+        env_service = {**env, "PORT": port, "ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin"}
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "rest_service", "serve"],
+                cwd=ROOT,
+                env=env_service,
+                stdout=subprocess.DEVNULL,
+            )
+        )
+        wait_for(args.host)
+    locust = [sys.executable, "-m", "locust", "--config", str(ROOT / "locust" / "locust.conf")]
+    master = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [
+            *locust,
+            "--master",
+            "--headless",
+            "--expect-workers",
+            str(args.workers),
+            "-H",
+            args.host,
+            "-u",
+            str(args.users),
+            "-r",
+            str(args.spawn_rate),
+            "-t",
+            args.run_time,
+            "--pacing",
+            str(args.pacing),
+            "--user-pool",
+            str(args.users),
+            "--csv",
+            str(args.results / "load"),
+            "--html",
+            str(args.results / "load.html"),
+            *extra,
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    processes += [
+        subprocess.Popen([*locust, "--worker"], cwd=ROOT, env=env)  # noqa: S603
+        for _ in range(args.workers)
+    ]
+    try:
+        code = master.wait()
+    except KeyboardInterrupt:
+        stop(master)
+        code = 130
+    finally:
+        for process in reversed(processes):
+            stop(process)
+    print(f"run_load: results in {args.results}/load.html and {args.results}/load_*.csv")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""A real distributed Locust run (master + 2 workers) against the live service."""
+
+import csv
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from loadkit.distribution import pool_source, slices
+from loadkit.pacing import Pacing, paced
+from loadkit.samplers import (
+    Generated,
+    RandomSampler,
+    SamplerExhausted,
+    SequentialSampler,
+    UniqueSequentialSampler,
+    csv_rows,
+)
+
+from tests.live import Service, running_locust
+from tests.metrics_text import samples, value
+
+SAMPLES = ("POST", "/runs/[id]/samples")
+
+
+def posted(text: str) -> float:
+    return value(text, "locust_requests_total", method=SAMPLES[0], name=SAMPLES[1])
+
+
+def rate_over(exporter_url: str, seconds: float) -> float:
+    before = posted(httpx.get(exporter_url).text)
+    time.sleep(seconds)
+    return (posted(httpx.get(exporter_url).text) - before) / seconds
+
+
+def test_distributed_run(live_service: Service, tmp_path: Path) -> None:
+    args = [
+        "-u",
+        "12",
+        "-r",
+        "12",
+        "-t",
+        "16s",
+        "--autoquit",
+        "2",
+        "--pacing",
+        "2",
+        "--user-pool",
+        "24",
+        "--csv",
+        str(tmp_path / "run"),
+    ]
+    with running_locust(live_service.url, tmp_path, args) as cluster:
+        time.sleep(4)  # all users spawned and paced
+        slow = rate_over(cluster.exporter_url, 4)
+        changed = httpx.post(f"{cluster.web_url}/pacing", json={"seconds": 0.5})
+        assert changed.status_code == 200 and changed.json()["seconds"] == 0.5
+        assert httpx.get(f"{cluster.web_url}/pacing").json()["seconds"] == 0.5
+        assert httpx.post(f"{cluster.web_url}/pacing", json={"seconds": -1}).status_code == 400
+        time.sleep(2.5)  # users finish the waits they began under the old pacing
+        fast = rate_over(cluster.exporter_url, 4)
+        text = httpx.get(cluster.exporter_url).text
+        stats_page = httpx.get(f"{cluster.web_url}/stats/requests").json()
+        assert cluster.master.wait(60) == 0, cluster.log("master")
+
+    # The workers took the new pacing: 9 monitor users at 2 s, then at 0.5 s.
+    assert 2.5 <= slow <= 6.5, slow
+    assert fast > 2.5 * slow, (slow, fast)
+
+    # The exporter parses and shows the counters, workers and state.
+    assert value(text, "locust_workers") == 2
+    assert value(text, "locust_users") == 12
+    assert value(text, "locust_running") == 1
+    assert posted(text) > 0
+    assert value(text, "locust_requests_total", method="POST", name="/auth/login") == 12
+    assert value(text, "locust_fail_ratio") == 0
+    assert all(v == 0 for (name, _), v in samples(text).items() if name == "locust_failures_total")
+    quantiles = {
+        dict(labels).get("quantile")
+        for (name, labels) in samples(text)
+        if name == "locust_response_time_seconds"
+    }
+    assert {"0.5", "0.95", "0.99"} <= quantiles
+    # The web UI's extra tab has its rows.
+    (pacing_rows,) = [s["data"] for s in stats_page["extendedStats"] if s["key"] == "pacing"]
+    assert pacing_rows[0]["value"] == 0.5
+
+    # Zero failures over the whole run, by Locust's own CSV.
+    with (tmp_path / "run_stats.csv").open() as handle:
+        total = next(r for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
+    assert int(total["Request Count"]) > 100 and int(total["Failure Count"]) == 0
+
+    # Every worker got credentials of its own.
+    got = []
+    for i in range(2):
+        match = re.search(r"received (\d+) credentials: (\S+)", cluster.log(f"worker-{i}"))
+        assert match, cluster.log(f"worker-{i}")
+        got.append(set(match.group(2).split(",")))
+    assert all(len(g) == 12 for g in got) and not got[0] & got[1]
+
+
+def test_thresholds_fail_the_run(live_service: Service, tmp_path: Path) -> None:
+    args = [
+        "-u",
+        "2",
+        "-r",
+        "2",
+        "-t",
+        "3s",
+        "--autoquit",
+        "0",
+        "--pacing",
+        "1",
+        "--user-pool",
+        "4",
+        "--min-rps",
+        "1000",
+        "--max-p95-ms",
+        "0.001",
+    ]
+    with running_locust(live_service.url, tmp_path, args) as cluster:
+        assert cluster.master.wait(60) == 1
+    log = cluster.log("master")
+    assert "threshold broken" in log and "--min-rps 1000" in log and "--max-p95-ms" in log
+
+
+def test_samplers(tmp_path: Path) -> None:
+    source = Generated(lambda i: f"v{i}", 3)
+    assert list(source) == ["v0", "v1", "v2"] and source[-1] == "v2"
+    sequential = SequentialSampler(source)
+    assert [sequential.next() for _ in range(5)] == ["v0", "v1", "v2", "v0", "v1"]
+    unique = UniqueSequentialSampler(source)
+    assert [unique.next() for _ in range(3)] == ["v0", "v1", "v2"]
+    with pytest.raises(SamplerExhausted):
+        unique.next()
+    assert list(UniqueSequentialSampler(source)) == ["v0", "v1", "v2"]
+    draws = {RandomSampler(source).next() for _ in range(200)}
+    assert draws == {"v0", "v1", "v2"}
+    with pytest.raises(ValueError, match="empty"):
+        RandomSampler([])
+    path = tmp_path / "users.csv"
+    path.write_text("username,password\nann,a-pass\nbob,b-pass\n")
+    assert UniqueSequentialSampler(csv_rows(path)).next() == {
+        "username": "ann",
+        "password": "a-pass",
+    }
+
+
+def test_pool_slices_are_disjoint_and_cover_the_pool() -> None:
+    creds = list(pool_source(10, "pw"))
+    assert creds[0].username == "loadtest-0001" and creds[-1].username == "loadtest-0010"
+    parts = slices(creds, 3)
+    assert sorted(c.username for part in parts for c in part) == sorted(c.username for c in creds)
+    assert [len(p) for p in parts] == [4, 3, 3]
+
+
+def test_paced_waits_keep_the_rhythm(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    monkeypatch.setattr("loadkit.pacing.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("loadkit.pacing.pacing", Pacing(2.0))
+
+    class User:
+        pass
+
+    user = User()
+    clock[0] += 0.5  # the first iteration took 0.5 s
+    assert paced(user) == pytest.approx(2.0)  # the first wait is a full period
+    clock[0] += 2.0 + 0.3  # waited, then an iteration of 0.3 s
+    assert paced(user) == pytest.approx(1.7)
+    clock[0] += 1.7 + 3.0  # a slow iteration: 3 s
+    assert paced(user) == 0  # no catching up with a burst
