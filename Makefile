@@ -19,11 +19,15 @@ bootstrap: ## install uv if it is missing, then the locked venv
 		|| python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages uv
 	@$(UV) sync --locked --quiet
 
-system-deps: ## Debian packages the tests run for real: prometheus (and promtool)
-	@command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || { \
-		echo "installing Debian's prometheus package (the tests start a real Prometheus)"; \
+system-deps: ## Debian packages the tests run for real: prometheus (and promtool), chromium
+	@missing=""; \
+	command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing="prometheus"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian's$$missing (the tests run a real Prometheus and headless Chromium)"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
 run: bootstrap ## the service on http://127.0.0.1:8000, embedded in-memory database
 	$(UV) run python -m rest_service serve

@@ -19,6 +19,7 @@ from rest_service.errors import (
     ServiceError,
     Throttled,
 )
+from rest_service.fault_injection import InjectedLatency
 from rest_service.limits import BodySizeLimit
 from rest_service.metrics import HTTPMetrics
 from rest_service.routes import auth, events, health, metrics, runs, samples, users
@@ -77,6 +78,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SharedCounter(shared_dir / LOGOUT_COUNTER_FILE if shared_dir else None),
     )
     app.state.summaries = MonitoredTTLCache("run_summaries", maxsize=1_000, ttl=3600)
+    if settings.inject_latency_ms:
+        log.warning(
+            "INJECT_LATENCY_MS=%d: answers of %s are delayed on purpose (test-only setting)",
+            settings.inject_latency_ms,
+            settings.inject_latency_route or "every route",
+        )
+        app.add_middleware(
+            InjectedLatency,
+            seconds=settings.inject_latency_ms / 1000,
+            route=settings.inject_latency_route,
+        )
     app.add_middleware(BodySizeLimit)
     app.add_middleware(HTTPMetrics)  # outermost: it sees every answer, 413 included
     app.add_exception_handler(ServiceError, _service_error)

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     # Where prometheus-client's multiprocess files go when WEB_CONCURRENCY > 1.
     prometheus_multiproc_dir: Path | None = None
 
+    # Test-only: delay every answer of this route template (all routes when empty) by this
+    # many ms, to prove that a load test's regression gate notices. Never in production.
+    inject_latency_ms: int = Field(default=0, ge=0, le=60_000)
+    inject_latency_route: str = ""
+
     @property
     def embedded(self) -> bool:
         return self.mongodb_url.strip() in ("", EMBEDDED_URL)

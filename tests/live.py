@@ -70,13 +70,14 @@ def running_service(
     env: Mapping[str, str] | None = None,
     log_dir: Path | None = None,
     factory: str | None = None,
+    port: int | None = None,
 ) -> Iterator[Service]:
     """`python -m rest_service serve` on a free port, embedded database unless env says else.
 
     ``factory`` ("module:function", importable from the repository root) serves another
     app factory through uvicorn instead, for benchmarks that compare variants.
     """
-    port = free_port()
+    port = port or free_port()
     full_env = {
         **os.environ,
         "HOST": "127.0.0.1",
@@ -286,6 +287,7 @@ def running_locust(
     The master runs with ``--autostart``: the web UI and its /pacing route are up while
     the test runs by itself, and ``--autoquit`` ends it.
     """
+    workdir.mkdir(parents=True, exist_ok=True)
     master_port, web_port, exporter_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,

@@ -7,7 +7,7 @@ from typing import Any
 
 from locust.argument_parser import LocustArgumentParser
 
-from loadkit import distribution, exporter, pacing, thresholds
+from loadkit import distribution, exporter, gate, pacing, recorder, thresholds
 from locust import events
 
 
@@ -82,10 +82,71 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
         help="fail the run below this average request rate",
     )
 
+    group.add_argument(
+        "--results-db",
+        default="results/loadwatch.sqlite",
+        include_in_web_ui=False,
+        help="SQLite file where every request's time is recorded, per run ('': off)",
+    )
+    group.add_argument("--run-label", default="", help="this run's label (default: the time)")
+    group.add_argument(
+        "--baseline",
+        default="",
+        help="compare with the run of this label, or 'previous' (the last comparable run)",
+    )
+    group.add_argument(
+        "--alpha", type=float, default=0.01, include_in_web_ui=False, help="KS significance level"
+    )
+    group.add_argument(
+        "--min-effect",
+        type=float,
+        default=0.1,
+        include_in_web_ui=False,
+        help="smallest KS statistic D that counts as a change",
+    )
+    group.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        default=False,
+        include_in_web_ui=False,
+        help="exit 1 when an endpoint regressed",
+    )
+    group.add_argument(
+        "--compare-json",
+        default="",
+        include_in_web_ui=False,
+        help="where to write the comparison (default: next to --html)",
+    )
+    group.add_argument(
+        "--notify-smtp",
+        default="",
+        include_in_web_ui=False,
+        help="host:port of an SMTP server for a notice at test stop",
+    )
+    group.add_argument(
+        "--notify-to", default="", include_in_web_ui=False, help="who gets the notice"
+    )
+    group.add_argument(
+        "--notify-from",
+        default="loadwatch@localhost",
+        include_in_web_ui=False,
+        help="the notice's sender",
+    )
+    group.add_argument(
+        "--notify-webhook",
+        default="",
+        include_in_web_ui=False,
+        help="URL that gets the comparison as a JSON POST at test stop",
+    )
+
 
 events.init.add_listener(distribution.on_init)
 events.init.add_listener(pacing.on_init)
 events.init.add_listener(exporter.on_init)
+events.init.add_listener(recorder.on_init)
+events.test_start.add_listener(recorder.on_test_start)
+events.spawning_complete.add_listener(recorder.on_spawning_complete)
 events.test_start.add_listener(pacing.on_test_start)
 events.test_start.add_listener(distribution.on_test_start)
 events.quitting.add_listener(thresholds.on_quitting)
+events.quitting.add_listener(gate.on_quitting)

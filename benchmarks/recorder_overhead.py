@@ -1,0 +1,88 @@
+"""The cost of recording every request's time, and the time to compare two big runs.
+
+1. One worker (with its master) against a trivial local endpoint, 50 users, the recorder
+   on (every timing shipped to the master and written to SQLite) and off
+   (--results-db ''), alternated: the ratio of request counts. Target >= 0.95.
+2. Two stored runs of 1,000,000 timings each (3 endpoints, log-normal times, the second
+   25 % slower), compared with loadwatch-compare's code: the seconds it takes. Target < 5 s.
+Run from the repository root as a module; prints one JSON line.
+"""
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from loadkit.compare import compare_runs
+from loadkit.results import Batch, ResultsStore
+
+from benchmarks.locust_runs import locust_rate, trivial_target
+
+ENDPOINTS = [("GET", "/a"), ("POST", "/b"), ("GET", "/c")]
+
+
+def recorder_ratio(seconds: int, rounds: int) -> dict[str, Any]:
+    runs: list[dict[str, Any]] = []
+    with trivial_target() as target, tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(rounds):
+            # ABBA order: a drift of the machine during the benchmark hits both alike.
+            for on in (True, False) if round_ % 2 == 0 else (False, True):
+                db = str(Path(tmp) / "results.sqlite") if on else ""
+                result = locust_rate(target, seconds, Path(tmp), ["--results-db", db], workers=1)
+                if on:
+                    store = ResultsStore(db)
+                    latest = store.db.execute("SELECT MAX(id) FROM runs").fetchone()[0]
+                    result["stored"] = store.count(latest)
+                    store.close()
+                runs.append({"recorder": on, **result})
+    # Rates, not counts: Locust's run-time timer is not exact to the second.
+    on_total = sum(r["req_per_s"] for r in runs if r["recorder"])
+    off_total = sum(r["req_per_s"] for r in runs if not r["recorder"])
+    return {"ratio_on_to_off": round(on_total / off_total, 3), "runs": runs}
+
+
+def compare_time(per_run: int) -> dict[str, Any]:
+    rng = np.random.default_rng(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ResultsStore(Path(tmp) / "big.sqlite")
+        for label, scale in (("base", 1.0), ("current", 1.25)):
+            run_id = store.start_run(label, {"users": 50, "host": "h", "locustfile_hash": "x"})
+            times = rng.lognormal(np.log(20 * scale), 0.5, per_run)
+            which = rng.integers(0, len(ENDPOINTS), per_run)
+            stamps = 1000.0 + np.arange(per_run) * 1e-3
+            for start in range(0, per_run, 100_000):
+                part = slice(start, start + 100_000)
+                batch = Batch(
+                    "w",
+                    ENDPOINTS,
+                    which[part].tolist(),
+                    stamps[part].tolist(),
+                    times[part].tolist(),
+                    [True] * len(times[part]),
+                )
+                store.add_timings(run_id, batch, spawned_at=0.0)
+        started = time.perf_counter()
+        comparison = compare_runs(store, "current", "base")
+        elapsed = time.perf_counter() - started
+        store.close()
+    return {
+        "timings_per_run": per_run,
+        "compare_seconds": round(elapsed, 2),
+        "verdicts": {f"{e.method} {e.name}": e.verdict for e in comparison.endpoints},
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--timings", type=int, default=1_000_000)
+    args = parser.parse_args()
+    figures = {
+        "recorder": recorder_ratio(args.seconds, args.rounds),
+        "compare": compare_time(args.timings),
+    }
+    print(json.dumps({"benchmark": "recorder_overhead", **figures}))

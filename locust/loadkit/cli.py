@@ -1,0 +1,54 @@
+"""`loadwatch-compare`: compare two stored runs after the fact."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from loadkit import report
+from loadkit.compare import compare_runs
+from loadkit.results import ResultsStore
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="loadwatch-compare",
+        description="Compare the response times of two recorded runs (KS test per endpoint).",
+    )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=Path("results/loadwatch.sqlite"),
+        help="the results store (--results-db of the runs)",
+    )
+    parser.add_argument("current", help="the run's label")
+    parser.add_argument("baseline", help="the baseline's label, or 'previous'")
+    parser.add_argument("--alpha", type=float, default=0.01, help="significance level")
+    parser.add_argument("--min-effect", type=float, default=0.1, help="smallest KS D that counts")
+    parser.add_argument("--html", type=Path, help="also write the comparison as an HTML page")
+    parser.add_argument("--json", type=Path, help="also write it as JSON")
+    parser.add_argument(
+        "--fail-on-regression", action="store_true", help="exit 1 when an endpoint regressed"
+    )
+    args = parser.parse_args(argv)
+    if not args.db.is_file():
+        print(f"loadwatch-compare: error: no results store at {args.db}", file=sys.stderr)
+        return 2
+    store = ResultsStore(args.db)
+    try:
+        comparison = compare_runs(store, args.current, args.baseline, args.alpha, args.min_effect)
+    except LookupError as error:
+        print(f"loadwatch-compare: error: {error.args[0]}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    print(report.text_table(comparison))
+    if args.json:
+        report.write_json(comparison, args.json)
+    if args.html:
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text(report.standalone_html(comparison), encoding="utf-8")
+    return 1 if args.fail_on_regression and comparison.regressions else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

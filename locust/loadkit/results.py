@@ -1,0 +1,233 @@
+"""The results store: every request's time, per test run, in SQLite (WAL).
+
+Only the master (or the local process) writes, and only from one writer thread: Locust's
+event loop hands it batches and never waits on the disk. Inserting is the hot part, so
+``timings`` has no secondary index: a run's rows are written by one master, one batch
+after another, and the run remembers the range of rowids they got; reads scan that range
+of the table's own b-tree.
+"""
+
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import repeat
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    label TEXT UNIQUE NOT NULL,
+    started_at REAL NOT NULL,
+    spawned_at REAL,            -- all users spawned: timings before it are ramp-up
+    stopped_at REAL,
+    users INTEGER,
+    spawn_rate REAL,
+    run_time TEXT,
+    host TEXT,
+    locustfile_hash TEXT,
+    first_rowid INTEGER,        -- the run's timings lie within these rowids
+    last_rowid INTEGER
+);
+CREATE TABLE IF NOT EXISTS timings (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    ts REAL NOT NULL,           -- request start, Unix seconds
+    request_type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    response_time_ms REAL NOT NULL,
+    success INTEGER NOT NULL,
+    worker TEXT NOT NULL,
+    ramp_up INTEGER NOT NULL
+);
+"""
+
+
+@dataclass
+class Batch:
+    """Timings in columns, as they travel from a worker: the endpoints and the worker are
+    named once, each timing refers to its endpoint by index."""
+
+    worker: str = "local"
+    endpoints: list[tuple[str, str]] = field(default_factory=list)  # (request_type, name)
+    endpoint: list[int] = field(default_factory=list)
+    ts: list[float] = field(default_factory=list)  # request start, Unix seconds
+    ms: list[float] = field(default_factory=list)
+    ok: list[bool] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def to_message(self) -> dict[str, Any]:
+        return {
+            "worker": self.worker,
+            "endpoints": self.endpoints,
+            "endpoint": self.endpoint,
+            "ts": self.ts,
+            "ms": self.ms,
+            "ok": self.ok,
+        }
+
+    @classmethod
+    def from_message(cls, data: dict[str, Any]) -> "Batch":
+        return cls(
+            worker=str(data["worker"]),
+            endpoints=[(str(kind), str(name)) for kind, name in data["endpoints"]],
+            endpoint=list(data["endpoint"]),
+            ts=list(data["ts"]),
+            ms=list(data["ms"]),
+            ok=list(data["ok"]),
+        )
+
+
+RUN_FIELDS = (
+    "id, label, started_at, spawned_at, stopped_at, users, spawn_rate, run_time, host, "
+    "locustfile_hash"
+)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    label: str
+    started_at: float
+    spawned_at: float | None
+    stopped_at: float | None
+    users: int | None
+    spawn_rate: float | None
+    run_time: str | None
+    host: str | None
+    locustfile_hash: str | None
+
+
+class ResultsStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection, used by one thread at a time (the writer, or a reader after it).
+        self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def free_label(self, label: str) -> str:
+        """``label``, or ``label-2``, ``label-3``… when taken."""
+        candidate, n = label, 1
+        while self.db.execute("SELECT 1 FROM runs WHERE label = ?", (candidate,)).fetchone():
+            n += 1
+            candidate = f"{label}-{n}"
+        return candidate
+
+    def start_run(self, label: str, settings: dict[str, Any]) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO runs (label, started_at, users, spawn_rate, run_time, host, "
+            "locustfile_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                label,
+                settings.get("started_at", time.time()),
+                settings.get("users"),
+                settings.get("spawn_rate"),
+                settings.get("run_time"),
+                settings.get("host"),
+                settings.get("locustfile_hash"),
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def mark(self, run_id: int, column: str, value: float) -> None:
+        if column not in ("spawned_at", "stopped_at"):
+            raise ValueError(column)
+        self.db.execute(f"UPDATE runs SET {column} = ? WHERE id = ?", (value, run_id))  # noqa: S608
+
+    def add_timings(self, run_id: int, batch: Batch, spawned_at: float | None) -> int:
+        """Store a batch; a timing before ``spawned_at`` (or before it is known) is ramp-up."""
+        n = len(batch)
+        if n == 0:
+            return 0
+        if spawned_at is None:
+            ramp_up: Iterable[int] = repeat(1, n)
+        elif min(batch.ts) >= spawned_at:
+            ramp_up = repeat(0, n)
+        else:
+            ramp_up = [int(ts < spawned_at) for ts in batch.ts]
+        kinds = [batch.endpoints[e][0] for e in batch.endpoint]
+        names = [batch.endpoints[e][1] for e in batch.endpoint]
+        # zip builds the rows in C: this runs for every request of the test.
+        rows = zip(
+            repeat(run_id, n),
+            batch.ts,
+            kinds,
+            names,
+            batch.ms,
+            batch.ok,
+            repeat(batch.worker, n),
+            ramp_up,
+            strict=False,
+        )
+        with self.db:
+            self.db.executemany("INSERT INTO timings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            last = int(self.db.execute("SELECT last_insert_rowid()").fetchone()[0])
+            self.db.execute(
+                "UPDATE runs SET first_rowid = COALESCE(first_rowid, ?), last_rowid = ? "
+                "WHERE id = ?",
+                (last - n + 1, last, run_id),
+            )
+        return n
+
+    def run(self, label: str) -> RunInfo | None:
+        row = self.db.execute(
+            f"SELECT {RUN_FIELDS} FROM runs WHERE label = ?",  # noqa: S608 - a constant
+            (label,),
+        ).fetchone()
+        return RunInfo(*row) if row else None
+
+    def previous_comparable(self, current: RunInfo) -> RunInfo | None:
+        """The latest earlier run with the same locustfile, users and host."""
+        row = self.db.execute(
+            f"SELECT {RUN_FIELDS} FROM runs WHERE id < ? AND locustfile_hash IS ? "  # noqa: S608
+            "AND users IS ? AND host IS ? ORDER BY id DESC LIMIT 1",
+            (current.id, current.locustfile_hash, current.users, current.host),
+        ).fetchone()
+        return RunInfo(*row) if row else None
+
+    def _range(self, run_id: int) -> tuple[int, int]:
+        row = self.db.execute(
+            "SELECT first_rowid, last_rowid FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        return (row[0], row[1]) if row and row[0] is not None else (1, 0)
+
+    def count(self, run_id: int) -> int:
+        first, last = self._range(run_id)
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM timings WHERE rowid BETWEEN ? AND ? AND run_id = ?",
+            (first, last, run_id),
+        ).fetchone()
+        return int(row[0])
+
+    def endpoints(self, run_id: int) -> list[tuple[str, str]]:
+        first, last = self._range(run_id)
+        rows = self.db.execute(
+            "SELECT DISTINCT request_type, name FROM timings WHERE rowid BETWEEN ? AND ? "
+            "AND run_id = ? ORDER BY name, request_type",
+            (first, last, run_id),
+        ).fetchall()
+        return [(str(kind), str(name)) for kind, name in rows]
+
+    def response_times(self, run_id: int, endpoint: Sequence[str]) -> "np.ndarray":
+        """Successful requests' times, ramp-up excluded, as a float array."""
+        import numpy as np  # not at import: the recorder side never needs it
+
+        first, last = self._range(run_id)
+        cursor = self.db.execute(
+            "SELECT response_time_ms FROM timings WHERE rowid BETWEEN ? AND ? AND run_id = ? "
+            "AND request_type = ? AND name = ? AND ramp_up = 0 AND success = 1",
+            (first, last, run_id, endpoint[0], endpoint[1]),
+        )
+        return np.fromiter((row[0] for row in cursor), dtype=np.float64)

@@ -1,0 +1,27 @@
+"""Test-only: delay the answers of one route, to prove that a regression gate notices.
+
+Enabled only when INJECT_LATENCY_MS is set; never set it in production.
+"""
+
+import asyncio
+import re
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+def template_pattern(template: str) -> re.Pattern[str]:
+    """``/runs/{id}/samples`` as a regex over raw paths."""
+    parts = re.split(r"\{[^}/]+\}", template)
+    return re.compile("^" + "[^/]+".join(re.escape(p) for p in parts) + "$")
+
+
+class InjectedLatency:
+    def __init__(self, app: ASGIApp, seconds: float, route: str) -> None:
+        self.app = app
+        self.seconds = seconds
+        self.pattern = template_pattern(route) if route else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (self.pattern is None or self.pattern.match(scope["path"])):
+            await asyncio.sleep(self.seconds)
+        await self.app(scope, receive, send)
