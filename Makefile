@@ -57,3 +57,4 @@ bench: bootstrap ## the benchmarks, printing their figures (not part of `make te
 	$(UV) run python -m benchmarks.monitor_overhead
 	$(UV) run python -m benchmarks.events
 	$(UV) run python -m benchmarks.locust_capacity
+	$(UV) run python -m benchmarks.recorder_overhead
