@@ -175,6 +175,7 @@ def running_prometheus(
 ) -> Iterator[Prometheus]:
     """A real Prometheus on 127.0.0.1 with this configuration, its data in workdir."""
     port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(dict(config)))
     log = (workdir / "prometheus.log").open("wb")
@@ -282,7 +283,8 @@ class LocustCluster:
 def running_locust(
     host: str, workdir: Path, master_args: list[str], workers: int = 2
 ) -> Iterator[LocustCluster]:
-    """A Locust master (web UI, exporter) and its workers as real processes on 127.0.0.1.
+    """A Locust master (web UI, exporter) and its workers as real processes on 127.0.0.1;
+    with ``workers=0``, one process in local mode.
 
     The master runs with ``--autostart``: the web UI and its /pacing route are up while
     the test runs by itself, and ``--autoquit`` ends it.
@@ -305,8 +307,7 @@ def running_locust(
         processes.append(process)
         return process
 
-    master = start(
-        "master",
+    distributed = (
         [
             "--master",
             "--master-bind-host",
@@ -315,6 +316,14 @@ def running_locust(
             str(master_port),
             "--expect-workers",
             str(workers),
+        ]
+        if workers
+        else []
+    )
+    master = start(
+        "master",
+        [
+            *distributed,
             "--autostart",
             "-H",
             host,

@@ -76,6 +76,8 @@ def test_a_run_until_ctrl_c(live_service: Service, api: httpx.Client, tmp_path: 
         "--threshold",
         "0",
         "--per-cpu",
+        "--grafana-url",
+        "http://grafana.test:3000",
         cwd=tmp_path,
     )
     time.sleep(3)
@@ -105,6 +107,12 @@ def test_a_run_until_ctrl_c(live_service: Service, api: httpx.Client, tmp_path: 
     assert warnings >= 1
     assert [e["name"] for e in events].count("threshold_exceeded") == warnings
     assert int(figure(out, "threshold events sent")) == len(events) == run["event_count"]
+    link = figure(out, "dashboard")
+    assert link.startswith(
+        f"http://grafana.test:3000/d/loadwatch-cpu-runs/cpu-runs?var-run_id={run_id}&from="
+    )
+    start_ms, end_ms = (int(part.split("=")[1]) for part in link.split("&")[1:])
+    assert 2_000 < end_ms - start_ms < 30_000
 
 
 def test_duration_stops_by_itself(live_service: Service, api: httpx.Client, tmp_path: Path) -> None:

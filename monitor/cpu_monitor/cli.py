@@ -26,6 +26,7 @@ from cpu_monitor.spool import Spool, SpoolError, read_spool, write_spool
 from cpu_monitor.watch import Display, ThresholdWatch
 
 DEFAULT_URL = "http://localhost:8000"
+CPU_DASHBOARD = "loadwatch-cpu-runs/cpu-runs"  # the uid and slug in grafana/
 FLUSH_SECONDS = 10.0
 EXIT_ERROR, EXIT_USAGE, EXIT_UNDELIVERED = 1, 2, 3
 
@@ -104,6 +105,11 @@ def build_parser() -> Parser:
         type=Path,
         default=_env("SPOOL_DIR", "."),
         help="where undelivered samples are written at exit",
+    )
+    add(
+        "--grafana-url",
+        default=_env("GRAFANA_URL", "http://localhost:3000"),
+        help="Grafana, for the report's link to this run ('' for none)",
     )
     add(
         "--quiet",
@@ -205,6 +211,7 @@ def monitor(args: argparse.Namespace, url: str) -> int:
     stats = RunStats(args.threshold)
     watch = ThresholdWatch(args.threshold)
     started = time.monotonic()
+    started_wall = datetime.now(UTC)
     ticker.start = started
     display = Display(args.display_interval, started=started)
     taken = 0
@@ -253,9 +260,18 @@ def monitor(args: argparse.Namespace, url: str) -> int:
         events_sent=sender.events.delivered,
         events_undelivered=len(left_events),
         spool_path=str(spool_path) if spool_path else None,
+        dashboard_url=dashboard_link(args.grafana_url, run_id, started_wall, datetime.now(UTC)),
     )
     print("\n".join(report.lines()), flush=True)
     return EXIT_UNDELIVERED if spool_path else 0
+
+
+def dashboard_link(grafana: str, run_id: str, start: datetime, end: datetime) -> str | None:
+    """The CPU runs dashboard, showing this run over its own time window."""
+    if not grafana:
+        return None
+    window = f"from={int(start.timestamp() * 1000)}&to={int(end.timestamp() * 1000) + 5000}"
+    return f"{grafana.rstrip('/')}/d/{CPU_DASHBOARD}?var-run_id={run_id}&{window}"
 
 
 def _spool(
