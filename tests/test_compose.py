@@ -1,0 +1,200 @@
+"""The compose stack, checked without a Docker engine: `docker compose config`, hadolint,
+and that every service's command, ports and environment match what the code reads."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cpu_monitor.cli import build_parser
+
+from rest_service.settings import Settings
+from tests.live import ROOT
+
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILES = sorted(p for p in ROOT.glob("*/Dockerfile"))
+BIN = Path(sys.executable).parent
+
+
+def compose_command() -> list[str]:
+    """`docker compose` (the PyPI binary linked as a CLI plugin), or that binary itself."""
+    plugin = Path.home() / ".docker" / "cli-plugins" / "docker-compose"
+    if shutil.which("docker") and plugin.exists():
+        return ["docker", "compose"]
+    return [str(BIN / "docker-compose")]
+
+
+def config() -> dict[str, Any]:
+    result = subprocess.run(
+        [
+            *compose_command(),
+            "--env-file",
+            str(ROOT / ".env.example"),
+            "--profile",
+            "test",
+            "--profile",
+            "monitor",
+            "-f",
+            str(COMPOSE),
+            "config",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    parsed: dict[str, Any] = json.loads(result.stdout)
+    return parsed
+
+
+@pytest.fixture(scope="module")
+def services() -> dict[str, Any]:
+    return dict(config()["services"])
+
+
+def test_compose_config_is_valid(services: dict[str, Any]) -> None:
+    assert set(services) == {
+        "mongo",
+        "rest_service",
+        "functional_tests",
+        "locust-master",
+        "locust-worker",
+        "prometheus",
+        "grafana",
+        "cpu-monitor",
+    }
+    assert services["functional_tests"]["profiles"] == ["test"]
+    assert services["cpu-monitor"]["profiles"] == ["monitor"]
+    assert services["locust-worker"]["deploy"]["replicas"] == 2
+
+
+def test_a_missing_secret_is_refused() -> None:
+    env = {k: v for k, v in os.environ.items() if "PASSWORD" not in k}
+    result = subprocess.run(
+        [*compose_command(), "--env-file", os.devnull, "-f", str(COMPOSE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+    )
+    assert result.returncode != 0 and "ADMIN_PASSWORD" in result.stderr
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_hadolint_has_nothing_to_say(dockerfile: Path) -> None:
+    result = subprocess.run(
+        [str(BIN / "hadolint"), "--no-color", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_images_are_pinned_small_and_unprivileged(dockerfile: Path) -> None:
+    text = dockerfile.read_text()
+    for image in re.findall(r"^FROM (\S+)", text, re.MULTILINE):
+        assert re.search(r":\d+\.\d+\.\d+", image), f"{image} is not pinned to a release"
+        assert "slim" in image or "uv" in image, f"{image} is not a slim base"
+    final_stage = text.rsplit("\nFROM ", 1)[1]
+    assert re.search(r"^USER 10001$", final_stage, re.MULTILINE), "the final stage runs as root"
+    assert "/usr/local/bin/uv" not in final_stage, "build tools left in the final image"
+    for source in re.findall(r"^COPY (?!--from)(.+) \S+$", text, re.MULTILINE):
+        for part in source.split():
+            assert list(ROOT.glob(part)), f"{dockerfile}: COPY {part} matches nothing"
+
+
+def test_every_dependency_waits_for_health(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        for dependency, rule in service.get("depends_on", {}).items():
+            assert rule["condition"] == "service_healthy", (name, dependency)
+            has_check = "healthcheck" in services[dependency]
+            assert has_check, f"{dependency} has no healthcheck for {name} to wait on"
+
+
+def env_keys(service: dict[str, Any]) -> set[str]:
+    return set(service.get("environment", {}))
+
+
+def test_service_environment_is_settings_the_service_knows(services: dict[str, Any]) -> None:
+    known = {name.upper() for name in Settings.model_fields}
+    assert env_keys(services["rest_service"]) <= known
+    rest = services["rest_service"]
+    assert rest["environment"]["WEB_CONCURRENCY"] == "2"
+    assert rest["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+    assert rest["environment"]["MONGODB_URL"].startswith("mongodb://mongo:")
+    assert [p["target"] for p in rest["ports"]] == [int(rest["environment"]["PORT"])]
+    assert "/readyz" in " ".join(rest["healthcheck"]["test"])
+
+
+def test_monitor_environment_names_its_options(services: dict[str, Any]) -> None:
+    options = {a.dest.upper() for a in build_parser()._actions}
+    for key in env_keys(services["cpu-monitor"]):
+        assert key.startswith("CPU_MONITOR_") and key.removeprefix("CPU_MONITOR_") in options, key
+
+
+def test_functional_tests_environment_is_what_they_read(services: dict[str, Any]) -> None:
+    read = set(
+        re.findall(
+            r'os\.environ\.get\("(\w+)"', (ROOT / "functional_tests" / "conftest.py").read_text()
+        )
+    )
+    assert env_keys(services["functional_tests"]) <= read
+    assert services["functional_tests"]["environment"]["BASE_URL"] == "http://rest_service:8000"
+
+
+def test_locust_environment_and_commands_are_what_loadkit_takes(services: dict[str, Any]) -> None:
+    plugin = (ROOT / "locust" / "loadkit" / "plugin.py").read_text()
+    env_vars = set(re.findall(r'env_var="(\w+)"', plugin))
+    for name in ("locust-master", "locust-worker"):
+        assert env_keys(services[name]) <= env_vars, name
+        # The image's entrypoint with the service's command: Locust itself must accept them.
+        args = ["--config", "locust/locust.conf", *services[name]["command"], "--list"]
+        result = subprocess.run(
+            [sys.executable, "-m", "locust", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, f"{name}: {result.stderr[-2000:]}"
+        assert "MonitorUser" in result.stdout
+    master = services["locust-master"]
+    command = " ".join(master["command"])
+    ports = {p["target"] for p in master["ports"]}
+    assert ports == {
+        int(re.search(r"--web-port=(\d+)", command).group(1)),  # type: ignore[union-attr]
+        int(re.search(r"--exporter-port=(\d+)", command).group(1)),
+    }  # type: ignore[union-attr]
+    assert "--host=http://rest_service:8000" in command
+
+
+def test_prometheus_targets_are_compose_services(services: dict[str, Any]) -> None:
+    scrape = yaml.safe_load((ROOT / "prometheus" / "prometheus.yml").read_text())
+    for job in scrape["scrape_configs"]:
+        for target in job["static_configs"][0]["targets"]:
+            host, port = target.split(":")
+            if host == "localhost":
+                continue
+            assert host in services, target
+            exposed = {p["target"] for p in services[host].get("ports", [])}
+            assert int(port) in exposed, target
+    mounts = services["prometheus"]["volumes"]
+    assert any(
+        m["source"].endswith("/prometheus") and m["target"] == "/etc/prometheus" for m in mounts
+    )
+    grafana = services["grafana"]
+    assert any(m["target"] == "/etc/grafana/provisioning" for m in grafana["volumes"])
+    assert grafana["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "true"
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
