@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import psutil
 
-from tests.live import ROOT, free_port, stop, wait_until_ok
+from tests.live import ROOT, free_port, locust_master_args, stop, wait_until_ok
 
 LOCUSTFILE = ROOT / "benchmarks" / "capacity_locustfile.py"
 
@@ -90,15 +90,7 @@ def locust_rate(
     processes = []
     master_port = free_port()
     if workers:
-        command += [
-            "--master",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            str(master_port),
-            "--expect-workers",
-            str(workers),
-        ]
+        command += locust_master_args(master_port, workers)
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     master = subprocess.Popen(command, cwd=ROOT, env=env, **quiet)
     for _ in range(workers):

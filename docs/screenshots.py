@@ -7,52 +7,18 @@ Everything runs on 127.0.0.1 and stops by itself. Run from the repository root:
     uv run python -m docs.screenshots
 """
 
-import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from tests.live import ROOT, free_port, running_locust, running_service
+from tests.live import ROOT, chromium_screenshot, free_port, running_locust, running_service
 
 OUT = ROOT / "docs" / "img"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
 ENV = {"ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin-password"}
 
 
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        raise SystemExit("screenshots: chromium is missing (apt-get install -y chromium)")
-    return found
-
-
 def screenshot(url: str, png: Path, size: str, wait_ms: int = 6000) -> None:
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run(  # noqa: S603 - the local chromium, our own arguments
-            [
-                chromium(),
-                *CHROMIUM_FLAGS,
-                f"--user-data-dir={profile}",
-                f"--window-size={size}",
-                f"--virtual-time-budget={wait_ms}",
-                f"--screenshot={png}",
-                url,
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+    chromium_screenshot(url, png, size, wait_ms)
     print(f"wrote {png}")
 
 

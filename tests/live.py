@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -267,6 +268,55 @@ class TcpProxy:
 LOCUSTFILE = ROOT / "locust" / "locustfile.py"
 
 
+def locust_master_args(port: int, workers: int) -> list[str]:
+    """A Locust master on 127.0.0.1 that waits for its workers before it starts."""
+    return [
+        "--master",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        str(port),
+        "--expect-workers",
+        str(workers),
+    ]
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
+
+
+def chromium_screenshot(url: str, png: Path, size: str = "1400,1100", wait_ms: int = 2000) -> None:
+    """A PNG of the page, as headless Chromium renders it (Debian's chromium package)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise RuntimeError("chromium is missing: `make system-deps` installs Debian's package")
+    png.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [
+                chromium,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--window-size={size}",
+                f"--virtual-time-budget={wait_ms}",
+                f"--screenshot={png}",
+                url,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+
 @dataclass
 class LocustCluster:
     master: subprocess.Popen[bytes]
@@ -307,19 +357,7 @@ def running_locust(
         processes.append(process)
         return process
 
-    distributed = (
-        [
-            "--master",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            str(master_port),
-            "--expect-workers",
-            str(workers),
-        ]
-        if workers
-        else []
-    )
+    distributed = locust_master_args(master_port, workers) if workers else []
     master = start(
         "master",
         [

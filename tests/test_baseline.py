@@ -2,7 +2,6 @@
 
 import csv
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -17,7 +16,7 @@ from loadkit.compare import IMPROVEMENT, NO_CHANGE, REGRESSION, compare_runs, co
 from loadkit.notify import notify
 from loadkit.results import Batch, ResultsStore
 
-from tests.live import ROOT, free_port, running_locust, running_service
+from tests.live import ROOT, chromium_screenshot, free_port, running_locust, running_service
 
 ARTIFACTS = ROOT / "artifacts"
 SLOWED = ("POST", "/runs/[id]/samples")
@@ -147,34 +146,6 @@ def locust_total(csv_prefix: Path) -> int:
         )
 
 
-def screenshot(html: Path, png: Path) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "chromium is missing: `make test` installs Debian's chromium package"
-    profile = png.parent / "chromium-profile"
-    subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--hide-scrollbars",
-            "--window-size=1400,5200",
-            f"--screenshot={png}",
-            f"file://{html}#loadwatch-baseline",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    shutil.rmtree(profile, ignore_errors=True)
-
-
 def test_two_real_runs_and_the_regression_gate(tmp_path: Path, webhook: str, mailbox: Any) -> None:
     smtp, box = mailbox
     db = tmp_path / "results.sqlite"
@@ -249,8 +220,7 @@ def test_two_real_runs_and_the_regression_gate(tmp_path: Path, webhook: str, mai
     assert "regression" in master_log and "against baseline 'base'" in master_log
     page = html.read_text()
     assert 'id="loadwatch-baseline"' in page and "<svg" in page and "regression" in page
-    ARTIFACTS.mkdir(exist_ok=True)
-    screenshot(html, ARTIFACTS / "baseline-report.png")
+    chromium_screenshot(f"file://{html}", ARTIFACTS / "baseline-report.png", "1400,5200")
     assert (ARTIFACTS / "baseline-report.png").stat().st_size > 10_000
 
     # The notices went out.

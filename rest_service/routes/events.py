@@ -1,9 +1,10 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Query, status
 
 from rest_service import events, runs
 from rest_service.auth import AdminUser, CurrentUser
+from rest_service.routes.params import RunId
 from rest_service.schemas import (
     EventOut,
     EventPage,
@@ -15,8 +16,6 @@ from rest_service.schemas import (
 )
 
 router = APIRouter(tags=["events"])
-
-RunId = Annotated[str, Path(alias="id", description="The run's id")]
 
 
 @router.post(

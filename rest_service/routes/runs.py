@@ -1,15 +1,14 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from rest_service import runs
 from rest_service.auth import CurrentUser
 from rest_service.models import Run, RunStatus
+from rest_service.routes.params import RunId
 from rest_service.schemas import RunDetail, RunIn, RunOut, RunPage, RunPatch
 
 router = APIRouter(prefix="/runs", tags=["runs"])
-
-RunId = Annotated[str, Path(alias="id", description="The run's id")]
 
 
 async def summary_cache(request: Request) -> runs.SummaryCache:

@@ -1,10 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Query, status
 from fastapi.responses import StreamingResponse
 
 from rest_service import runs, samples
 from rest_service.auth import CurrentUser
+from rest_service.routes.params import RunId
 from rest_service.schemas import (
     INT64_MAX,
     MAX_PAGE,
@@ -14,8 +15,6 @@ from rest_service.schemas import (
 )
 
 router = APIRouter(prefix="/runs/{id}", tags=["samples"])
-
-RunId = Annotated[str, Path(alias="id", description="The run's id")]
 
 
 @router.post(
