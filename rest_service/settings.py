@@ -1,6 +1,5 @@
 """Service configuration, read from the environment (pydantic-settings)."""
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -44,8 +43,3 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.mongodb_url.strip() in ("", EMBEDDED_URL)
-
-
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()
