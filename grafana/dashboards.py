@@ -126,6 +126,18 @@ def quantiles(expr: str) -> list[tuple[str, str]]:
     ]
 
 
+def active_runs(width: int = 12) -> Panel:
+    """Shown on the Service and the CPU runs dashboards alike."""
+    return Panel(
+        "Active runs",
+        "Test runs in status running.",
+        "short",
+        [("active", f"max(test_runs_active{{{SERVICE}}})")],
+        kind="stat",
+        width=width,
+    )
+
+
 def _service() -> Dashboard:
     handler = f'{SERVICE}, handler=~"$handler"'
     requests = f"sum(rate(http_requests_total{{{handler}}}[1m]))"
@@ -191,14 +203,7 @@ def _service() -> Dashboard:
                 ],
                 width=8,
             ),
-            Panel(
-                "Active runs",
-                "Test runs in status running.",
-                "short",
-                [("active", f"max(test_runs_active{{{SERVICE}}})")],
-                kind="stat",
-                width=8,
-            ),
+            active_runs(width=8),
             Panel(
                 "Logins by result",
                 "Login attempts per second: success, failure (wrong password or user), "
@@ -390,13 +395,7 @@ def _cpu_runs() -> Dashboard:
                 kind="stat",
                 may_be_empty=True,
             ),
-            Panel(
-                "Active runs",
-                "Test runs in status running.",
-                "short",
-                [("active", f"max(test_runs_active{{{SERVICE}}})")],
-                kind="stat",
-            ),
+            active_runs(),
         ],
     )
 

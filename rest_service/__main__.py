@@ -73,6 +73,8 @@ def _read_password() -> str:
 
 
 async def _create_user(settings: Settings, name: str, password: str, is_admin: bool) -> None:
+    # Imported here: users pulls in auth and the metrics, which `serve` must not create in
+    # the parent before it sets PROMETHEUS_MULTIPROC_DIR for its workers.
     from rest_service.users import create_user
 
     client = await init_db(settings)

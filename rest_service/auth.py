@@ -107,10 +107,10 @@ async def _check_throttle(username: str, now: datetime) -> None:
         return
     recent = [t for t in record.failures if t > now - FAILURE_WINDOW]
     if len(recent) >= MAX_FAILURES:
-        retry_after = (recent[-MAX_FAILURES] + FAILURE_WINDOW - now).total_seconds()
+        seconds = int((recent[-MAX_FAILURES] + FAILURE_WINDOW - now).total_seconds()) + 1
         raise Throttled(
-            f"Too many failed logins for this username; retry in {int(retry_after) + 1} s",
-            retry_after=int(retry_after) + 1,
+            f"Too many failed logins for this username; retry in {seconds} s",
+            retry_after=seconds,
         )
 
 
@@ -142,7 +142,7 @@ async def authenticate(username: str, password: str, settings: Settings) -> User
         await _record_failure(username, now)
         LOGINS.labels(result="failure").inc()
         raise BadCredentials()
-    await LoginFailures.find_one(LoginFailures.id == username).delete()
+    await LoginFailures.get_motor_collection().delete_one({"_id": username})
     LOGINS.labels(result="success").inc()
     return user
 
