@@ -8,8 +8,10 @@ from functools import lru_cache
 from typing import Annotated
 
 import bcrypt
-from fastapi import Cookie, Depends, Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from rest_service.cache import MonitoredTTLCache
 from rest_service.errors import Forbidden, NotAuthenticated, Throttled
@@ -175,21 +177,39 @@ async def user_for_token(token: str, sessions: SessionCache) -> User | None:
     return user
 
 
-async def session_cache(request: Request) -> SessionCache:
-    """FastAPI dependency: the app's session cache."""
-    sessions: SessionCache = request.app.state.sessions
+def _sessions(connection: HTTPConnection) -> SessionCache:
+    sessions: SessionCache = connection.app.state.sessions
     return sessions
 
 
-async def current_user(
-    sessions: Annotated[SessionCache, Depends(session_cache)],
-    session: Annotated[str | None, Cookie(alias=COOKIE_NAME)] = None,
-) -> User:
-    """FastAPI dependency: the logged-in user, or 401."""
-    user = await user_for_token(session, sessions) if session else None
-    if user is None:
-        raise NotAuthenticated("Not authenticated")
-    return user
+async def session_cache(request: Request) -> SessionCache:
+    """FastAPI dependency: the app's session cache."""
+    return _sessions(request)
+
+
+class SessionCookie(APIKeyCookie):
+    """FastAPI dependency: the logged-in user, or 401.
+
+    The session cookie is documented as the API's security scheme, and the user is
+    found in one dependency with no parameters of its own: every authenticated request
+    resolves it, and each further level (a Cookie parameter, a sub-dependency) costs
+    FastAPI some 10 µs.
+    """
+
+    async def __call__(self, request: HTTPConnection) -> User:
+        token = request.cookies.get(COOKIE_NAME)
+        user = await user_for_token(token, _sessions(request)) if token else None
+        if user is None:
+            raise NotAuthenticated("Not authenticated")
+        return user
+
+
+current_user = SessionCookie(
+    name=COOKIE_NAME,
+    scheme_name="session",
+    description="The cookie that POST /auth/login sets.",
+    auto_error=False,
+)
 
 
 async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:

@@ -22,20 +22,22 @@ MongoDB does not promise either.
 """
 
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bson import BSON, ObjectId
 from mongomock import filtering, helpers
-from mongomock.collection import Collection, Cursor, _validate_data_fields
+from mongomock.collection import Collection, Cursor, _validate_data_fields, validate_is_mapping
 from mongomock_motor import AsyncMongoMockClient
-from pymongo.errors import BulkWriteError, WriteError
+from pydantic_core import TzInfo
+from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
 _ID_TYPES = (str, int, ObjectId)
 _original_iter_documents: Callable[[Collection, Any], Iterable[dict[str, Any]]] = (
     Collection._iter_documents
 )
 _original_insert: Callable[..., Any] = Collection._insert
+_original_update: Callable[..., Any] = Collection._update
 _original_next: Callable[[Cursor], Any] = Cursor.__next__
 
 
@@ -61,12 +63,11 @@ def _iter_documents(self: Collection, query: Any) -> Iterable[dict[str, Any]]:
         return _original_iter_documents(self, query)
     rest = {key: value for key, value in query.items() if key != "_id"}
     store = self._store
-    found = []
-    for doc_id in ids:
-        try:
-            found.append(store[doc_id])
-        except KeyError:
-            continue
+    store._remove_expired_documents()
+    # One dict lookup each is atomic under the GIL: no need for the store's reader lock,
+    # which mongomock takes to iterate the whole collection safely.
+    documents = store._documents
+    found = [documents[doc_id] for doc_id in ids if doc_id in documents]
     return _matching(found, rest)
 
 
@@ -90,34 +91,93 @@ _NOT_MAPPINGS = frozenset({*_SCALARS, datetime, list, tuple})
 _valid_shapes: set[tuple[Any, ...]] = set()
 
 
-def _plain(value: Any) -> bool:
-    """Surely not a mapping, or a dict that holds none."""
-    if type(value) in _NOT_MAPPINGS:
-        return True
-    return type(value) is dict and all(type(v) in _NOT_MAPPINGS for v in value.values())
-
-
 def _shape(item: dict[str, Any]) -> tuple[Any, ...] | None:
     """The keys mongomock's checks look at (top-level keys, and the keys of nested
     mappings), when the document is at most one dict deep; None otherwise."""
-    if not all(_plain(value) for value in item.values()):
-        return None
-    return tuple(
-        (key, tuple(value) if type(value) is dict else None) for key, value in item.items()
-    )
+    shape: list[Any] = []
+    for key, value in item.items():
+        kind = type(value)
+        if kind in _NOT_MAPPINGS:
+            shape.append(key)
+        elif kind is dict and all(type(v) in _NOT_MAPPINGS for v in value.values()):
+            shape.append((key, tuple(value)))
+        else:
+            return None
+    return tuple(shape)
 
 
-def _check(item: dict[str, Any]) -> None:
-    """mongomock's per-document checks, in its order. They depend only on the keys, so
-    a document of an already checked shape skips them."""
-    shape = _shape(item)
+def _check_keys(item: dict[str, Any], shape: tuple[Any, ...] | None) -> None:
+    """mongomock's checks of the keys, in its order. They depend only on the keys, so a
+    document of an already checked shape skips them."""
     if shape is None or shape not in _valid_shapes:
         if not all(isinstance(key, str) for key in item):
             raise ValueError("Document keys must be strings")
         _validate_data_fields(item)
         if shape is not None and len(_valid_shapes) < 4096:
             _valid_shapes.add(shape)
+
+
+def _check(item: dict[str, Any]) -> None:
+    """mongomock's per-document checks, in its order: the keys, then BSON encoding."""
+    _check_keys(item, _shape(item))
     BSON.encode(item)
+
+
+_ALWAYS_ENCODED = frozenset({float, bool, type(None), ObjectId})
+_INT64 = range(-(2**63), 2**63)
+_ZONES = (timezone, type(TzInfo(0)))  # whose utcoffset() surely answers a timedelta
+_NOT_PLAIN = object()
+_NO_OFFSET = timedelta(0)
+
+
+def _plain_stored(value: Any) -> Any:
+    """What mongomock stores for a scalar that BSON surely encodes, or _NOT_PLAIN."""
+    kind = type(value)
+    if kind in _ALWAYS_ENCODED:
+        return value
+    if kind is str:  # lone surrogates are the only str that UTF-8, hence BSON, refuses
+        return value if value.isascii() or _utf8(value) else _NOT_PLAIN
+    if kind is int:
+        return value if value in _INT64 else _NOT_PLAIN
+    if kind is datetime:  # far from the ends of the calendar, no offset can overflow it
+        zone = value.tzinfo
+        if 1 < value.year < 9999 and (zone is None or type(zone) in _ZONES):
+            return _stored_datetime(value)
+    return _NOT_PLAIN
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _plain_form(item: Any) -> dict[str, Any] | None:
+    """What mongomock stores for a document at most one dict deep whose every value BSON
+    surely encodes, after mongomock's checks of its keys: the BSON encoding mongomock
+    would try as a check can't fail, so it is skipped. None for any other document."""
+    if type(item) is not dict:
+        return None
+    stored = dict(item)
+    shape: list[Any] = []
+    for key, value in item.items():
+        if type(value) is dict:
+            nested = {}
+            for inner, inner_value in value.items():
+                nested[inner] = _plain_stored(inner_value)
+                if nested[inner] is _NOT_PLAIN:
+                    return None
+            stored[key] = nested
+            shape.append((key, tuple(value)))
+        else:
+            stored[key] = _plain_stored(value)
+            if stored[key] is _NOT_PLAIN:
+                return None
+            shape.append(key)
+    _check_keys(item, tuple(shape))
+    return stored
 
 
 def _stored_form(item: dict[str, Any]) -> Any:
@@ -125,15 +185,33 @@ def _stored_form(item: dict[str, Any]) -> Any:
     recursion for the scalars that it leaves as they are."""
     if type(item) is not dict:
         return helpers.patch_datetime_awareness_in_document(item)
-    return {key: _stored_value(value) for key, value in item.items()}
+    stored = dict(item)  # scalars are kept as they are: only the others are replaced
+    for key, value in item.items():
+        if type(value) not in _SCALARS:
+            stored[key] = _stored_value(value)
+    return stored
 
 
 def _stored_value(value: Any) -> Any:
-    if type(value) in _SCALARS:
+    kind = type(value)
+    if kind in _SCALARS:
         return value
-    if type(value) is dict and all(type(v) in _SCALARS for v in value.values()):
+    if kind is datetime:
+        return _stored_datetime(value)
+    if kind is dict and all(type(v) in _SCALARS for v in value.values()):
         return dict(value)  # the helper's copy, minus the recursion
     return helpers.patch_datetime_awareness_in_document(value)
+
+
+def _stored_datetime(value: datetime) -> datetime:
+    """The helper's conversion of one datetime (naive UTC, to the ms), minus its dispatch."""
+    microsecond = value.microsecond // 1000 * 1000
+    if value.tzinfo:  # a zone whose offset is None fails here as it does in the helper
+        offset = value.utcoffset()
+        if offset != _NO_OFFSET:  # None too, which fails as in the helper
+            value = value - offset  # type: ignore[operator]
+        return value.replace(tzinfo=None, microsecond=microsecond)
+    return value.replace(microsecond=microsecond)
 
 
 def _insert(self: Collection, data: Any, session: Any = None, ordered: bool = True) -> Any:
@@ -145,9 +223,13 @@ def _insert(self: Collection, data: Any, session: Any = None, ordered: bool = Tr
     write_errors: list[dict[str, Any]] = []
     with store._rwlock.writer():
         for index, item in enumerate(data):
-            _check(item)
+            stored = _plain_form(item)
+            if stored is None:
+                _check(item)
             if "_id" not in item:
                 item["_id"] = ObjectId()
+                if stored is not None:
+                    stored["_id"] = item["_id"]
             key = item["_id"]
             if isinstance(key, dict):
                 key = helpers.hashdict(key)
@@ -157,11 +239,73 @@ def _insert(self: Collection, data: Any, session: Any = None, ordered: bool = Tr
                     {"index": index, "code": 11000, "errmsg": str(error), "op": item}
                 )
                 continue
-            documents[key] = _stored_form(item)
+            documents[key] = _stored_form(item) if stored is None else stored
             inserted.append(item["_id"])
     if write_errors:
         raise BulkWriteError({"writeErrors": write_errors, "nInserted": len(inserted)})
     return inserted
+
+
+# Update operators that, on a top-level field, replace or remove its value: they never
+# change a nested value in place.
+_TOP_LEVEL_UPDATERS = frozenset({"$set", "$unset", "$inc", "$max", "$min"})
+
+
+def _top_level_update(document: Any) -> bool:
+    return (
+        type(document) is dict
+        and bool(document)
+        and document.keys() <= _TOP_LEVEL_UPDATERS
+        and all(
+            type(fields) is dict
+            and fields
+            and all(type(f) is str and "." not in f and f != "_id" for f in fields)
+            for fields in document.values()
+        )
+    )
+
+
+def _update(
+    self: Collection,
+    spec: Any,
+    document: Any,
+    upsert: bool = False,
+    manipulate: bool = False,
+    multi: bool = False,
+    check_keys: bool = False,
+    **options: Any,
+) -> Any:
+    """One document's top-level fields updated, as mongomock does it, but compared and
+    rolled back against a shallow copy: mongomock deep-copies the whole document first."""
+    if upsert or multi or any(options.values()) or not _top_level_update(document):
+        return _original_update(
+            self, spec, document, upsert, manipulate, multi, check_keys, **options
+        )
+    spec = _stored_form(spec)
+    document = _stored_form(document)
+    validate_is_mapping("spec", spec)
+    matched = modified = 0
+    for existing in self._iter_documents(spec):
+        matched = 1
+        snapshot = dict(existing)
+        self._apply_update_document(existing, spec, document, False)
+        if existing != snapshot:
+            try:
+                self._ensure_uniques(existing)
+            except DuplicateKeyError:
+                self._store[snapshot["_id"]] = snapshot
+                raise
+            modified = 1
+        break
+    return {
+        "connectionId": self.database.client._id,
+        "err": None,
+        "n": matched,
+        "nModified": modified,
+        "ok": 1,
+        "upserted": None,
+        "updatedExisting": bool(matched),
+    }
 
 
 def _next(self: Cursor) -> Any:
@@ -181,6 +325,7 @@ def install_fast_paths() -> None:
     """Teach mongomock the fast paths; idempotent."""
     Collection._iter_documents = _iter_documents  # type: ignore[method-assign]
     Collection._insert = _insert  # type: ignore[method-assign]
+    Collection._update = _update  # type: ignore[method-assign, assignment]
     Cursor.__next__ = Cursor.next = _next  # type: ignore[method-assign]
 
 
@@ -188,6 +333,7 @@ def uninstall_fast_paths() -> None:
     """Back to mongomock's own behaviour (for tests that compare the two)."""
     Collection._iter_documents = _original_iter_documents  # type: ignore[method-assign]
     Collection._insert = _original_insert  # type: ignore[method-assign]
+    Collection._update = _original_update  # type: ignore[method-assign]
     Cursor.__next__ = Cursor.next = _original_next  # type: ignore[method-assign]
 
 

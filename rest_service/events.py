@@ -5,94 +5,109 @@ Each rejected event is counted in ``events_rejected_total`` and kept, with its r
 ``rejected_events``: a ring of the last REJECTED_CAPACITY rejections whose slots have
 deterministic ``_id``s, which caps its size on a real MongoDB and on the embedded
 emulation alike (mongomock has no capped collections).
+
+Ingest is the hot path (tens of thousands of events a second on one core), so a valid
+batch costs one pydantic-core call on the raw body, one update of the run (which both
+checks that the user may see it and counts the batch) and one insert. Only a refused
+batch is looked at again, event by event, to say what is wrong with each.
 """
 
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Union
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    TypeAdapter,
-    ValidationError,
-    create_model,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError
 
 from rest_service.cursors import decode_cursor, encode_cursor
-from rest_service.errors import InvalidInput
+from rest_service.errors import InvalidInput, NotFound
 from rest_service.event_kinds import CATEGORIES, KINDS
 from rest_service.metrics import EVENTS_REJECTED, EVENTS_STORED
-from rest_service.models import Counter, Event, RejectedEvent, Run
-from rest_service.schemas import FUTURE_MESSAGE, MAX_EVENTS_PER_POST, Timestamp, in_future
+from rest_service.models import Counter, Event, RejectedEvent, Run, User
+from rest_service.ownership import RUN_NOT_FOUND, run_filter
+from rest_service.schemas import (
+    EPOCH,
+    FUTURE_MESSAGE,
+    FUTURE_TOLERANCE,
+    MAX_EVENTS_PER_POST,
+    EventsIn,
+    EventTime,
+    in_future,
+)
 
 REJECTED_CAPACITY = MAX_EVENTS_PER_POST
 DUPLICATE_KEY = 11000
 _MAX_KEPT_CHARS = 2000  # of a rejected event's text, kept for the operator
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 class Envelope(BaseModel):
+    """What every event has, whatever its kind."""
+
     model_config = ConfigDict(extra="forbid")
 
     category: Annotated[str, Field(min_length=1, max_length=64)]
     name: Annotated[str, Field(min_length=1, max_length=64)]
-    timestamp: Timestamp
+    timestamp: EventTime
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-def _kind_tag(value: Any) -> str | None:
-    """The union's tag: from the raw dict when validating, the model when dumping."""
-    if isinstance(value, dict):
-        return f"{value.get('category')}/{value.get('name')}"
-    if isinstance(value, Envelope):
-        return f"{value.category}/{value.name}"
-    return None
+# One envelope per kind, its data checked by the kind's model.
+_KIND_EVENTS: dict[tuple[str, str], type[Envelope]] = {
+    (category, name): create_model(
+        f"{model.__name__}Event",
+        __base__=Envelope,
+        category=(Literal[category], ...),  # type: ignore[arg-type]
+        name=(Literal[name], ...),  # type: ignore[arg-type]
+        data=(model, ...),
+    )
+    for (category, name), model in KINDS.items()
+}
 
 
-# A valid batch is checked in one pydantic-core call: a union of one envelope per kind,
-# chosen by "category/name". Only a batch that fails is checked event by event, to say
-# which events failed and why.
-_BATCH: TypeAdapter[list[Envelope]] = TypeAdapter(
-    list[  # type: ignore[misc]  # mypy can't follow a union built at import time
-        Annotated[
-            Union[  # noqa: UP007 - a runtime-built union of the registry's kinds
-                tuple(
-                    Annotated[
-                        create_model(
-                            f"{category}_{name}_event",
-                            __base__=Envelope,
-                            category=(Literal[category], ...),  # type: ignore[arg-type]
-                            name=(Literal[name], ...),  # type: ignore[arg-type]
-                            data=(model, ...),
-                        ),
-                        Tag(f"{category}/{name}"),
-                    ]
-                    for (category, name), model in KINDS.items()
-                )
-            ],
-            Discriminator(_kind_tag),
-        ]
-    ]
-)
+def _tagged(field: str, members: list[Any]) -> Any:
+    """A union that pydantic-core picks from by the literal ``field``, without trying each."""
+    if len(members) == 1:
+        return members[0]
+    return Annotated[Union[tuple(members)], Field(discriminator=field)]  # noqa: UP007
 
 
-def _valid_batch(raw_events: list[Any], now: datetime) -> list[dict[str, Any]] | None:
-    """The batch as documents' fields, or None when any event is invalid."""
+def _any_kind() -> Any:
+    by_category: dict[str, list[type[Envelope]]] = {}
+    for (category, _), envelope in _KIND_EVENTS.items():
+        by_category.setdefault(category, []).append(envelope)
+    return _tagged("category", [_tagged("name", kinds) for kinds in by_category.values()])
+
+
+if TYPE_CHECKING:  # each member is a subclass of Envelope
+    AnyKindEvent = Envelope
+else:
+    AnyKindEvent = _any_kind()
+
+
+class _Batch(BaseModel):
+    """The whole body, each event checked against its kind's model: one call for a
+    batch that is valid, as nearly every batch is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: Annotated[list[AnyKindEvent], Field(min_length=1, max_length=MAX_EVENTS_PER_POST)]
+
+
+def _valid_batch(body: bytes, now: datetime) -> list[dict[str, Any]] | None:
+    """The batch's events as documents' fields, or None when anything is wrong with it."""
     try:
-        events = _BATCH.validate_python(raw_events)
+        batch = _Batch.model_validate_json(body)
     except ValidationError:
         return None
-    if any(in_future(event.timestamp, now) for event in events):
+    latest = now + FUTURE_TOLERANCE
+    if any(event.timestamp > latest for event in batch.events):
         return None
-    fields: list[dict[str, Any]] = _BATCH.dump_python(events)
-    return fields
+    events: list[dict[str, Any]] = batch.model_dump()["events"]
+    return events
 
 
 @dataclass(frozen=True)
@@ -102,6 +117,17 @@ class Rejection:
     reason: str  # malformed | unknown_kind | future_timestamp | invalid_data
     detail: str
     event: Any
+
+
+class InvalidBody(InvalidInput):
+    """422 for a body that is no batch at all, in the form FastAPI answers for any body."""
+
+    def __init__(self, error: ValidationError) -> None:
+        super().__init__(str(error))
+        self.detail = [
+            {"type": e["type"], "loc": ["body", *e["loc"]], "msg": e["msg"]}
+            for e in error.errors(include_url=False)
+        ]
 
 
 class EventsRejected(InvalidInput):
@@ -118,66 +144,98 @@ def _errors_text(error: ValidationError) -> str:
     )
 
 
-def _check(index: int, raw: Any, now: datetime) -> Envelope | Rejection:
+def _check(index: int, raw: Any, now: datetime) -> dict[str, Any] | Rejection:
+    """One event on its own: its fields, or why it is refused."""
     category = raw.get("category") if isinstance(raw, dict) else None
     label = category if category in CATEGORIES else "unknown"
+    # Checked from JSON text, as the batch is, so that both read a value alike.
+    text = json.dumps(raw)
     try:
-        event = Envelope.model_validate(raw)
+        envelope = Envelope.model_validate_json(text)
     except ValidationError as error:
         return Rejection(index, label, "malformed", _errors_text(error), raw)
-    model = KINDS.get((event.category, event.name))
-    if model is None:
-        detail = f"unknown event kind {event.category}/{event.name}"
+    kind = _KIND_EVENTS.get((envelope.category, envelope.name))
+    if kind is None:
+        detail = f"unknown event kind {envelope.category}/{envelope.name}"
         return Rejection(index, label, "unknown_kind", detail, raw)
-    if in_future(event.timestamp, now):
+    if in_future(envelope.timestamp, now):
         return Rejection(index, label, "future_timestamp", FUTURE_MESSAGE, raw)
     try:
-        event.data = model.model_validate(event.data).model_dump(mode="json")
+        return kind.model_validate_json(text).model_dump()
     except ValidationError as error:
         return Rejection(index, label, "invalid_data", _errors_text(error), raw)
-    return event
 
 
 def event_id(run_id: str, event: dict[str, Any]) -> str:
     """The same event, sent again, gets the same id. Its data was dumped from the kind's
-    model (flat, keys in the model's order), so its repr is canonical."""
-    content = repr(
-        (run_id, event["category"], event["name"], event["timestamp"].isoformat(), event["data"])
-    )
+    model (flat, keys in the model's order), so its repr is canonical; its time counts
+    in milliseconds, as stored."""
+    millis = (event["timestamp"] - EPOCH) // _MILLISECOND
+    content = repr((run_id, event["category"], event["name"], millis, event["data"]))
     return hashlib.blake2b(content.encode(), digest_size=16).hexdigest()
 
 
-async def add_events(run: Run, raw_events: list[Any], username: str) -> int:
-    """Store every event or none; returns how many were accepted."""
+async def add_events(run_id: str, body: bytes, user: User) -> int:
+    """Store every event of the batch or none; returns how many were accepted."""
     now = datetime.now(UTC)
-    valid = _valid_batch(raw_events, now)
-    if valid is None:
-        checked = [_check(i, raw, now) for i, raw in enumerate(raw_events)]
-        rejections = [c for c in checked if isinstance(c, Rejection)]
-        if rejections:
-            await _keep_rejections(run, username, rejections, now)
-            raise EventsRejected(rejections, len(raw_events))
-        valid = [c.model_dump() for c in checked if isinstance(c, Envelope)]
-    run_id = str(run.id)
-    docs = [{"_id": event_id(run_id, e), "run_id": run.id, **e} for e in valid]
+    batch = _valid_batch(body, now)
+    if batch is None:
+        batch = await _explain_refusal(run_id, body, user, now)
+    run = run_filter(run_id, user)
+    object_id = run["_id"]
+    key = str(object_id)
+    docs = [{"_id": event_id(key, e), "run_id": object_id, **e} for e in batch]
+    runs = Run.get_motor_collection()
+    # One call checks that the user may see the run and counts the batch in advance.
+    counted = await runs.update_one(run, {"$inc": {"event_count": len(docs)}})
+    if counted.matched_count == 0:
+        raise NotFound(RUN_NOT_FOUND)
+    inserted = 0
     try:
-        inserted = len(
-            (await Event.get_motor_collection().insert_many(docs, ordered=False)).inserted_ids
-        )
-    except BulkWriteError as error:  # a retried batch: what is stored already stays once
-        if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
-            raise
-        inserted = int(error.details["nInserted"])
-    if inserted:
-        await Run.get_motor_collection().update_one(
-            {"_id": run.id}, {"$inc": {"event_count": inserted}}
-        )
-        EVENTS_STORED.inc(inserted)
+        inserted = await _insert(docs)
+    finally:  # a retried batch: what was stored already is stored, and counted, once
+        if inserted < len(docs):
+            await runs.update_one(
+                {"_id": object_id}, {"$inc": {"event_count": inserted - len(docs)}}
+            )
+    EVENTS_STORED.inc(inserted)
     return len(docs)
 
 
+async def _insert(docs: list[dict[str, Any]]) -> int:
+    """How many of the documents were new; a duplicate id is an event stored already."""
+    try:
+        result = await Event.get_motor_collection().insert_many(docs, ordered=False)
+    except BulkWriteError as error:
+        if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+            raise
+        return int(error.details["nInserted"])
+    return len(result.inserted_ids)
+
+
+async def _explain_refusal(
+    run_id: str, body: bytes, user: User, now: datetime
+) -> list[dict[str, Any]]:
+    """Why the batch check failed, in order: a body that is no batch (422, like any invalid
+    body), a run the user may not see (404), then each bad event with its reason (422; each
+    counted and kept). Returns the batch if every event passes on its own after all."""
+    try:
+        raw_events = EventsIn.model_validate_json(body).events
+    except ValidationError as error:
+        raise InvalidBody(error) from None
+    run = run_filter(run_id, user)
+    if await Run.get_motor_collection().find_one(run, {"_id": 1}) is None:
+        raise NotFound(RUN_NOT_FOUND)
+    checked = [_check(i, raw, now) for i, raw in enumerate(raw_events)]
+    rejections = [c for c in checked if isinstance(c, Rejection)]
+    if rejections:
+        await _keep_rejections(str(run["_id"]), user.id, rejections, now)
+        raise EventsRejected(rejections, len(raw_events))
+    return [c for c in checked if not isinstance(c, Rejection)]
+
+
 async def _keep_rejections(
-    run: Run, username: str, rejections: list[Rejection], now: datetime
+    run_id: str, username: str, rejections: list[Rejection], now: datetime
 ) -> None:
     for rejection in rejections:
         EVENTS_REJECTED.labels(category=rejection.category, reason=rejection.reason).inc()
@@ -196,7 +254,7 @@ async def _keep_rejections(
             {
                 "position": position,
                 "received_at": now,
-                "run_id": str(run.id),
+                "run_id": run_id,
                 "username": username,
                 "category": rejection.category,
                 "reason": rejection.reason,

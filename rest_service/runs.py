@@ -15,21 +15,16 @@ from rest_service.errors import Conflict, InvalidInput, NotFound
 from rest_service.events import delete_events
 from rest_service.metrics import RUNS_ENDED, ActiveRun
 from rest_service.models import Run, RunStatus, User
+from rest_service.ownership import RUN_NOT_FOUND, run_filter, visible_runs
 from rest_service.samples import delete_samples, iter_samples
 from rest_service.schemas import RunIn, Summary, to_millis
 from rest_service.summary import summarize
-
-RUN_NOT_FOUND = "Run not found"
 
 SummaryCache = MonitoredTTLCache[ObjectId, Summary]
 
 
 def _now() -> datetime:
     return to_millis(datetime.now(UTC))
-
-
-def _visible(user: User) -> dict[str, Any]:
-    return {} if user.is_admin else {"owner": user.id}
 
 
 async def create_run(owner: User, data: RunIn) -> Run:
@@ -45,17 +40,10 @@ async def create_run(owner: User, data: RunIn) -> Run:
     return run
 
 
-def _object_id(run_id: str) -> ObjectId:
-    try:
-        return ObjectId(run_id)
-    except (InvalidId, TypeError):
-        raise NotFound(RUN_NOT_FOUND) from None
-
-
 async def get_run(run_id: str, user: User) -> Run:
     """The run if the user may see it; another user's run is NotFound, like a missing one."""
-    # Every sample and event POST starts here: the raw lookup costs half of Beanie's.
-    raw = await Run.get_motor_collection().find_one({"_id": _object_id(run_id), **_visible(user)})
+    # Every sample POST starts here: the raw lookup costs half of Beanie's.
+    raw = await Run.get_motor_collection().find_one(run_filter(run_id, user))
     if raw is None:
         raise NotFound(RUN_NOT_FOUND)
     return Run.model_validate(raw)  # type: ignore[no-any-return]
@@ -65,7 +53,7 @@ async def list_runs(
     user: User, status: RunStatus | None, limit: int, cursor: str | None
 ) -> tuple[list[Run], str | None]:
     """The user's runs (all runs for an admin), newest first, and the next page's cursor."""
-    query: dict[str, Any] = _visible(user)
+    query: dict[str, Any] = visible_runs(user)
     if status is not None:
         query["status"] = status
     if cursor is not None:
@@ -93,7 +81,7 @@ async def list_runs(
 async def end_run(run_id: str, user: User, status: RunStatus) -> Run:
     """Move a running run to finished or aborted; any other move is a Conflict."""
     raw = await Run.get_motor_collection().find_one_and_update(
-        {"_id": _object_id(run_id), "status": "running", **_visible(user)},
+        {**run_filter(run_id, user), "status": "running"},
         {"$set": {"status": status, "ended_at": _now()}},
         return_document=ReturnDocument.AFTER,
     )

@@ -132,6 +132,11 @@ def _not_in_future(value: datetime) -> datetime:
 # ISO-8601 with a zone, after 1970, in UTC to the millisecond (as MongoDB keeps it).
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_utc_millis)]
 
+# An event's time: the same rules, checked by pydantic-core alone on the JSON text (no
+# Python callback on the ingest hot path). Strict, so a number is refused. MongoDB keeps
+# it in UTC to the millisecond.
+EventTime = Annotated[AwareDatetime, Field(strict=True, ge=EPOCH)]
+
 
 class SampleIn(Strict):
     seq: Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]

@@ -2,12 +2,13 @@
 
 import asyncio
 import contextlib
-from datetime import UTC, timedelta, timezone
+import copy
+from datetime import UTC, datetime, timedelta, timezone
 
 import mongomock
-from bson import ObjectId
+from bson import Int64, ObjectId
 from bson.errors import InvalidDocument
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -92,12 +93,23 @@ def test_embedded_client_is_tz_aware() -> None:
     assert asyncio.run(roundtrip()) is not None
 
 
+zones = st.sampled_from([None, UTC, timezone(timedelta(hours=2)), timezone(-timedelta(hours=5))])
+scalars = st.one_of(
+    st.integers(-(2**64), 2**64),
+    st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1]),  # the ends of int64
+    st.text(max_size=3),
+    st.sampled_from(["a\ud800", "é", Int64(7), 1.5, None, True]),
+    st.datetimes(timezones=zones),
+    st.sampled_from([datetime.min, datetime.max]).flatmap(
+        lambda end: st.builds(end.replace, tzinfo=zones)
+    ),
+)
 batches = st.lists(
     st.fixed_dictionaries(
-        {"_id": ids, "v": st.one_of(st.integers(-(2**64), 2**64), st.text(max_size=3))},
+        {"_id": ids, "v": scalars},
         optional={
-            "when": st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=2))])),
-            "nested": st.dictionaries(st.sampled_from(["k", "a\0b", "$x"]), st.integers(0, 3)),
+            "when": st.datetimes(timezones=zones),
+            "nested": st.dictionaries(st.sampled_from(["k", "a\0b", "$x"]), scalars),
             "listed": st.lists(st.one_of(st.integers(0, 3), st.datetimes()), max_size=3),
             "$top": st.just(1),
             "a\0b": st.just(1),
@@ -113,7 +125,9 @@ def _insert_outcome(preload: list[dict], batch: list[dict], unique_v: bool) -> t
     if unique_v:
         collection.create_index("v", unique=True)
     for doc in preload:
-        with contextlib.suppress(DuplicateKeyError, OverflowError, InvalidDocument):
+        with contextlib.suppress(
+            DuplicateKeyError, OverflowError, InvalidDocument, UnicodeEncodeError
+        ):
             collection.insert_one(dict(doc))
     try:
         result = collection.insert_many([dict(d) for d in batch], ordered=False).inserted_ids
@@ -121,13 +135,18 @@ def _insert_outcome(preload: list[dict], batch: list[dict], unique_v: bool) -> t
     except BulkWriteError as error:
         result = error.details["nInserted"]
         errors = [(e["index"], e["code"], e["errmsg"]) for e in error.details["writeErrors"]]
-    except (OverflowError, InvalidDocument) as error:  # refused by both, mid-batch
+    except (OverflowError, InvalidDocument, UnicodeEncodeError) as error:  # refused mid-batch
         result, errors = None, [repr(error)]
     return result, errors, sorted(collection.find(), key=repr)
 
 
 @settings(max_examples=300, deadline=None)
 @given(batches, batches, st.booleans())
+@example([], [{"_id": 1, "v": 2**63}], False)  # BSON refuses each of these values
+@example([], [{"_id": 1, "nested": {"k": -(2**63) - 1}}], False)
+@example([], [{"_id": 1, "v": "a\ud800"}], False)
+@example([], [{"_id": 1, "v": datetime.max.replace(tzinfo=timezone(-timedelta(hours=5)))}], False)
+@example([], [{"_id": 1, "v": datetime.min.replace(tzinfo=timezone(timedelta(hours=2)))}], False)
 def test_bulk_insert_matches_mongomock(
     preload: list[dict], batch: list[dict], unique_v: bool
 ) -> None:
@@ -137,3 +156,106 @@ def test_bulk_insert_matches_mongomock(
     finally:
         embedded.install_fast_paths()
     assert _insert_outcome(preload, batch, unique_v) == expected
+
+
+fields = st.sampled_from(["v", "v", "n", "nested", "listed", "listed", "new"])
+field_values = st.one_of(
+    st.integers(0, 3),
+    st.floats(-3, 3),
+    st.text(max_size=2),
+    st.none(),
+    st.dictionaries(st.sampled_from(["k", "j"]), st.integers(0, 3), max_size=2),
+    st.lists(st.integers(0, 3), max_size=2),
+    st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=2))])),
+)
+updates = st.dictionaries(
+    st.sampled_from(["$set", "$unset", "$inc", "$max", "$min", "$push", "$rename"]),
+    st.dictionaries(
+        st.one_of(fields, fields, st.sampled_from(["nested.k", "_id", "listed.0"])),
+        field_values,
+        min_size=1,
+        max_size=2,
+    ),
+    min_size=1,
+    max_size=2,
+)
+stored = st.lists(
+    st.fixed_dictionaries(
+        {
+            "_id": st.sampled_from(["a", "b", "c"]),
+            "v": st.integers(0, 3),
+            "listed": st.lists(st.integers(0, 3), max_size=2),
+        },
+        optional={
+            "n": field_values,
+            "nested": st.dictionaries(st.sampled_from(["k", "j"]), st.integers(0, 3)),
+        },
+    ),
+    min_size=2,
+    max_size=3,
+    unique_by=lambda d: d["_id"],
+)
+update_filters = st.one_of(
+    st.builds(lambda i: {"_id": i}, st.sampled_from(["a", "b", "d"])),
+    st.builds(lambda i, v: {"_id": i, "v": v}, st.sampled_from(["a", "b"]), st.integers(0, 3)),
+    st.builds(lambda v: {"v": {"$gte": v}}, st.integers(0, 3)),
+)
+
+
+def _update_outcome(preload: list[dict], query: dict, update: dict, unique_v: bool) -> tuple:
+    collection = mongomock.MongoClient(tz_aware=True).db.things
+    if unique_v:
+        collection.create_index("v", unique=True, sparse=True)
+    for doc in preload:
+        with contextlib.suppress(DuplicateKeyError):
+            collection.insert_one(copy.deepcopy(doc))
+    try:
+        result = collection.update_one(query, copy.deepcopy(update)).raw_result
+        result.pop("connectionId")
+    except Exception as error:  # the same refusal, whatever it is
+        result = repr(error)
+    return result, sorted(collection.find(), key=repr)
+
+
+@settings(max_examples=500, deadline=None)
+@given(stored, update_filters, updates, st.booleans())
+@example(  # refused by the unique index: rolled back
+    [{"_id": "a", "v": 1, "listed": []}, {"_id": "b", "v": 2, "listed": []}],
+    {"_id": "a"},
+    {"$inc": {"n": 1}, "$set": {"v": 2}},
+    True,
+)
+@example(  # changes a list in place: not for the shallow snapshot
+    [{"_id": "a", "v": 1, "listed": [1]}, {"_id": "b", "v": 2, "listed": []}],
+    {"_id": "a"},
+    {"$push": {"listed": 2}},
+    False,
+)
+def test_update_one_matches_mongomock(
+    preload: list[dict], query: dict, update: dict, unique_v: bool
+) -> None:
+    embedded.uninstall_fast_paths()
+    try:
+        expected = _update_outcome(preload, query, update, unique_v)
+    finally:
+        embedded.install_fast_paths()
+    assert _update_outcome(preload, query, update, unique_v) == expected
+
+
+def test_top_level_updates_skip_the_deep_copy(monkeypatch) -> None:
+    embedded.install_fast_paths()
+    collection = mongomock.MongoClient().db.things
+    collection.insert_one({"_id": "r", "count": 1, "tags": [{"deep": [1, 2]}]})
+    copies = 0
+    original = copy.deepcopy
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal copies
+        copies += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(copy, "deepcopy", counting)
+    assert collection.update_one({"_id": "r"}, {"$inc": {"count": 2}}).modified_count == 1
+    assert copies == 0 and collection.find_one({"_id": "r"})["count"] == 3
+    collection.update_one({"_id": "r"}, {"$set": {"tags.0.deep": [3]}})  # nested: mongomock's way
+    assert copies > 0
