@@ -146,6 +146,25 @@ def test_every_rejection_path_and_nothing_of_the_batch_is_stored(
     assert all(r["username"] == user.get("/auth/me").json()["username"] for r in mine)
 
 
+def test_a_body_that_is_no_batch_gets_422_in_the_usual_form(
+    user: httpx.Client, run: dict[str, Any]
+) -> None:
+    path = f"/runs/{run['id']}/events"
+    for body, field in (
+        (b"{not json", None),
+        (b'{"evnts": []}', "events"),
+        (b'{"events": {"category": "note"}}', "events"),
+        (b'[{"category": "note"}]', None),
+    ):
+        response = user.post(path, content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 422, body
+        problems = response.json()["detail"]
+        assert all(p["loc"][0] == "body" and p["msg"] and p["type"] for p in problems), problems
+        if field is not None:
+            assert any(field in p["loc"] for p in problems), problems
+    assert user.get(f"/runs/{run['id']}").json()["event_count"] == 0
+
+
 def test_other_users_cannot_see_or_write_events(
     make_user: Callable[..., httpx.Client], admin: httpx.Client
 ) -> None:
@@ -155,6 +174,11 @@ def test_other_users_cannot_see_or_write_events(
     assert alice.post(path, json={"events": valid_events()}).status_code == 201
     assert bob.get(path).status_code == 404
     assert bob.post(path, json={"events": valid_events()}).status_code == 404
+    # A bad batch to a run that isn't yours says "not found", not what is wrong with it.
+    bad = [event("note", "note", {"text": "x" * 2001})]
+    assert bob.post(path, json={"events": bad}).status_code == 404
+    assert bob.post("/runs/not-an-id/events", json={"events": valid_events()}).status_code == 404
+    assert alice.get(f"/runs/{run['id']}").json()["event_count"] == 5
     assert len(all_events(admin, run["id"])) == 5
     assert bob.get("/runs/000000000000000000000000/events").status_code == 404
 

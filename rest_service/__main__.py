@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import getpass
+import logging
 import os
 import sys
 import tempfile
@@ -59,6 +60,9 @@ def _serve(settings: Settings) -> int:
         port=settings.port,
         workers=settings.web_concurrency,
         log_level=settings.log_level,
+        # uvicorn formats each access line's fields before its logger drops them: above
+        # "info" that is ~2 % of a small request's CPU for nothing.
+        access_log=settings.log_level_number <= logging.INFO,
     )
     return 0
 

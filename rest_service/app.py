@@ -33,7 +33,7 @@ LOGOUT_COUNTER_FILE = "session-logouts.counter"
 # CPython collects its youngest generation every 700 new objects. Under ingest, the
 # embedded database keeps every document as Python objects, so collections come often and
 # keep walking survivors: a larger first threshold cut ingest CPU by ~4 % and p99 latency
-# by a third (benchmarks/events.py).
+# by ~40 % (benchmarks/events.py).
 GC_THRESHOLDS = (20_000, 10, 10)
 
 STATUS_OF: dict[type[ServiceError], int] = {
@@ -61,7 +61,7 @@ async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s: %(message)s")
+        logging.basicConfig(level=settings.log_level_number, format="%(levelname)s: %(message)s")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,11 +1,23 @@
 """Service configuration, read from the environment (pydantic-settings)."""
 
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_URL = "mongomock://"
+# uvicorn's level names, with their numbers for the logging module ("trace" is uvicorn's).
+LOG_LEVELS = {"critical": 50, "error": 40, "warning": 30, "info": 20, "debug": 10, "trace": 5}
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+LogLevel = Annotated[
+    Literal["critical", "error", "warning", "info", "debug", "trace"], BeforeValidator(_lower)
+]
 
 
 class Settings(BaseSettings):
@@ -31,7 +43,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     web_concurrency: int = Field(default=1, ge=1)
-    log_level: str = "info"
+    log_level: LogLevel = "info"
     # Where prometheus-client's multiprocess files go when WEB_CONCURRENCY > 1.
     prometheus_multiproc_dir: Path | None = None
 
@@ -39,6 +51,10 @@ class Settings(BaseSettings):
     # many ms, to prove that a load test's regression gate notices. Never in production.
     inject_latency_ms: int = Field(default=0, ge=0, le=60_000)
     inject_latency_route: str = ""
+
+    @property
+    def log_level_number(self) -> int:
+        return LOG_LEVELS[self.log_level]
 
     @property
     def embedded(self) -> bool:

@@ -4,7 +4,9 @@ import os
 import subprocess
 import sys
 
-from tests.live import ROOT
+import httpx
+
+from tests.live import ROOT, running_service, stop
 
 
 def run_cli(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
@@ -58,3 +60,15 @@ def test_serve_refuses_several_workers_on_the_embedded_database() -> None:
 
 def test_a_malformed_setting_is_named() -> None:
     assert_clean_error(run_cli("serve", BCRYPT_ROUNDS="many"), "bcrypt_rounds")
+
+
+def test_an_unknown_log_level_is_named() -> None:
+    assert_clean_error(run_cli("serve", LOG_LEVEL="loud"), "log_level")
+
+
+def test_access_lines_are_logged_at_info_only() -> None:
+    for level, logged in (("INFO", True), ("warning", False)):
+        with running_service({"LOG_LEVEL": level}) as service:
+            assert httpx.get(f"{service.url}/healthz").status_code == 200
+            stop(service.process)
+            assert ('"GET /healthz HTTP/1.1" 200' in service.log()) is logged, level

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import copy
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import mongomock
@@ -37,6 +38,16 @@ filters = st.builds(
 )
 
 
+def assert_same_as_mongomock(outcome: Callable[[], object]) -> None:
+    """The outcome with the fast paths is the one mongomock gives on its own."""
+    embedded.uninstall_fast_paths()
+    try:
+        expected = outcome()
+    finally:
+        embedded.install_fast_paths()
+    assert outcome() == expected
+
+
 def _answer(collection: mongomock.Collection, query: dict, skip: int, limit: int) -> list:
     unordered = sorted(collection.find(query), key=repr)
     # A total order: like MongoDB, neither promises an order among ties.
@@ -53,12 +64,7 @@ def test_id_lookups_match_mongomock(
     collection = mongomock.MongoClient().db.things
     if documents:
         collection.insert_many([dict(d) for d in documents])
-    embedded.uninstall_fast_paths()
-    try:
-        expected = _answer(collection, query, skip, limit)
-    finally:
-        embedded.install_fast_paths()
-    assert _answer(collection, query, skip, limit) == expected
+    assert_same_as_mongomock(lambda: _answer(collection, query, skip, limit))
 
 
 def test_lookup_by_id_does_not_scan(monkeypatch) -> None:
@@ -150,12 +156,7 @@ def _insert_outcome(preload: list[dict], batch: list[dict], unique_v: bool) -> t
 def test_bulk_insert_matches_mongomock(
     preload: list[dict], batch: list[dict], unique_v: bool
 ) -> None:
-    embedded.uninstall_fast_paths()
-    try:
-        expected = _insert_outcome(preload, batch, unique_v)
-    finally:
-        embedded.install_fast_paths()
-    assert _insert_outcome(preload, batch, unique_v) == expected
+    assert_same_as_mongomock(lambda: _insert_outcome(preload, batch, unique_v))
 
 
 fields = st.sampled_from(["v", "v", "n", "nested", "listed", "listed", "new"])
@@ -234,12 +235,7 @@ def _update_outcome(preload: list[dict], query: dict, update: dict, unique_v: bo
 def test_update_one_matches_mongomock(
     preload: list[dict], query: dict, update: dict, unique_v: bool
 ) -> None:
-    embedded.uninstall_fast_paths()
-    try:
-        expected = _update_outcome(preload, query, update, unique_v)
-    finally:
-        embedded.install_fast_paths()
-    assert _update_outcome(preload, query, update, unique_v) == expected
+    assert_same_as_mongomock(lambda: _update_outcome(preload, query, update, unique_v))
 
 
 def test_top_level_updates_skip_the_deep_copy(monkeypatch) -> None:

@@ -1,6 +1,6 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from rest_service import events, runs
 from rest_service.auth import AdminUser, CurrentUser
@@ -20,10 +20,8 @@ router = APIRouter(tags=["events"])
 
 # The body is read raw and checked by events.add_events in one pydantic-core call; a
 # declared body would be parsed into Python objects first. The schema is still documented.
-_EVENTS_BODY = {
-    "required": True,
-    "content": {"application/json": {"schema": EventsIn.model_json_schema()}},
-}
+JSON = "application/json"
+_EVENTS_BODY = {"required": True, "content": {JSON: {"schema": EventsIn.model_json_schema()}}}
 
 
 @router.post(
@@ -37,8 +35,10 @@ _EVENTS_BODY = {
     },
     openapi_extra={"requestBody": _EVENTS_BODY},
 )
-async def add_events(run_id: RunId, request: Request, user: CurrentUser) -> EventsAccepted:
-    return EventsAccepted(accepted=await events.add_events(run_id, await request.body(), user))
+async def add_events(run_id: RunId, request: Request, user: CurrentUser) -> Response:
+    accepted = EventsAccepted(accepted=await events.add_events(run_id, await request.body(), user))
+    # Answered as ready JSON: FastAPI would check the model it was just given again.
+    return Response(accepted.model_dump_json(), status.HTTP_201_CREATED, media_type=JSON)
 
 
 @router.get(
