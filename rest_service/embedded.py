@@ -13,8 +13,12 @@ A cursor re-sliced its whole result list for every document it handed out, so
 reading a 10,000-sample page was quadratic; it now indexes into the list instead.
 
 An unordered ``insert_many`` into a collection with no TTL and no unique secondary
-index (samples) therefore validates each document as mongomock does but stores the
-batch under one lock.
+index (samples, events) therefore validates each document as mongomock does but stores
+the batch under one lock. mongomock also BSON-encodes each document only to see that it
+can: a document of plain values (scalars that BSON surely encodes, at most one dict deep)
+skips that. And it deep-copies a document to update one field of it (the run's event
+count, on every event POST): an update that only sets top-level fields compares and rolls
+back against a shallow copy.
 
 Results are the same as mongomock's own (tests/test_embedded.py compares them); only
 the cost changes, and the order among documents that a query leaves unordered, which
@@ -206,9 +210,9 @@ def _stored_value(value: Any) -> Any:
 def _stored_datetime(value: datetime) -> datetime:
     """The helper's conversion of one datetime (naive UTC, to the ms), minus its dispatch."""
     microsecond = value.microsecond // 1000 * 1000
-    if value.tzinfo:  # a zone whose offset is None fails here as it does in the helper
+    if value.tzinfo:
         offset = value.utcoffset()
-        if offset != _NO_OFFSET:  # None too, which fails as in the helper
+        if offset != _NO_OFFSET:  # an offset of None fails here as it does in the helper
             value = value - offset  # type: ignore[operator]
         return value.replace(tzinfo=None, microsecond=microsecond)
     return value.replace(microsecond=microsecond)
