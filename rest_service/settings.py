@@ -7,17 +7,24 @@ from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_URL = "mongomock://"
-# uvicorn's level names, with their numbers for the logging module ("trace" is uvicorn's).
-LOG_LEVELS = {"critical": 50, "error": 40, "warning": 30, "info": 20, "debug": 10, "trace": 5}
+# uvicorn's level names ("trace" is its own).
+LevelName = Literal["critical", "error", "warning", "info", "debug", "trace"]
+# Their numbers for the logging module; mypy holds the keys to the names above.
+LOG_LEVELS: dict[LevelName, int] = {
+    "critical": 50,
+    "error": 40,
+    "warning": 30,
+    "info": 20,
+    "debug": 10,
+    "trace": 5,
+}
 
 
 def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-LogLevel = Annotated[
-    Literal["critical", "error", "warning", "info", "debug", "trace"], BeforeValidator(_lower)
-]
+LogLevel = Annotated[LevelName, BeforeValidator(_lower)]
 
 
 class Settings(BaseSettings):
