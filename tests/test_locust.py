@@ -34,6 +34,14 @@ def rate_over(exporter_url: str, seconds: float) -> float:
     return (posted(httpx.get(exporter_url).text) - before) / seconds
 
 
+def wait_for_users(exporter_url: str, users: int, timeout: float = 60) -> None:
+    """The run starts when both workers have connected, which takes longer on a cold machine."""
+    deadline = time.monotonic() + timeout
+    while value(httpx.get(exporter_url).text, "locust_users") != users:
+        assert time.monotonic() < deadline, f"fewer than {users} users after {timeout:g} s"
+        time.sleep(0.2)
+
+
 def test_distributed_run(live_service: Service, tmp_path: Path) -> None:
     args = [
         "-u",
@@ -52,7 +60,8 @@ def test_distributed_run(live_service: Service, tmp_path: Path) -> None:
         str(tmp_path / "run"),
     ]
     with running_locust(live_service.url, tmp_path, args) as cluster:
-        time.sleep(4)  # all users spawned and paced
+        wait_for_users(cluster.exporter_url, 12)
+        time.sleep(2)  # each user logged in and began its paced loop
         slow = rate_over(cluster.exporter_url, 4)
         changed = httpx.post(f"{cluster.web_url}/pacing", json={"seconds": 0.5})
         assert changed.status_code == 200 and changed.json()["seconds"] == 0.5

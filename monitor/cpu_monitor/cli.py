@@ -196,14 +196,14 @@ def monitor(args: argparse.Namespace, url: str) -> int:
         if not args.quiet:
             print(line, flush=True)
 
+    # Handled before the first line, so a Ctrl-C after it always gets the report.
+    stop = threading.Event()
+    _stop_on_signals(stop)
     print(
         f"Recording the CPU of {args.host} every {args.interval:g} s as run {run_id} "
         f"({name}) at {url}. Stop with Ctrl-C.",
         flush=True,
     )
-
-    stop = threading.Event()
-    _stop_on_signals(stop)
     sampler = CpuSampler(per_cpu=args.per_cpu)
     sender = Sender(client, run_id, effective_batch_size(args.batch_size, args.interval))
     sender.start()
