@@ -5,12 +5,14 @@ from typing import Any
 
 from beanie import init_beanie
 from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo.errors import BulkWriteError
 
 from rest_service.embedded import embedded_client
 from rest_service.models import DOCUMENT_MODELS
 from rest_service.settings import Settings
 
 log = logging.getLogger(__name__)
+DUPLICATE_KEY = 11000
 
 
 def make_client(settings: Settings) -> Any:
@@ -41,3 +43,15 @@ async def ping(client: Any) -> bool:
         log.warning("database ping failed", exc_info=True)
         return False
     return True
+
+
+async def insert_new(collection: Any, docs: list[dict[str, Any]]) -> int:
+    """Insert the documents whose ``_id`` is not stored yet; returns how many were new.
+    Ids are deterministic (see models.py), so a stored id is the same item sent again."""
+    try:
+        result = await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as error:
+        if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+            raise
+        return int(error.details["nInserted"])
+    return len(result.inserted_ids)

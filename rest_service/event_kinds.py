@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+from rest_service.schemas import Percent
 
 
 class EventData(BaseModel):

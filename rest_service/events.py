@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pymongo import ReturnDocument
-from pymongo.errors import BulkWriteError
 
 from rest_service.cursors import decode_cursor, encode_cursor
+from rest_service.db import insert_new
 from rest_service.errors import InvalidInput, NotFound
 from rest_service.event_kinds import CATEGORIES, KINDS
 from rest_service.metrics import EVENTS_REJECTED, EVENTS_STORED
@@ -31,7 +31,6 @@ from rest_service.ownership import RUN_NOT_FOUND, run_filter
 from rest_service.schemas import (
     EPOCH,
     FUTURE_MESSAGE,
-    FUTURE_TOLERANCE,
     MAX_EVENTS_PER_POST,
     EventsIn,
     EventTime,
@@ -39,7 +38,6 @@ from rest_service.schemas import (
 )
 
 REJECTED_CAPACITY = MAX_EVENTS_PER_POST
-DUPLICATE_KEY = 11000
 _MAX_KEPT_CHARS = 2000  # of a rejected event's text, kept for the operator
 _MILLISECOND = timedelta(milliseconds=1)
 
@@ -103,8 +101,7 @@ def _valid_batch(body: bytes, now: datetime) -> list[dict[str, Any]] | None:
         batch = _Batch.model_validate_json(body)
     except ValidationError:
         return None
-    latest = now + FUTURE_TOLERANCE
-    if any(event.timestamp > latest for event in batch.events):
+    if any(in_future(event.timestamp, now) for event in batch.events):
         return None
     events: list[dict[str, Any]] = batch.model_dump()["events"]
     return events
@@ -192,7 +189,7 @@ async def add_events(run_id: str, body: bytes, user: User) -> int:
         raise NotFound(RUN_NOT_FOUND)
     inserted = 0
     try:
-        inserted = await _insert(docs)
+        inserted = await insert_new(Event.get_motor_collection(), docs)
     finally:  # a retried batch: what was stored already is stored, and counted, once
         if inserted < len(docs):
             await runs.update_one(
@@ -200,17 +197,6 @@ async def add_events(run_id: str, body: bytes, user: User) -> int:
             )
     EVENTS_STORED.inc(inserted)
     return len(docs)
-
-
-async def _insert(docs: list[dict[str, Any]]) -> int:
-    """How many of the documents were new; a duplicate id is an event stored already."""
-    try:
-        result = await Event.get_motor_collection().insert_many(docs, ordered=False)
-    except BulkWriteError as error:
-        if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
-            raise
-        return int(error.details["nInserted"])
-    return len(result.inserted_ids)
 
 
 async def _explain_refusal(

@@ -6,14 +6,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from bson import ObjectId
-from pymongo.errors import BulkWriteError
 
+from rest_service.db import insert_new
 from rest_service.errors import Conflict
 from rest_service.metrics import SAMPLES_DUPLICATES, SAMPLES_INGESTED
 from rest_service.models import Run, Sample
 from rest_service.schemas import MAX_PAGE, SampleIn
 
-DUPLICATE_KEY = 11000
 _FIELDS = {"_id": 0, "seq": 1, "timestamp": 1, "cpu_percent": 1, "per_cpu": 1}
 CSV_COLUMNS = ("seq", "timestamp", "cpu_percent", "per_cpu")
 
@@ -38,14 +37,7 @@ async def add_samples(run: Run, samples: list[SampleIn]) -> tuple[int, int]:
         }
         for s in samples
     ]
-    collection = Sample.get_motor_collection()
-    try:
-        result = await collection.insert_many(docs, ordered=False)
-        accepted = len(result.inserted_ids)
-    except BulkWriteError as error:
-        if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
-            raise
-        accepted = int(error.details["nInserted"])
+    accepted = await insert_new(Sample.get_motor_collection(), docs)
     duplicates = len(docs) - accepted
     SAMPLES_INGESTED.inc(accepted)
     SAMPLES_DUPLICATES.inc(duplicates)

@@ -116,7 +116,7 @@ def _utc_millis(value: datetime) -> datetime:
     return to_millis(value)
 
 
-FUTURE_MESSAGE = "timestamp is more than 5 s in the future"
+FUTURE_MESSAGE = f"timestamp is more than {FUTURE_TOLERANCE.total_seconds():g} s in the future"
 
 
 def in_future(value: datetime, now: datetime | None = None) -> bool:

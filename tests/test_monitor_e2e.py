@@ -67,6 +67,15 @@ def api(live_service: Service) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture
+def proxy(live_service: Service) -> Iterator[TcpProxy]:
+    """A relay to the live service that a test can cut and restore; open at the start."""
+    relay = TcpProxy(int(live_service.url.rsplit(":", 1)[1]))
+    relay.open()
+    yield relay
+    relay.close()
+
+
 def stored_seqs(api: httpx.Client, run_id: str) -> list[int]:
     seqs: list[int] = []
     after = -1
@@ -155,23 +164,17 @@ def test_duration_stops_by_itself(live_service: Service, api: httpx.Client, tmp_
     assert run["name"] == "timed" and run["status"] == "finished"
 
 
-def test_an_outage_loses_nothing(live_service: Service, api: httpx.Client, tmp_path: Path) -> None:
-    port = int(live_service.url.rsplit(":", 1)[1])
-    proxy = TcpProxy(port)
-    proxy.open()
+def test_an_outage_loses_nothing(proxy: TcpProxy, api: httpx.Client, tmp_path: Path) -> None:
     monitor = start_monitor(proxy.url, "--interval", "0.1", "--batch-size", "5", cwd=tmp_path)
-    try:
-        first = recording(monitor)
-        time.sleep(1.5)
-        proxy.close()  # the service is unreachable for 3 s
-        time.sleep(3)
-        proxy.open()
-        time.sleep(2.5)  # enough for the sender's backoff to retry
-        monitor.send_signal(signal.SIGINT)
-        out, err = monitor.communicate(timeout=30)
-        out = first + out
-    finally:
-        proxy.close()
+    first = recording(monitor)
+    time.sleep(1.5)
+    proxy.close()  # the service is unreachable for 3 s
+    time.sleep(3)
+    proxy.open()
+    time.sleep(2.5)  # enough for the sender's backoff to retry
+    monitor.send_signal(signal.SIGINT)
+    out, err = monitor.communicate(timeout=30)
+    out = first + out
     assert monitor.returncode == 0, out + err
     taken = int(figure(out, "samples taken"))
     assert taken >= 60
@@ -181,38 +184,32 @@ def test_an_outage_loses_nothing(live_service: Service, api: httpx.Client, tmp_p
 
 
 def test_down_at_exit_spools_and_resend_delivers(
-    live_service: Service, api: httpx.Client, tmp_path: Path
+    proxy: TcpProxy, api: httpx.Client, tmp_path: Path
 ) -> None:
-    port = int(live_service.url.rsplit(":", 1)[1])
-    proxy = TcpProxy(port)
-    proxy.open()
     monitor = start_monitor(proxy.url, "--interval", "0.1", "--batch-size", "5", cwd=tmp_path)
-    try:
-        first = recording(monitor)
-        time.sleep(1.5)
-        proxy.close()
-        time.sleep(1.0)
-        monitor.send_signal(signal.SIGINT)
-        out, err = monitor.communicate(timeout=40)  # it tries for 10 s, then spools
-        out = first + out
-        assert monitor.returncode == 3, out + err
-        run_id = run_id_of(out)
-        taken = int(figure(out, "samples taken"))
-        undelivered = int(figure(out, "samples not delivered"))
-        assert undelivered > 0
-        (spool_path,) = tmp_path.glob("cpu-monitor-*.jsonl")
-        assert str(spool_path.name) in out
-        spool = read_spool(spool_path)
-        assert len(spool.samples) == undelivered
-        delivered = stored_seqs(api, run_id)
-        assert sorted(delivered + [s["seq"] for s in spool.samples]) == list(range(taken))
-        assert api.get(f"/runs/{run_id}").json()["status"] == "running"  # left for --resend
+    first = recording(monitor)
+    time.sleep(1.5)
+    proxy.close()
+    time.sleep(1.0)
+    monitor.send_signal(signal.SIGINT)
+    out, err = monitor.communicate(timeout=40)  # it tries for 10 s, then spools
+    out = first + out
+    assert monitor.returncode == 3, out + err
+    run_id = run_id_of(out)
+    taken = int(figure(out, "samples taken"))
+    undelivered = int(figure(out, "samples not delivered"))
+    assert undelivered > 0
+    (spool_path,) = tmp_path.glob("cpu-monitor-*.jsonl")
+    assert str(spool_path.name) in out
+    spool = read_spool(spool_path)
+    assert len(spool.samples) == undelivered
+    delivered = stored_seqs(api, run_id)
+    assert sorted(delivered + [s["seq"] for s in spool.samples]) == list(range(taken))
+    assert api.get(f"/runs/{run_id}").json()["status"] == "running"  # left for --resend
 
-        proxy.open()
-        resend = start_monitor(proxy.url, "--resend", str(spool_path), cwd=tmp_path)
-        out, err = resend.communicate(timeout=30)
-    finally:
-        proxy.close()
+    proxy.open()
+    resend = start_monitor(proxy.url, "--resend", str(spool_path), cwd=tmp_path)
+    out, err = resend.communicate(timeout=30)
     assert resend.returncode == 0, out + err
     assert f"Delivered {undelivered} samples" in out
     assert stored_seqs(api, run_id) == list(range(taken))

@@ -1,5 +1,5 @@
 """loadkit: the Locust extensions of loadwatch, hooked in through Locust's events.
 
-Import it from a locustfile and call ``install(environment)`` from nothing: importing
-``loadkit.plugin`` registers every listener on ``locust.events``.
+Importing ``loadkit.plugin`` from a locustfile is all it takes: that registers loadkit's
+options and every listener on ``locust.events``.
 """

@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from loadkit import report
+from loadkit import defaults, report
 from loadkit.compare import compare_runs
 from loadkit.results import ResultsStore
 
@@ -17,13 +17,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--db",
         type=Path,
-        default=Path("results/loadwatch.sqlite"),
+        default=Path(defaults.RESULTS_DB),
         help="the results store (--results-db of the runs)",
     )
     parser.add_argument("current", help="the run's label")
     parser.add_argument("baseline", help="the baseline's label, or 'previous'")
-    parser.add_argument("--alpha", type=float, default=0.01, help="significance level")
-    parser.add_argument("--min-effect", type=float, default=0.1, help="smallest KS D that counts")
+    parser.add_argument("--alpha", type=float, default=defaults.ALPHA, help="significance level")
+    parser.add_argument(
+        "--min-effect", type=float, default=defaults.MIN_EFFECT, help="smallest KS D that counts"
+    )
     parser.add_argument("--html", type=Path, help="also write the comparison as an HTML page")
     parser.add_argument("--json", type=Path, help="also write it as JSON")
     parser.add_argument(

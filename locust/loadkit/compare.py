@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import ks_2samp
 
+from loadkit.defaults import ALPHA, MIN_EFFECT
 from loadkit.results import ResultsStore, RunInfo
 
 REGRESSION, IMPROVEMENT, NO_CHANGE = "regression", "improvement", "no significant change"
@@ -82,24 +83,14 @@ def compare_samples(
         else None
         for key in now
     }
-    if current.size < 2 or baseline.size < 2:
-        return EndpointComparison(
-            method,
-            name,
-            int(current.size),
-            int(baseline.size),
-            None,
-            None,
-            now,
-            before,
-            change,
-            NOT_COMPARED,
-        )
-    result = ks_2samp(current, baseline)
-    d, p = float(result.statistic), float(result.pvalue)
-    verdict = NO_CHANGE
-    if p < alpha and d >= min_effect:
-        verdict = REGRESSION if np.median(current) > np.median(baseline) else IMPROVEMENT
+    d = p = None
+    verdict = NOT_COMPARED
+    if current.size >= 2 and baseline.size >= 2:
+        result = ks_2samp(current, baseline)
+        d, p = float(result.statistic), float(result.pvalue)
+        verdict = NO_CHANGE
+        if p < alpha and d >= min_effect:
+            verdict = REGRESSION if np.median(current) > np.median(baseline) else IMPROVEMENT
     return EndpointComparison(
         method, name, int(current.size), int(baseline.size), d, p, now, before, change, verdict
     )
@@ -128,8 +119,8 @@ def compare_runs(
     store: ResultsStore,
     current_label: str,
     baseline_label: str,
-    alpha: float = 0.01,
-    min_effect: float = 0.1,
+    alpha: float = ALPHA,
+    min_effect: float = MIN_EFFECT,
 ) -> Comparison:
     """``baseline_label`` may be "previous": the last earlier run comparable to this one."""
     current = store.run(current_label)

@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from loadkit.defaults import EXPORTER_PORT
+
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
     from locust.env import Environment
 
@@ -88,12 +90,13 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
 
     if not isinstance(environment.runner, MasterRunner | LocalRunner):
         return
-    port = environment.parsed_options.exporter_port if environment.parsed_options else 9646
+    options = environment.parsed_options
+    port = options.exporter_port if options else EXPORTER_PORT
     if not port:
         return
     registry = CollectorRegistry(auto_describe=False)
     registry.register(LocustCollector(environment))
-    host = environment.parsed_options.exporter_host if environment.parsed_options else ""
+    host = options.exporter_host if options else ""
     server = WSGIServer((host, port), make_wsgi_app(registry), log=None)
     gevent.spawn(server.serve_forever)
     shown = host or "0.0.0.0"  # noqa: S104 - what an empty host means, for the log

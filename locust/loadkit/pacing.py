@@ -12,6 +12,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from loadkit.defaults import PACING_SECONDS
+
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
     from flask import Response
     from locust.env import Environment
@@ -22,7 +24,7 @@ MESSAGE = "loadkit_pacing"
 
 
 class Pacing:
-    def __init__(self, seconds: float = 5.0) -> None:
+    def __init__(self, seconds: float = PACING_SECONDS) -> None:
         self.seconds = seconds
         self.changes = 0
 

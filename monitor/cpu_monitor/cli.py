@@ -9,7 +9,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -21,7 +21,7 @@ from cpu_monitor.api import ApiClient, ApiError, Unreachable
 from cpu_monitor.report import Report, RunStats
 from cpu_monitor.sampler import CpuSampler
 from cpu_monitor.schedule import Ticker
-from cpu_monitor.sender import MAX_DELAY, Sender
+from cpu_monitor.sender import MAX_BATCH, MAX_DELAY, Sender
 from cpu_monitor.spool import Spool, SpoolError, read_spool, write_spool
 from cpu_monitor.watch import Display, ThresholdWatch
 
@@ -305,6 +305,12 @@ def _with_retries(call: Callable[[], T], failure: str) -> T:
     raise AssertionError("unreachable")
 
 
+def _batches(items: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Posts the size the sender makes while it catches up, which the service takes."""
+    for start in range(0, len(items), MAX_BATCH):
+        yield items[start : start + MAX_BATCH]
+
+
 def resend(args: argparse.Namespace) -> int:
     try:
         spool = read_spool(args.resend)
@@ -314,17 +320,16 @@ def resend(args: argparse.Namespace) -> int:
     username, password = _credentials(args)
     client = _connect(url, username, password)
     delivered = duplicates = 0
-    for start in range(0, len(spool.samples), 1000):
-        batch = spool.samples[start : start + 1000]
+    for batch in _batches(spool.samples):
         accepted, dup = _with_retries(
             partial(client.post_samples, spool.run_id, batch),
             f"could not deliver {args.resend} ({delivered} of {len(spool.samples)} delivered)",
         )
         delivered += accepted + dup
         duplicates += dup
-    if spool.events:
+    for batch in _batches(spool.events):
         _with_retries(
-            partial(client.post_events, spool.run_id, spool.events),
+            partial(client.post_events, spool.run_id, batch),
             f"delivered the samples of {args.resend}, but not its events",
         )
     try:

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from rest_service import events, runs
 from rest_service.auth import AdminUser, CurrentUser
-from rest_service.routes.params import RunId
+from rest_service.routes.params import NOT_FOUND, TOO_LARGE, RunId
 from rest_service.schemas import (
     EventOut,
     EventPage,
@@ -29,8 +29,8 @@ _EVENTS_BODY = {"required": True, "content": {JSON: {"schema": EventsIn.model_js
     status_code=status.HTTP_201_CREATED,
     response_model=EventsAccepted,
     responses={
-        404: {"description": "No such run, or not yours"},
-        413: {"description": "Body over 5 MB"},
+        **NOT_FOUND,
+        **TOO_LARGE,
         422: {"description": "Not a batch, or events rejected (listed); none stored"},
     },
     openapi_extra={"requestBody": _EVENTS_BODY},
@@ -44,7 +44,7 @@ async def add_events(run_id: RunId, request: Request, user: CurrentUser) -> Resp
 @router.get(
     "/runs/{id}/events",
     response_model=EventPage,
-    responses={404: {"description": "No such run, or not yours"}},
+    responses=NOT_FOUND,
 )
 async def list_events(
     run_id: RunId,

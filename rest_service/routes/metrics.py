@@ -1,5 +1,6 @@
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.concurrency import run_in_threadpool
 
 from rest_service import metrics, runs
 
@@ -13,5 +14,8 @@ router = APIRouter(tags=["metrics"])
 )
 async def prometheus_metrics() -> Response:
     """Prometheus text format; no authentication."""
-    body = metrics.render(await runs.active_runs())
+    active = await runs.active_runs()
+    # Rendering formats every series and, with several workers, reads each worker's
+    # files: file I/O and CPU that would otherwise stall the event loop.
+    body = await run_in_threadpool(metrics.render, active)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,11 +1,11 @@
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from rest_service import runs
 from rest_service.auth import CurrentUser
 from rest_service.models import Run, RunStatus
-from rest_service.routes.params import RunId
+from rest_service.routes.params import NOT_FOUND, NOT_RUNNING, RunId
 from rest_service.schemas import RunDetail, RunIn, RunOut, RunPage, RunPatch
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -18,7 +18,6 @@ async def summary_cache(request: Request) -> runs.SummaryCache:
 
 
 SummaryCacheDep = Annotated[runs.SummaryCache, Depends(summary_cache)]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such run, or not yours"}}
 
 
 def run_out(run: Run) -> RunOut:
@@ -61,7 +60,7 @@ async def get_run(run_id: RunId, user: CurrentUser, summaries: SummaryCacheDep) 
 @router.patch(
     "/{id}",
     response_model=RunOut,
-    responses={**NOT_FOUND, 409: {"description": "The run is not running"}},
+    responses={**NOT_FOUND, **NOT_RUNNING},
 )
 async def end_run(run_id: RunId, body: RunPatch, user: CurrentUser) -> RunOut:
     return run_out(await runs.end_run(run_id, user, body.status))

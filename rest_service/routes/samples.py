@@ -5,7 +5,7 @@ from fastapi.responses import StreamingResponse
 
 from rest_service import runs, samples
 from rest_service.auth import CurrentUser
-from rest_service.routes.params import RunId
+from rest_service.routes.params import NOT_FOUND, NOT_RUNNING, TOO_LARGE, RunId
 from rest_service.schemas import (
     INT64_MAX,
     MAX_PAGE,
@@ -21,11 +21,7 @@ router = APIRouter(prefix="/runs/{id}", tags=["samples"])
     "/samples",
     status_code=status.HTTP_201_CREATED,
     response_model=SamplesAccepted,
-    responses={
-        404: {"description": "No such run, or not yours"},
-        409: {"description": "The run is not running"},
-        413: {"description": "Body over 5 MB"},
-    },
+    responses={**NOT_FOUND, **NOT_RUNNING, **TOO_LARGE},
 )
 async def add_samples(run_id: RunId, body: SamplesIn, user: CurrentUser) -> SamplesAccepted:
     run = await runs.get_run(run_id, user)
@@ -33,7 +29,7 @@ async def add_samples(run_id: RunId, body: SamplesIn, user: CurrentUser) -> Samp
     return SamplesAccepted(accepted=accepted, duplicates=duplicates)
 
 
-@router.get("/samples", response_model=SamplePage, responses={404: {"description": "No such run"}})
+@router.get("/samples", response_model=SamplePage, responses=NOT_FOUND)
 async def list_samples(
     run_id: RunId,
     user: CurrentUser,
@@ -48,7 +44,7 @@ async def list_samples(
 @router.get(
     "/samples.csv",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}}, 404: {"description": "No such run"}},
+    responses={200: {"content": {"text/csv": {}}}, **NOT_FOUND},
 )
 async def samples_csv(run_id: RunId, user: CurrentUser) -> StreamingResponse:
     run = await runs.get_run(run_id, user)
