@@ -49,7 +49,7 @@ format: bootstrap ## apply ruff's fixes and format
 	$(UV) run ruff check --fix .
 	$(UV) run ruff format .
 
-typecheck: bootstrap ## mypy on the service (and the monitor, once it exists)
+typecheck: bootstrap ## strict mypy on the service, the monitor and loadkit
 	$(UV) run mypy
 
 pytest: bootstrap system-deps compose-plugin ## unit, API, live-process and functional tests
@@ -68,3 +68,4 @@ bench: bootstrap ## the benchmarks, printing their figures (not part of `make te
 	$(UV) run python -m benchmarks.events
 	$(UV) run python -m benchmarks.locust_capacity
 	$(UV) run python -m benchmarks.recorder_overhead
+	$(UV) run python -m benchmarks.verdicts

@@ -25,7 +25,10 @@ def screenshot(url: str, png: Path, size: str, wait_ms: int = 6000) -> None:
 def section_only(report: Path) -> Path:
     """The report with everything but the baseline section hidden, for a tight picture."""
     page = report.read_text(encoding="utf-8")
-    hide = "<style>body>*:not(#loadwatch-baseline):not(style){display:none!important}</style>"
+    hide = (
+        "<style>body>*:not(#loadwatch-baseline):not(#loadwatch-baseline-summary):not(style)"
+        "{display:none!important}</style>"
+    )
     copy = report.with_name("section-only.html")
     copy.write_text(page.replace("</head>", hide + "</head>", 1), encoding="utf-8")
     return copy
@@ -43,11 +46,11 @@ def main() -> None:
             "-r",
             "12",
             "-t",
-            "14s",
+            "20s",
             "--autoquit",
             "0",
             "--pacing",
-            "0.5",
+            "0.1",
             "--user-pool",
             "12",
             "--results-db",
@@ -65,7 +68,7 @@ def main() -> None:
             args = [*common, "--run-label", "candidate", "--baseline", "good", "--html", str(html)]
             with running_locust(service.url, tmp / "candidate", args) as run:
                 run.master.wait(90)
-        screenshot(f"file://{section_only(html)}", OUT / "baseline-report.png", "1400,1100", 2000)
+        screenshot(f"file://{section_only(html)}", OUT / "baseline-report.png", "1400,1500", 2000)
 
 
 if __name__ == "__main__":

@@ -5,23 +5,16 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
+from rest_service import error_handlers
 from rest_service.auth import SessionCache
 from rest_service.cache import MonitoredTTLCache
 from rest_service.db import init_db
-from rest_service.errors import (
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotAuthenticated,
-    NotFound,
-    ServiceError,
-    Throttled,
-)
+from rest_service.errors import ServiceError
 from rest_service.fault_injection import InjectedLatency
-from rest_service.limits import BodySizeLimit
+from rest_service.limits import BodySizeLimit, JsonBodiesOnly
 from rest_service.metrics import HTTPMetrics
 from rest_service.routes import auth, events, health, metrics, runs, samples, users
 from rest_service.settings import Settings
@@ -32,30 +25,9 @@ log = logging.getLogger("rest_service")
 LOGOUT_COUNTER_FILE = "session-logouts.counter"
 # CPython collects its youngest generation every 700 new objects. Under ingest, the
 # embedded database keeps every document as Python objects, so collections come often and
-# keep walking survivors: a larger first threshold cut ingest CPU by ~4 % and p99 latency
-# by ~40 % (benchmarks/events.py).
+# keep walking survivors: a larger first threshold cuts ingest CPU and tail latency
+# (figures in the README, from benchmarks/events.py).
 GC_THRESHOLDS = (20_000, 10, 10)
-
-STATUS_OF: dict[type[ServiceError], int] = {
-    NotFound: 404,
-    Conflict: 409,
-    InvalidInput: 422,
-    NotAuthenticated: 401,
-    Forbidden: 403,
-    Throttled: 429,
-}
-
-
-async def _service_error(_request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, ServiceError)
-    status = next(code for cls, code in STATUS_OF.items() if isinstance(error, cls))
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Throttled) else None
-    return JSONResponse({"detail": error.detail}, status_code=status, headers=headers)
-
-
-async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=error)
-    return JSONResponse({"detail": "Internal server error"}, status_code=500)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -109,10 +81,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             seconds=settings.inject_latency_ms / 1000,
             route=settings.inject_latency_route,
         )
+    app.add_middleware(JsonBodiesOnly)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(HTTPMetrics)  # outermost: it sees every answer, 413 included
-    app.add_exception_handler(ServiceError, _service_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_exception_handler(ServiceError, error_handlers.service_error)
+    app.add_exception_handler(RequestValidationError, error_handlers.invalid_request)
+    app.add_exception_handler(Exception, error_handlers.unexpected_error)
     # FastAPI tries routes in order: the ingest routes, which take most requests, first.
     for module in (events, samples, runs, auth, users, health, metrics):
         app.include_router(module.router)

@@ -1,28 +1,39 @@
 """Passwords, sessions, the login throttle, and the current-user dependency."""
 
+import asyncio
 import hashlib
+import math
+import os
 import secrets
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import bcrypt
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie
-from starlette.concurrency import run_in_threadpool
+from pymongo import ReturnDocument
 from starlette.requests import HTTPConnection
 
 from rest_service.cache import MonitoredTTLCache
 from rest_service.errors import Forbidden, NotAuthenticated, Throttled
 from rest_service.metrics import LOGINS
-from rest_service.models import LoginFailures, Session, User
+from rest_service.models import LoginAttempts, Session, User
 from rest_service.settings import Settings
 from rest_service.shared_counter import SharedCounter
 
+T = TypeVar("T")
+
 COOKIE_NAME = "session"
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # per (account, client address) within FAILURE_WINDOW
+MAX_ADDRESS_FAILURES = 50  # per client address, whatever the accounts
 FAILURE_WINDOW = timedelta(minutes=15)
+FIRST_DELAY_SECONDS = 0.1  # answer to the 1st failure of a pair; doubles with each
+MAX_DELAY_SECONDS = 2.0
 BAD_CREDENTIALS = "Invalid username or password"
 
 
@@ -31,11 +42,32 @@ class BadCredentials(NotAuthenticated):
         super().__init__(BAD_CREDENTIALS)
 
 
-# bcrypt costs ~0.25 s at 12 rounds: always run it in the thread pool, never on the loop.
+def _lower_priority() -> None:
+    """A password thread is background work next to the event loop: at a lower priority
+    the loop always gets a core when it has requests to answer, and bcrypt uses the rest."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
+
+
+# bcrypt is slow on purpose and releases the GIL. In the default thread pool a burst of
+# logins would run as many hashes as there are threads, and every core would go to them:
+# the event loop, and every other request, would wait. One thread per core, each at a
+# lower priority, keeps the machine busy with a burst without starving the loop.
+_PASSWORD_THREADS = ThreadPoolExecutor(
+    max_workers=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2,
+    thread_name_prefix="bcrypt",
+    initializer=_lower_priority,
+)
+
+
+async def _in_password_thread(call: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_PASSWORD_THREADS, call, *args)
+
+
 async def hash_password(password: str, rounds: int) -> str:
-    hashed: bytes = await run_in_threadpool(
-        bcrypt.hashpw, password.encode(), bcrypt.gensalt(rounds=rounds)
-    )
+    hashed = await _in_password_thread(bcrypt.hashpw, password.encode(), bcrypt.gensalt(rounds))
     return hashed.decode()
 
 
@@ -55,11 +87,10 @@ def _dummy_hash(rounds: int) -> str:
 async def verify_password(password: str, password_hash: str | None, rounds: int) -> bool:
     """Check a password; an unknown user (no hash) still pays one bcrypt check."""
     if password_hash is None:
-        dummy = await run_in_threadpool(_dummy_hash, rounds)
-        await run_in_threadpool(_checkpw, password, dummy)
+        dummy = await _in_password_thread(_dummy_hash, rounds)
+        await _in_password_thread(_checkpw, password, dummy)
         return False
-    ok: bool = await run_in_threadpool(_checkpw, password, password_hash)
-    return ok
+    return await _in_password_thread(_checkpw, password, password_hash)
 
 
 def token_hash(token: str) -> str:
@@ -103,37 +134,78 @@ class SessionCache:
         self.logouts.increment()
 
 
-async def _check_throttle(username: str, now: datetime) -> None:
-    record = await LoginFailures.get(username)
-    if record is None:
-        return
-    recent = [t for t in record.failures if t > now - FAILURE_WINDOW]
-    if len(recent) >= MAX_FAILURES:
-        seconds = int((recent[-MAX_FAILURES] + FAILURE_WINDOW - now).total_seconds()) + 1
-        raise Throttled(
-            f"Too many failed logins for this username; retry in {seconds} s",
-            retry_after=seconds,
-        )
+@dataclass(frozen=True)
+class _Attempt:
+    """One login attempt's place in a throttle record: reserved before the password is
+    checked, so that parallel guesses count at once, not after their bcrypt."""
+
+    key: str
+    nonce: str
 
 
-async def _record_failure(username: str, now: datetime) -> None:
-    # Keep only the last MAX_FAILURES; the TTL index drops the record once it is stale.
-    await LoginFailures.get_motor_collection().update_one(
-        {"_id": username},
+async def _reserve(key: str, limit: int, now: datetime) -> _Attempt:
+    """Count this attempt under ``key`` atomically (one document update), then refuse it
+    if the earlier ones still in the window reach ``limit``."""
+    nonce = secrets.token_hex(8)
+    record = await LoginAttempts.get_motor_collection().find_one_and_update(
+        {"_id": key},
         {
-            "$push": {"failures": {"$each": [now], "$slice": -MAX_FAILURES}},
+            "$push": {"attempts": {"$each": [{"at": now, "nonce": nonce}], "$slice": -(limit + 1)}},
             "$set": {"expires_at": now + FAILURE_WINDOW},
         },
         upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
+    earlier = [
+        a["at"]
+        for a in record["attempts"]
+        if a["nonce"] != nonce and _aware(a["at"]) > now - FAILURE_WINDOW
+    ]
+    wait = 0.0
+    if len(earlier) >= limit:
+        wait = (_aware(min(earlier)) + FAILURE_WINDOW - now).total_seconds()
+    attempt = _Attempt(key, nonce)
+    if wait > 0:
+        await _release(attempt)
+        raise Throttled(
+            f"Too many failed logins; retry in {math.ceil(wait)} s", retry_after=math.ceil(wait)
+        )
+    return attempt
+
+
+async def _release(attempt: _Attempt) -> None:
+    """Take a reserved attempt back: it was refused, or it succeeded."""
+    await LoginAttempts.get_motor_collection().update_one(
+        {"_id": attempt.key}, {"$pull": {"attempts": {"nonce": attempt.nonce}}}
     )
 
 
-async def authenticate(username: str, password: str, settings: Settings) -> User:
-    """The user for these credentials; BadCredentials or Throttled otherwise."""
+def _aware(value: datetime) -> datetime:
+    """MongoDB gives datetimes back naive (in UTC)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def failure_delay(failures: int) -> float:
+    """Seconds to hold the answer to the n-th recent failure of an (account, address)."""
+    return min(FIRST_DELAY_SECONDS * 2.0 ** (failures - 1), MAX_DELAY_SECONDS)
+
+
+async def authenticate(username: str, password: str, address: str, settings: Settings) -> User:
+    """The user for these credentials; BadCredentials or Throttled otherwise.
+
+    Throttled per (account, client address), so that nobody elsewhere can lock the real
+    user out, and per address across accounts, against password spraying (OWASP's
+    authentication guidance). Each attempt is reserved before the password is checked,
+    so the limits hold under any concurrency; each failure's answer comes a little later
+    than the one before."""
     now = _now()
+    reserved: list[_Attempt] = []
     try:
-        await _check_throttle(username, now)
+        reserved.append(await _reserve(f"addr:{address}", MAX_ADDRESS_FAILURES, now))
+        reserved.append(await _reserve(f"user:{username}|{address}", MAX_FAILURES, now))
     except Throttled:
+        for attempt in reserved:
+            await _release(attempt)
         LOGINS.labels(result="throttled").inc()
         raise
     user = await User.get(username)
@@ -141,10 +213,14 @@ async def authenticate(username: str, password: str, settings: Settings) -> User
         password, user.password_hash if user else None, settings.bcrypt_rounds
     )
     if user is None or not ok:
-        await _record_failure(username, now)
         LOGINS.labels(result="failure").inc()
+        record = await LoginAttempts.get(reserved[1].key)
+        failures = len(record.attempts) if record else 1
+        await asyncio.sleep(failure_delay(failures))
         raise BadCredentials()
-    await LoginFailures.get_motor_collection().delete_one({"_id": username})
+    # A success clears the pair's record and does not count against the address.
+    await LoginAttempts.get_motor_collection().delete_one({"_id": reserved[1].key})
+    await _release(reserved[0])
     LOGINS.labels(result="success").inc()
     return user
 

@@ -29,6 +29,10 @@ class Forbidden(ServiceError):
     pass
 
 
+class UnsupportedMediaType(ServiceError):
+    pass
+
+
 class Throttled(ServiceError):
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)

@@ -1,6 +1,10 @@
 """The registry of run event kinds: one small pydantic model per (category, name).
 
 A new kind of event is one class here, registered with ``@kind("category", "name")``.
+
+Measurements (``monitor``, ``loadtest``) describe a run as it happens, so they are taken
+only while the run is running, like its samples; annotations (``note``, ``deploy``) may be
+added to a finished run too, for the post-mortem.
 """
 
 from collections.abc import Callable
@@ -8,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rest_service.schemas import Percent
+from rest_service.schemas import INT64_MAX, Percent
 
 
 class EventData(BaseModel):
@@ -36,7 +40,7 @@ class ThresholdExceeded(EventData):
 class ThresholdCleared(EventData):
     cpu_percent: Percent
     threshold: Percent
-    seconds_above: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    seconds_above: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
 
 
 @kind("deploy", "deployed")
@@ -53,8 +57,9 @@ class Note(EventData):
 @kind("loadtest", "phase")
 class LoadTestPhase(EventData):
     phase: Literal["start", "spawned", "stop"]
-    users: Annotated[int, Field(ge=0)]
+    users: Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]
 
 
 # Known categories: the only values the rejection metric's category label takes.
 CATEGORIES = frozenset(category for category, _ in KINDS)
+MEASUREMENT_CATEGORIES = frozenset({"monitor", "loadtest"})

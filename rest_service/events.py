@@ -23,8 +23,8 @@ from pymongo import ReturnDocument
 
 from rest_service.cursors import decode_cursor, encode_cursor
 from rest_service.db import insert_new
-from rest_service.errors import InvalidInput, NotFound
-from rest_service.event_kinds import CATEGORIES, KINDS
+from rest_service.errors import Conflict, InvalidInput, NotFound
+from rest_service.event_kinds import CATEGORIES, KINDS, MEASUREMENT_CATEGORIES
 from rest_service.metrics import EVENTS_REJECTED, EVENTS_STORED
 from rest_service.models import Counter, Event, RejectedEvent, Run, User
 from rest_service.ownership import RUN_NOT_FOUND, run_filter
@@ -183,10 +183,19 @@ async def add_events(run_id: str, body: bytes, user: User) -> int:
     key = str(object_id)
     docs = [{"_id": event_id(key, e), "run_id": object_id, **e} for e in batch]
     runs = Run.get_motor_collection()
+    measures = any(e["category"] in MEASUREMENT_CATEGORIES for e in batch)
+    target = {**run, "status": "running"} if measures else run
     # One call checks that the user may see the run and counts the batch in advance.
-    counted = await runs.update_one(run, {"$inc": {"event_count": len(docs)}})
+    counted = await runs.update_one(target, {"$inc": {"event_count": len(docs)}})
     if counted.matched_count == 0:
-        raise NotFound(RUN_NOT_FOUND)
+        found = await runs.find_one(run, {"status": 1}) if measures else None
+        if found is None:
+            raise NotFound(RUN_NOT_FOUND)
+        kinds = ", ".join(sorted(MEASUREMENT_CATEGORIES))
+        raise Conflict(
+            f"Run is {found['status']}: measurement events ({kinds}) can only be added to a "
+            "running run; notes and deploys can be added at any time"
+        )
     inserted = 0
     try:
         inserted = await insert_new(Event.get_motor_collection(), docs)
@@ -244,17 +253,26 @@ async def _keep_rejections(
                 "username": username,
                 "category": rejection.category,
                 "reason": rejection.reason,
-                "detail": rejection.detail[:_MAX_KEPT_CHARS],
-                "event": _kept(rejection.event),
+                "detail": _kept(rejection.detail),
+                "event": _kept_event(rejection.event),
             },
             upsert=True,
         )
 
 
-def _kept(event: Any) -> Any:
-    """The rejected event as sent, unless it is too big to keep whole."""
-    text = json.dumps(event, default=str)
-    return event if len(text) <= _MAX_KEPT_CHARS else text[:_MAX_KEPT_CHARS] + "…"
+def _kept(text: str) -> str:
+    """Text any store keeps: valid UTF-8 (a lone surrogate escaped), no NUL, bounded."""
+    safe = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\0", "\\0")
+    return safe if len(safe) <= _MAX_KEPT_CHARS else safe[:_MAX_KEPT_CHARS] + "…"
+
+
+def _kept_event(event: Any) -> str:
+    """The rejected event as its JSON text, never as the client's own structure: that may
+    hold integers beyond 64 bits, NULs in keys or nesting deeper than MongoDB takes."""
+    try:
+        return _kept(json.dumps(event, ensure_ascii=True, default=str))
+    except (ValueError, RecursionError):
+        return _kept(repr(event))
 
 
 async def event_page(

@@ -1,7 +1,7 @@
-"""Refuse request bodies over a size limit before they are read into memory.
+"""What a request body must be: JSON, and at most MAX_BODY_BYTES.
 
 FastAPI's own ``max_body_size`` answers a too-large Content-Length in plain text; the
-API promises ``{"detail": ...}`` on every error, hence this small middleware.
+API promises ``{"detail": ...}`` on every error, hence these small middlewares.
 """
 
 from starlette.exceptions import HTTPException
@@ -44,3 +44,36 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+UNSUPPORTED = "Request bodies must be JSON: send Content-Type: application/json"
+
+
+def _is_json(content_type: bytes) -> bool:
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
+
+
+class JsonBodiesOnly:
+    """ASGI middleware: 415 for a request with a body that is not declared as JSON.
+
+    A browser sends a cross-site form or ``text/plain`` POST without asking first, and the
+    session cookie rides along (SameSite does not separate two ports of one host); it must
+    preflight a JSON one. So every body-taking route refuses anything but JSON."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in BODY_METHODS:
+            headers = dict(scope["headers"])
+            length = headers.get(b"content-length", b"0")
+            has_body = length != b"0" or b"transfer-encoding" in headers
+            if has_body and not _is_json(headers.get(b"content-type", b"")):
+                response = JSONResponse({"detail": UNSUPPORTED}, status_code=415)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import pymongo
 from beanie import Document, PydanticObjectId
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
 RunStatus = Literal["running", "finished", "aborted"]
@@ -37,15 +37,22 @@ class Session(Document):
         indexes = [IndexModel([("expires_at", pymongo.ASCENDING)], expireAfterSeconds=0)]
 
 
-class LoginFailures(Document):
-    """Recent failed logins of one username, newest last, for the login throttle."""
+class LoginAttempt(BaseModel):
+    at: datetime
+    nonce: str
 
-    id: str  # type: ignore[assignment]  # the username tried
-    failures: list[datetime] = Field(default_factory=list)
+
+class LoginAttempts(Document):
+    """Recent login attempts under one throttle key, newest last: ``user:NAME|ADDRESS``
+    (failures, and attempts still being checked) or ``addr:ADDRESS`` (the same across
+    accounts)."""
+
+    id: str  # type: ignore[assignment]
+    attempts: list[LoginAttempt] = Field(default_factory=list)
     expires_at: datetime | None = None
 
     class Settings:
-        name = "login_failures"
+        name = "login_attempts"
         indexes = [IndexModel([("expires_at", pymongo.ASCENDING)], expireAfterSeconds=0)]
 
 
@@ -119,7 +126,7 @@ class RejectedEvent(Document):
     category: str
     reason: str
     detail: str
-    event: Any
+    event: str  # the event's JSON text, bounded: never the client's own structure
 
     class Settings:
         name = "rejected_events"
@@ -139,7 +146,7 @@ class Counter(Document):
 DOCUMENT_MODELS: list[type[Document]] = [
     User,
     Session,
-    LoginFailures,
+    LoginAttempts,
     Run,
     Sample,
     Event,

@@ -22,7 +22,8 @@ MAX_SAMPLES_PER_POST = 10_000
 MAX_PAGE = 10_000
 
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
-Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+# Strict: a JSON number only; true or "50" is refused, not read as 1.0 or 50.0.
+Percent = Annotated[float, Field(strict=True, ge=0, le=100, allow_inf_nan=False)]
 
 
 def _bcrypt_sized(password: str) -> str:
@@ -217,7 +218,7 @@ class RejectedEventOut(BaseModel):
     category: str
     reason: str
     detail: str
-    event: Any
+    event: str = Field(description="The event as sent, as JSON text (cut at 2,000 characters)")
 
 
 class RejectedEventPage(BaseModel):

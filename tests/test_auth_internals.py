@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from rest_service import auth
-from rest_service.models import LoginFailures, Session, User
+from rest_service.models import LoginAttempts, Session, User
 from rest_service.settings import Settings
 from tests.conftest import ADMIN, login
 
@@ -91,9 +91,10 @@ async def test_throttle_forgets_failures_older_than_15_minutes(client: httpx.Asy
     assert 890 <= int(throttled.headers["retry-after"]) <= 901
     # Age the failures past the window: the right password works again.
     old = datetime.now(UTC) - timedelta(minutes=16)
-    await LoginFailures.get_motor_collection().update_one(
-        {"_id": ADMIN[0]}, {"$set": {"failures": [old] * 5}}
-    )
+    attempts = LoginAttempts.get_motor_collection()
+    async for record in attempts.find({}):
+        aged = [{**a, "at": old} for a in record["attempts"]]
+        await attempts.update_one({"_id": record["_id"]}, {"$set": {"attempts": aged}})
     assert (await login(client, *ADMIN)).status_code == 200
 
 

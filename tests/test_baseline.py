@@ -2,6 +2,7 @@
 
 import csv
 import json
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -9,12 +10,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from aiosmtpd.controller import Controller
-from loadkit.compare import IMPROVEMENT, NO_CHANGE, REGRESSION, compare_runs, compare_samples
+from loadkit.compare import REGRESSION, comparability_warnings, compare_runs
 from loadkit.notify import notify
-from loadkit.results import Batch, ResultsStore
+from loadkit.results import Batch, ResultsStore, RunInfo
 
 from tests.live import ROOT, chromium_screenshot, free_port, running_locust, running_service
 
@@ -22,49 +22,12 @@ ARTIFACTS = ROOT / "artifacts"
 SLOWED = ("POST", "/runs/[id]/samples")
 
 
-def lognormal(n: int, scale: float = 1.0, seed: int = 1) -> np.ndarray:
-    return np.random.default_rng(seed).lognormal(mean=np.log(20 * scale), sigma=0.4, size=n)
-
-
-def test_same_distribution_is_no_change() -> None:
-    result = compare_samples(
-        "GET", "/x", lognormal(5000, seed=1), lognormal(5000, seed=2), 0.01, 0.1
-    )
-    assert result.verdict == NO_CHANGE
-    assert result.p_value is not None and result.p_value > 0.01
-
-
-def test_a_20_percent_slowdown_is_a_regression_and_a_speedup_an_improvement() -> None:
-    base = lognormal(3000, seed=3)
-    slower = compare_samples("GET", "/x", lognormal(3000, 1.2, seed=4), base, 0.01, 0.1)
-    assert slower.verdict == REGRESSION
-    assert slower.change["p50"] == pytest.approx(0.2, abs=0.05)
-    faster = compare_samples("GET", "/x", lognormal(3000, 1 / 1.2, seed=5), base, 0.01, 0.1)
-    assert faster.verdict == IMPROVEMENT
-
-
-def test_a_tiny_shift_in_a_huge_sample_is_not_significant() -> None:
-    base, shifted = lognormal(400_000, seed=6), lognormal(400_000, 1.01, seed=7)
-    result = compare_samples("GET", "/x", shifted, base, 0.01, 0.1)
-    assert result.p_value is not None and result.p_value < 0.01  # KS alone would flag it
-    assert result.d is not None and result.d < 0.1
-    assert result.verdict == NO_CHANGE  # --min-effect keeps it from counting
-    strict = compare_samples("GET", "/x", shifted, base, 0.01, 0.0)
-    assert strict.verdict == REGRESSION
-
-
-def test_too_few_samples_are_not_compared() -> None:
-    assert (
-        compare_samples("GET", "/x", np.array([1.0]), lognormal(10), 0.01, 0.1).verdict
-        == "not compared"
-    )
-
-
 def test_store_marks_ramp_up_and_finds_the_previous_comparable_run(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path / "r.sqlite")
-    settings = {"users": 5, "host": "h", "locustfile_hash": "abc"}
+    settings = {"users": 5, "host": "h", "locustfile_hash": "abc", "pacing": 1.0}
     first = store.start_run("a", settings)
     store.start_run("other-host", {**settings, "host": "elsewhere"})
+    store.start_run("other-pacing", {**settings, "pacing": 0.5})
     one = Batch("w", [("GET", "/x")], [0], [1.0], [5.0], [True])
     store.add_timings(first, one, spawned_at=None)
     three = Batch(
@@ -73,12 +36,76 @@ def test_store_marks_ramp_up_and_finds_the_previous_comparable_run(tmp_path: Pat
     store.add_timings(first, three, spawned_at=10.0)
     assert store.count(first) == 4
     assert list(store.response_times(first, ("GET", "/x"))) == [9.0]  # ramp-up and failures out
+    store.mark_spawned(first, 10.0)
+    store.finish_run(first, 12.0, peak_cpu=42.0)
+    done = store.run("a")
+    assert done is not None and done.stopped_at == 12.0 and done.peak_cpu == 42.0
+    assert done.req_per_s == pytest.approx(1.0)  # 2 timings after ramp-up in 2 s
     assert store.free_label("a") == "a-2"
     third = store.start_run("c", settings)
     current = store.run("c")
     assert current is not None and current.id == third
     previous = store.previous_comparable(current)
-    assert previous is not None and previous.label == "a"
+    assert previous is not None and previous.label == "a"  # not the other host or pacing
+
+
+def test_timings_come_back_in_time_order_across_workers(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    run = store.start_run("a", {})
+    late = Batch("w1", [("GET", "/x")], [0, 0], [20.0, 21.0], [3.0, 4.0], [True, True])
+    early = Batch("w2", [("GET", "/x")], [0, 0], [10.0, 11.0], [1.0, 2.0], [True, True])
+    store.add_timings(run, late, spawned_at=0.0)
+    store.add_timings(run, early, spawned_at=0.0)
+    assert list(store.response_times(run, ("GET", "/x"))) == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_a_store_from_before_the_new_columns_still_opens(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE runs (id INTEGER PRIMARY KEY, label TEXT UNIQUE NOT NULL, "
+        "started_at REAL NOT NULL, spawned_at REAL, stopped_at REAL, users INTEGER, "
+        "spawn_rate REAL, run_time TEXT, host TEXT, locustfile_hash TEXT, first_rowid INTEGER, "
+        "last_rowid INTEGER); INSERT INTO runs (label, started_at, users) VALUES ('old', 1, 5);"
+    )
+    old.commit()
+    old.close()
+    store = ResultsStore(path)
+    run = store.run("old")
+    assert run is not None and run.users == 5 and run.pacing is None and run.peak_cpu is None
+
+
+def run_info(label: str, **changes: Any) -> RunInfo:
+    fields: dict[str, Any] = {
+        "id": 1,
+        "label": label,
+        "started_at": 1_700_000_000.0,
+        "spawned_at": 1_700_000_004.0,
+        "stopped_at": 1_700_000_060.0,
+        "users": 10,
+        "spawn_rate": 10.0,
+        "run_time": "1m",
+        "host": "http://h",
+        "locustfile_hash": "abc",
+        "pacing": 1.0,
+        "req_per_s": 100.0,
+        "peak_cpu": 40.0,
+    }
+    return RunInfo(**{**fields, **changes})
+
+
+def test_comparability_warnings_name_what_differs() -> None:
+    same = comparability_warnings(run_info("now"), run_info("before"))
+    assert same == []
+    differ = comparability_warnings(
+        run_info("now", pacing=0.5, users=20, req_per_s=85.0, peak_cpu=97.0), run_info("before")
+    )
+    text = " | ".join(differ)
+    assert "different pacing: 0.5 s vs 1.0 s" in text
+    assert "different users: 20 vs 10" in text
+    assert "request rate differs by -15%" in text
+    assert "'now' reached 97 % CPU" in text
+    assert comparability_warnings(run_info("now", req_per_s=108.0), run_info("b")) == []
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -150,19 +177,20 @@ def test_two_real_runs_and_the_regression_gate(tmp_path: Path, webhook: str, mai
     smtp, box = mailbox
     db = tmp_path / "results.sqlite"
     port = free_port()
+    # Enough requests that the slowed endpoint has well over MIN_COUNT timings per run.
     common = [
         "-u",
-        "8",
+        "12",
         "-r",
-        "8",
+        "12",
         "-t",
-        "10s",
+        "15s",
         "--autoquit",
         "0",
         "--pacing",
-        "0.3",
+        "0.1",
         "--user-pool",
-        "8",
+        "12",
         "--results-db",
         str(db),
     ]
@@ -214,12 +242,24 @@ def test_two_real_runs_and_the_regression_gate(tmp_path: Path, webhook: str, mai
     result = json.loads((tmp_path / "slow.compare.json").read_text())
     assert result["baseline"]["label"] == "base"
     verdicts = {(e["method"], e["name"]): e for e in result["endpoints"]}
-    assert verdicts[SLOWED]["verdict"] == REGRESSION
-    assert verdicts[SLOWED]["change"]["p50"] > 1.0
-    assert "POST /runs/[id]/samples" in result["regressions"]
-    assert "regression" in master_log and "against baseline 'base'" in master_log
+    slowed = verdicts[SLOWED]
+    assert slowed["verdict"] == REGRESSION
+    assert slowed["change"]["p50"] > 1.0
+    assert slowed["reason"].startswith("p") and "interval" in slowed["reason"]
+    p50 = next(q for q in slowed["quantiles"] if q["quantile"] == "p50")
+    assert p50["low"] > p50["threshold"]
+    assert result["regressions"] == ["POST /runs/[id]/samples"]  # nothing untouched
+    assert result["verdict"].startswith("REGRESSION: POST /runs/[id]/samples p")
+    assert "verdict: REGRESSION" in master_log and "against baseline 'base'" in master_log
+    slow_run = result["current"]
+    assert slow_run["pacing"] == 0.1 and slow_run["req_per_s"] > 10
+    assert slow_run["peak_cpu"] is not None
     page = html.read_text()
     assert 'id="loadwatch-baseline"' in page and "<svg" in page and "regression" in page
+    # The one-line verdict at the top of Locust's report links to the section.
+    banner = page.index('id="loadwatch-baseline-summary"')
+    assert banner < page.index('id="root"') and 'href="#loadwatch-baseline"' in page
+    assert "Comparability" in page and "ramp-up excluded" in page
     chromium_screenshot(f"file://{html}", ARTIFACTS / "baseline-report.png", "1400,5200")
     assert (ARTIFACTS / "baseline-report.png").stat().st_size > 10_000
 

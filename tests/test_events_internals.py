@@ -1,5 +1,6 @@
 """Run events beyond HTTP: the rejection metric, the ring of rejections, cascade delete."""
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,8 +51,9 @@ async def test_rejected_events_are_capped(admin_client: httpx.AsyncClient) -> No
     assert await RejectedEvent.find_all().count() == REJECTED_CAPACITY
     kept = (await admin_client.get("/events/rejected", params={"limit": 1000})).json()["items"]
     assert len(kept) == REJECTED_CAPACITY
-    assert kept[0]["event"]["data"]["text"] == "2-499"  # newest first
-    assert kept[-1]["event"]["data"]["text"] == "1-0"  # the oldest 500 were overwritten
+    # Kept as the event's JSON text.
+    assert json.loads(kept[0]["event"])["data"]["text"] == "2-499"  # newest first
+    assert json.loads(kept[-1]["event"])["data"]["text"] == "1-0"  # the oldest 500 overwritten
 
 
 async def test_delete_cascades_to_stored_events(admin_client: httpx.AsyncClient) -> None:

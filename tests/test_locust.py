@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from loadkit.distribution import pool_source, slices
-from loadkit.pacing import Pacing, paced
+from loadkit.pacing import JITTER, Pacing, paced
 from loadkit.samplers import (
     Generated,
     RandomSampler,
@@ -137,6 +137,7 @@ def test_thresholds_fail_the_run(live_service: Service, tmp_path: Path) -> None:
 def test_samplers(tmp_path: Path) -> None:
     source = Generated(lambda i: f"v{i}", 3)
     assert list(source) == ["v0", "v1", "v2"] and source[-1] == "v2"
+    assert source.count("v1") == 1 and source.index("v2") == 2  # Sequence's own methods
     sequential = SequentialSampler(source)
     assert [sequential.next() for _ in range(5)] == ["v0", "v1", "v2", "v0", "v1"]
     unique = UniqueSequentialSampler(source)
@@ -168,6 +169,7 @@ def test_paced_waits_keep_the_rhythm(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
     monkeypatch.setattr("loadkit.pacing.time.monotonic", lambda: clock[0])
     monkeypatch.setattr("loadkit.pacing.pacing", Pacing(2.0))
+    monkeypatch.setattr("loadkit.pacing.random.uniform", lambda low, high: 1.0)  # no jitter
 
     class User:
         pass
@@ -179,3 +181,22 @@ def test_paced_waits_keep_the_rhythm(monkeypatch: pytest.MonkeyPatch) -> None:
     assert paced(user) == pytest.approx(1.7)
     clock[0] += 1.7 + 3.0  # a slow iteration: 3 s
     assert paced(user) == 0  # no catching up with a burst
+
+
+def test_paced_periods_jitter_around_the_pacing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Users must not stay in lockstep: each period varies, and the rate stays the pacing."""
+    clock = [0.0]
+    monkeypatch.setattr("loadkit.pacing.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("loadkit.pacing.pacing", Pacing(2.0))
+
+    class User:
+        pass
+
+    user = User()
+    waits = []
+    for _ in range(2000):
+        waits.append(paced(user))
+        clock[0] += waits[-1]
+    assert 2.0 * (1 - JITTER) <= min(waits) and max(waits) <= 2.0 * (1 + JITTER)
+    assert sum(waits) / len(waits) == pytest.approx(2.0, abs=0.01)
+    assert max(waits) - min(waits) > 0.3

@@ -4,15 +4,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from loadkit import defaults, report
-from loadkit.compare import compare_runs
+from loadkit import defaults, verdict_options
 from loadkit.results import ResultsStore
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="loadwatch-compare",
-        description="Compare the response times of two recorded runs (KS test per endpoint).",
+        description=(
+            "Compare the response times of two recorded runs: the change of p50, p95 and p99 "
+            "per endpoint, with intervals that respect autocorrelation (KS as a diagnostic)."
+        ),
     )
     parser.add_argument(
         "--db",
@@ -22,9 +24,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("current", help="the run's label")
     parser.add_argument("baseline", help="the baseline's label, or 'previous'")
-    parser.add_argument("--alpha", type=float, default=defaults.ALPHA, help="significance level")
     parser.add_argument(
-        "--min-effect", type=float, default=defaults.MIN_EFFECT, help="smallest KS D that counts"
+        "--alpha",
+        type=verdict_options.alpha,
+        default=defaults.ALPHA,
+        help=f"family-wise error of the comparison, Holm (default {defaults.ALPHA})",
+    )
+    parser.add_argument(
+        "--min-change",
+        type=verdict_options.min_change,
+        default=dict(defaults.MIN_CHANGE),
+        help=verdict_options.MIN_CHANGE_HELP,
     )
     parser.add_argument("--html", type=Path, help="also write the comparison as an HTML page")
     parser.add_argument("--json", type=Path, help="also write it as JSON")
@@ -35,9 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.db.is_file():
         print(f"loadwatch-compare: error: no results store at {args.db}", file=sys.stderr)
         return 2
+    # numpy and scipy load only once the arguments are known to be good.
+    from loadkit import report
+    from loadkit.compare import compare_runs
+
     store = ResultsStore(args.db)
     try:
-        comparison = compare_runs(store, args.current, args.baseline, args.alpha, args.min_effect)
+        comparison = compare_runs(store, args.current, args.baseline, args.alpha, args.min_change)
     except LookupError as error:
         print(f"loadwatch-compare: error: {error.args[0]}", file=sys.stderr)
         return 2

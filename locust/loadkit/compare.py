@@ -1,9 +1,10 @@
-"""Compare a run with a baseline, endpoint by endpoint: the two-sample Kolmogorov-Smirnov
-test on raw response times, percentiles, and a verdict.
+"""Compare a run with a baseline, endpoint by endpoint.
 
-A difference is significant only when p < alpha AND the KS statistic D >= min_effect: with
-hundreds of thousands of samples KS flags shifts far too small to matter. The direction
-comes from the median: slower is a regression, faster an improvement.
+The verdict comes from ``loadkit.verdict``: the change of p50, p95 and p99 with intervals
+that respect autocorrelation, judged against practical thresholds, Holm across the
+comparison. The two-sample Kolmogorov-Smirnov test stays beside it as a diagnostic of
+shape (D and its p-value); it decides nothing. This module gathers the runs' timings,
+checks that the runs are comparable, and assembles what the reports show.
 """
 
 from dataclasses import asdict, dataclass, field
@@ -12,12 +13,32 @@ from typing import Any
 import numpy as np
 from scipy.stats import ks_2samp
 
-from loadkit.defaults import ALPHA, MIN_EFFECT
+from loadkit import verdict as stats
+from loadkit.defaults import ALPHA, MIN_CHANGE
 from loadkit.results import ResultsStore, RunInfo
+from loadkit.verdict import (
+    IMPROVEMENT,
+    INCONCLUSIVE,
+    NO_CHANGE,
+    NOT_ENOUGH_DATA,
+    REGRESSION,
+    QuantileChange,
+)
 
-REGRESSION, IMPROVEMENT, NO_CHANGE = "regression", "improvement", "no significant change"
-NOT_COMPARED = "not compared"
-PERCENTILES = (50, 95, 99)
+__all__ = [
+    "IMPROVEMENT",
+    "INCONCLUSIVE",
+    "NOT_ENOUGH_DATA",
+    "NO_CHANGE",
+    "REGRESSION",
+    "Comparison",
+    "EndpointComparison",
+    "compare_runs",
+    "compare_samples",
+]
+
+CPU_LIMIT = 90.0  # a load generator above this measured itself, not the service
+RATE_TOLERANCE = 0.10  # achieved req/s may differ by this much before a warning
 
 
 @dataclass(frozen=True)
@@ -26,12 +47,18 @@ class EndpointComparison:
     name: str
     current_count: int
     baseline_count: int
-    d: float | None
-    p_value: float | None
+    d: float | None  # KS statistic: a diagnostic of shape, not the verdict
+    p_value: float | None  # KS p-value (assumes independent draws: too small)
     current: dict[str, float | None]  # p50, p95, p99 in ms
     baseline: dict[str, float | None]
     change: dict[str, float | None]  # relative: +0.2 is 20 % slower
     verdict: str
+    quantiles: list[QuantileChange] = field(default_factory=list)
+    reason: str = ""  # the quantile that decided, with its interval
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.name}"
 
 
 @dataclass
@@ -39,7 +66,7 @@ class Comparison:
     current: RunInfo
     baseline: RunInfo | None
     alpha: float
-    min_effect: float
+    min_change: dict[str, float]
     endpoints: list[EndpointComparison] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     # Sorted samples per endpoint, thinned, for the ECDF plots (not in the JSON).
@@ -49,32 +76,56 @@ class Comparison:
     def regressions(self) -> list[EndpointComparison]:
         return [e for e in self.endpoints if e.verdict == REGRESSION]
 
+    @property
+    def improvements(self) -> list[EndpointComparison]:
+        return [e for e in self.endpoints if e.verdict == IMPROVEMENT]
+
+    def summary(self) -> str:
+        """One line: the verdict of the whole comparison."""
+        if self.baseline is None:
+            return "no baseline: nothing compared"
+        counts = {
+            v: sum(e.verdict == v for e in self.endpoints)
+            for v in (REGRESSION, IMPROVEMENT, NO_CHANGE, INCONCLUSIVE, NOT_ENOUGH_DATA)
+        }
+        if self.regressions:
+            head = "REGRESSION: " + "; ".join(f"{e.label} {e.reason}" for e in self.regressions)
+        elif self.improvements:
+            head = "improvement: " + "; ".join(f"{e.label} {e.reason}" for e in self.improvements)
+        elif counts[NO_CHANGE]:
+            head = "no significant change"
+        else:
+            head = "no verdict: too little data"
+        tally = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+        return f"{head} ({tally or 'no endpoints'}; against {self.baseline.label!r})"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "current": asdict(self.current),
             "baseline": asdict(self.baseline) if self.baseline else None,
             "alpha": self.alpha,
-            "min_effect": self.min_effect,
+            "multiple_comparisons": "Holm over every (endpoint, quantile)",
+            "min_change": self.min_change,
+            "verdict": self.summary(),
             "warnings": self.warnings,
             "endpoints": [asdict(e) for e in self.endpoints],
-            "regressions": [f"{e.method} {e.name}" for e in self.regressions],
+            "regressions": [e.label for e in self.regressions],
         }
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float | None]:
     if values.size == 0:
-        return {f"p{p}": None for p in PERCENTILES}
-    found = np.percentile(values, PERCENTILES)
-    return {f"p{p}": float(v) for p, v in zip(PERCENTILES, found, strict=True)}
+        return {name: None for name, _ in stats.QUANTILES}
+    found = np.quantile(values, [p for _, p in stats.QUANTILES])
+    return {name: float(v) for (name, _), v in zip(stats.QUANTILES, found, strict=True)}
 
 
-def compare_samples(
+def _endpoint(
     method: str,
     name: str,
     current: np.ndarray,
     baseline: np.ndarray,
-    alpha: float,
-    min_effect: float,
+    decided: tuple[str, list[QuantileChange]],
 ) -> EndpointComparison:
     now, before = _percentiles(current), _percentiles(baseline)
     change = {
@@ -84,16 +135,52 @@ def compare_samples(
         for key in now
     }
     d = p = None
-    verdict = NOT_COMPARED
     if current.size >= 2 and baseline.size >= 2:
         result = ks_2samp(current, baseline)
         d, p = float(result.statistic), float(result.pvalue)
-        verdict = NO_CHANGE
-        if p < alpha and d >= min_effect:
-            verdict = REGRESSION if np.median(current) > np.median(baseline) else IMPROVEMENT
+    verdict, quantiles = decided
     return EndpointComparison(
-        method, name, int(current.size), int(baseline.size), d, p, now, before, change, verdict
+        method,
+        name,
+        int(current.size),
+        int(baseline.size),
+        d,
+        p,
+        now,
+        before,
+        change,
+        verdict,
+        quantiles,
+        stats.headline(quantiles, verdict),
     )
+
+
+def compare_endpoints(
+    timings: list[tuple[str, str, np.ndarray, np.ndarray]],
+    alpha: float = ALPHA,
+    min_change: dict[str, float] | None = None,
+) -> list[EndpointComparison]:
+    """Each (method, name, current, baseline), the timings **in time order**; Holm runs
+    over all of them together."""
+    thresholds = min_change or dict(MIN_CHANGE)
+    estimates = [(stats.estimate(now), stats.estimate(before)) for *_, now, before in timings]
+    decided = stats.decide(estimates, alpha, thresholds)
+    return [
+        _endpoint(method, name, now, before, result)
+        for (method, name, now, before), result in zip(timings, decided, strict=True)
+    ]
+
+
+def compare_samples(
+    method: str,
+    name: str,
+    current: np.ndarray,
+    baseline: np.ndarray,
+    alpha: float = ALPHA,
+    min_change: dict[str, float] | None = None,
+) -> EndpointComparison:
+    """One endpoint on its own (Holm over its three quantiles)."""
+    return compare_endpoints([(method, name, current, baseline)], alpha, min_change)[0]
 
 
 def comparability_warnings(current: RunInfo, baseline: RunInfo) -> list[str]:
@@ -102,8 +189,23 @@ def comparability_warnings(current: RunInfo, baseline: RunInfo) -> list[str]:
         warnings.append("the runs used different locustfiles")
     if current.users != baseline.users:
         warnings.append(f"the runs had different users: {current.users} vs {baseline.users}")
+    if current.pacing != baseline.pacing:
+        warnings.append(f"the runs had different pacing: {current.pacing} s vs {baseline.pacing} s")
     if current.host != baseline.host:
         warnings.append(f"the runs tested different hosts: {current.host} vs {baseline.host}")
+    if current.req_per_s and baseline.req_per_s:
+        ratio = current.req_per_s / baseline.req_per_s - 1
+        if abs(ratio) > RATE_TOLERANCE:
+            warnings.append(
+                f"the achieved request rate differs by {ratio:+.0%}: {current.req_per_s:.1f} vs "
+                f"{baseline.req_per_s:.1f} req/s"
+            )
+    for run in (current, baseline):
+        if run.peak_cpu is not None and run.peak_cpu > CPU_LIMIT:
+            warnings.append(
+                f"a load generator of run {run.label!r} reached {run.peak_cpu:.0f} % CPU: its "
+                "timings include its own queueing"
+            )
     return warnings
 
 
@@ -112,7 +214,8 @@ def _thin(values: np.ndarray, points: int = 400) -> np.ndarray:
     ordered = np.sort(values)
     if ordered.size <= points:
         return ordered
-    return ordered[np.linspace(0, ordered.size - 1, points).astype(int)]
+    thinned: np.ndarray = ordered[np.linspace(0, ordered.size - 1, points).astype(int)]
+    return thinned
 
 
 def compare_runs(
@@ -120,31 +223,38 @@ def compare_runs(
     current_label: str,
     baseline_label: str,
     alpha: float = ALPHA,
-    min_effect: float = MIN_EFFECT,
+    min_change: dict[str, float] | None = None,
 ) -> Comparison:
     """``baseline_label`` may be "previous": the last earlier run comparable to this one."""
+    thresholds = min_change or dict(MIN_CHANGE)
     current = store.run(current_label)
     if current is None:
         raise LookupError(f"no run labelled {current_label!r} in {store.path}")
     if baseline_label == "previous":
         baseline = store.previous_comparable(current)
         if baseline is None:
-            comparison = Comparison(current, None, alpha, min_effect)
+            comparison = Comparison(current, None, alpha, thresholds)
             comparison.warnings.append("no earlier comparable run: nothing to compare with")
             return comparison
     else:
         baseline = store.run(baseline_label)
         if baseline is None:
             raise LookupError(f"no run labelled {baseline_label!r} in {store.path}")
-    comparison = Comparison(current, baseline, alpha, min_effect)
+    comparison = Comparison(current, baseline, alpha, thresholds)
     comparison.warnings = comparability_warnings(current, baseline)
     endpoints = sorted(
         set(store.endpoints(current.id)) | set(store.endpoints(baseline.id)),
         key=lambda e: (e[1], e[0]),
     )
-    for method, name in endpoints:
-        now = store.response_times(current.id, (method, name))
-        before = store.response_times(baseline.id, (method, name))
-        comparison.endpoints.append(compare_samples(method, name, now, before, alpha, min_effect))
-        comparison.curves[(method, name)] = (_thin(now), _thin(before))
+    timings = [
+        (
+            method,
+            name,
+            store.response_times(current.id, (method, name)),
+            store.response_times(baseline.id, (method, name)),
+        )
+        for method, name in endpoints
+    ]
+    comparison.endpoints = compare_endpoints(timings, alpha, thresholds)
+    comparison.curves = {(m, n): (_thin(now), _thin(before)) for m, n, now, before in timings}
     return comparison

@@ -5,5 +5,8 @@ imports nothing heavy (the comparison's numpy and scipy load only when Locust qu
 PACING_SECONDS = 5.0
 EXPORTER_PORT = 9646
 RESULTS_DB = "results/loadwatch.sqlite"
-ALPHA = 0.01  # KS significance level
-MIN_EFFECT = 0.1  # smallest KS statistic D that counts as a change
+ALPHA = 0.05  # family-wise error of one comparison (Holm over endpoints and quantiles)
+# A quantile regressed only when its whole interval lies beyond this relative change. Two
+# runs of the same code differ by a few percent, and more in the tail: see the README's
+# calibration table for what these defaults give.
+MIN_CHANGE = {"p50": 0.10, "p95": 0.15, "p99": 0.20}

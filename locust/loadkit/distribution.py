@@ -106,7 +106,7 @@ def slices(creds: list[Credential], parts: int) -> list[list[Credential]]:
 
 
 def _on_message(environment: Environment, msg: Any, **_kwargs: Any) -> None:
-    creds = [Credential(**item) for item in msg.data]
+    creds = [Credential(**item) for item in msg.data["credentials"]]
     credentials.load(creds)
     log.info(
         "loadkit: received %d credentials: %s", len(creds), ",".join(c.username for c in creds)
@@ -127,6 +127,8 @@ def on_test_start(environment: Environment, **_kwargs: Any) -> None:
     if not isinstance(runner, MasterRunner | LocalRunner):
         return
     options = environment.parsed_options
+    if options is None:
+        return
     if options.user_pool == 0:
         log.info("loadkit: --user-pool 0: no load-test users are created or handed out")
         return
@@ -141,4 +143,4 @@ def on_test_start(environment: Environment, **_kwargs: Any) -> None:
         return
     workers = [worker.id for worker in runner.clients.all]
     for worker_id, part in zip(workers, slices(creds, len(workers)), strict=False):
-        runner.send_message(MESSAGE, [vars(c) for c in part], client_id=worker_id)
+        runner.send_message(MESSAGE, {"credentials": [vars(c) for c in part]}, client_id=worker_id)

@@ -45,7 +45,7 @@ def on_quitting(environment: Environment, **_kwargs: Any) -> None:
     if options.baseline:
         try:
             comparison = compare_runs(
-                done.store, done.label, options.baseline, options.alpha, options.min_effect
+                done.store, done.label, options.baseline, options.alpha, options.min_change
             )
         except LookupError as error:
             log.error("loadkit: cannot compare: %s", error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside li
 log = logging.getLogger(__name__)
 
 MESSAGE = "loadkit_pacing"
+JITTER = 0.1
 
 
 class Pacing:
@@ -42,9 +44,16 @@ pacing = Pacing()
 def paced(user: Any) -> float:
     """A Locust ``wait_time``: iteration k of a user starts ~k * pacing after its first,
     whatever the iteration took; after a slow iteration it starts at once, without a burst
-    to catch up. It reads the pacing each time, so a change applies from the next wait."""
+    to catch up. It reads the pacing each time, so a change applies from the next wait.
+
+    Each period is drawn within ±JITTER of the pacing (the mean stays the pacing). Users
+    spawned together with one fixed period would meet the service in lockstep forever, at
+    phases fixed by the moment they spawned: one run's requests would keep colliding in
+    one pattern and the next run's in another, and the two would differ far more than the
+    service does. The jitter lets each run sample every phase."""
     now = time.monotonic()
-    next_start = getattr(user, "_loadkit_next_start", now) + pacing.seconds
+    period = pacing.seconds * random.uniform(1 - JITTER, 1 + JITTER)
+    next_start = getattr(user, "_loadkit_next_start", now) + period
     if next_start < now:
         next_start = now
     user._loadkit_next_start = next_start
@@ -55,7 +64,7 @@ def _broadcast(environment: Environment, seconds: float) -> None:
     from locust.runners import MasterRunner
 
     if isinstance(environment.runner, MasterRunner):
-        environment.runner.send_message(MESSAGE, seconds)
+        environment.runner.send_message(MESSAGE, {"seconds": seconds})
 
 
 def _set_everywhere(environment: Environment, seconds: float) -> None:
@@ -70,7 +79,9 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
     if options is not None and options.pacing > 0:
         pacing.seconds = options.pacing
     if isinstance(environment.runner, WorkerRunner):
-        environment.runner.register_message(MESSAGE, lambda msg, **_: pacing.set(float(msg.data)))
+        environment.runner.register_message(
+            MESSAGE, lambda msg, **_: pacing.set(float(msg.data["seconds"]))
+        )
     if environment.web_ui is not None:
         _extend_web_ui(environment)
 
@@ -89,6 +100,8 @@ def _extend_web_ui(environment: Environment) -> None:
     web_ui = environment.web_ui
     assert web_ui is not None
     app = web_ui.app
+    if app is None:
+        return
 
     @app.route("/pacing", methods=["GET", "POST"])
     def pacing_route() -> Response | tuple[Response, int]:

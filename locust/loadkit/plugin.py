@@ -7,7 +7,16 @@ from typing import Any
 
 from locust.argument_parser import LocustArgumentParser
 
-from loadkit import defaults, distribution, exporter, gate, pacing, recorder, thresholds
+from loadkit import (
+    defaults,
+    distribution,
+    exporter,
+    gate,
+    pacing,
+    recorder,
+    thresholds,
+    verdict_options,
+)
 from locust import events
 
 
@@ -96,17 +105,17 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
     )
     add(
         "--alpha",
-        type=float,
+        type=verdict_options.alpha,
         default=defaults.ALPHA,
         include_in_web_ui=False,
-        help="KS significance level",
+        help="family-wise error of the baseline comparison (Holm)",
     )
     add(
-        "--min-effect",
-        type=float,
-        default=defaults.MIN_EFFECT,
+        "--min-change",
+        type=verdict_options.min_change,
+        default=dict(defaults.MIN_CHANGE),
         include_in_web_ui=False,
-        help="smallest KS statistic D that counts as a change",
+        help=verdict_options.MIN_CHANGE_HELP,
     )
     add(
         "--fail-on-regression",

@@ -6,6 +6,8 @@
 - The master hands each batch to one writer thread (a real OS thread from gevent's pool)
   that ``executemany``s it into SQLite; the event loop never waits on the disk.
 - In local mode the same process buffers and flushes every second.
+- Every load generator samples its own CPU; workers send their peak with the same reports,
+  so each run records the busiest generator's peak (a comparability check).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gevent
+import psutil
 from gevent.threadpool import ThreadPool
 
 from loadkit.results import Batch, ResultsStore
@@ -29,7 +32,9 @@ if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside li
 log = logging.getLogger(__name__)
 
 REPORT_KEY = "loadkit_timings"
+CPU_KEY = "loadkit_cpu_peak"
 LOCAL_FLUSH_SECONDS = 1.0
+CPU_SAMPLE_SECONDS = 2.0
 
 
 class Recorder:
@@ -41,6 +46,7 @@ class Recorder:
         self.label: str | None = None
         self.spawned_at: float | None = None
         self.received = 0
+        self.peak_cpu: float | None = None  # the busiest load generator's, this run
         self._writer = ThreadPool(1)
 
     def _write(self, call: Any, *args: Any) -> Any:
@@ -61,7 +67,12 @@ class Recorder:
     def spawned(self) -> None:
         self.spawned_at = time.time()
         if self.run_id is not None:
-            self._write(self.store.mark, self.run_id, "spawned_at", self.spawned_at)
+            self._write(self.store.mark_spawned, self.run_id, self.spawned_at)
+
+    def cpu(self, percent: float | None) -> None:
+        if percent is None or self.run_id is None:
+            return
+        self.peak_cpu = percent if self.peak_cpu is None else max(self.peak_cpu, percent)
 
     def add(self, batch: Batch) -> None:
         if self.run_id is None or not len(batch):
@@ -72,7 +83,8 @@ class Recorder:
     def finish(self) -> None:
         """Write what is queued and close the run; returns once it is on disk."""
         if self.run_id is not None:
-            self._write(self.store.mark, self.run_id, "stopped_at", time.time()).get()
+            finish = self.store.finish_run
+            self._write(finish, self.run_id, time.time(), self.peak_cpu).get()
         self._writer.join()
 
 
@@ -146,11 +158,13 @@ def on_request(
 
 def on_report_to_master(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
     data[REPORT_KEY] = buffer.take().to_message()
+    data[CPU_KEY] = cpu_peak.take()
 
 
 def on_worker_report(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
     if recorder is not None and REPORT_KEY in data:
         recorder.add(Batch.from_message(data[REPORT_KEY]))
+        recorder.cpu(data.get(CPU_KEY))
 
 
 def _flush_locally() -> None:
@@ -158,6 +172,32 @@ def _flush_locally() -> None:
         gevent.sleep(LOCAL_FLUSH_SECONDS)
         if recorder is not None:
             recorder.add(buffer.take())
+
+
+class CpuPeak:
+    """This process's busiest CPU share over CPU_SAMPLE_SECONDS windows since it was last
+    taken. Every load generator runs one; workers send theirs with their stats reports,
+    so a test of any length gets figures (Locust's own monitor reads every 10 s)."""
+
+    def __init__(self) -> None:
+        self.peak: float | None = None
+
+    def run(self) -> None:
+        process = psutil.Process()
+        process.cpu_percent()  # the first reading only sets the start
+        while True:
+            gevent.sleep(CPU_SAMPLE_SECONDS)
+            value = float(process.cpu_percent())
+            self.peak = value if self.peak is None else max(self.peak, value)
+            if recorder is not None:  # the master's or local process's own share
+                recorder.cpu(self.take())
+
+    def take(self) -> float | None:
+        peak, self.peak = self.peak, None
+        return peak
+
+
+cpu_peak = CpuPeak()
 
 
 def on_init(environment: Environment, **_kwargs: Any) -> None:
@@ -173,6 +213,7 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         buffer.take()
         events.request.add_listener(on_request)
         events.report_to_master.add_listener(on_report_to_master)
+        gevent.spawn(cpu_peak.run)
         return
     if not isinstance(runner, MasterRunner | LocalRunner) or environment.parsed_options is None:
         return
@@ -180,6 +221,7 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         return
     recorder = Recorder(ResultsStore(environment.parsed_options.results_db))
     events.worker_report.add_listener(on_worker_report)
+    gevent.spawn(cpu_peak.run)
     if isinstance(runner, LocalRunner):
         events.request.add_listener(on_request)
         gevent.spawn(_flush_locally)
@@ -198,6 +240,7 @@ def on_test_start(environment: Environment, **_kwargs: Any) -> None:
             "run_time": options.run_time,
             "host": environment.host,
             "locustfile_hash": locustfile_hash(environment),
+            "pacing": getattr(options, "pacing", None),
         },
     )
 

@@ -2,12 +2,17 @@
 a short text table for the terminal, and JSON for machines."""
 
 import json
+import math
+import re
+import time
 from html import escape
 from pathlib import Path
 
 import numpy as np
 
 from loadkit.compare import IMPROVEMENT, REGRESSION, Comparison, EndpointComparison
+from loadkit.results import RunInfo
+from loadkit.verdict import MIN_COUNT, QUANTILES, QuantileChange
 
 SECTION_ID = "loadwatch-baseline"
 COLOURS = {"current": "#e4572e", "baseline": "#3f88c5"}
@@ -23,24 +28,37 @@ def _change(value: float | None) -> str:
     return BLANK if value is None else f"{value:+.1%}"
 
 
+def _interval(q: QuantileChange) -> str:
+    if q.change is None or q.low is None or q.high is None:
+        return BLANK
+    return f"{q.change:+.1%} [{q.low:+.1%}, {q.high:+.1%}]"
+
+
 def text_table(comparison: Comparison) -> str:
     baseline = comparison.baseline.label if comparison.baseline else "none"
-    lines = [f"loadwatch: run {comparison.current.label!r} against baseline {baseline!r}"]
+    lines = [
+        f"loadwatch: run {comparison.current.label!r} against baseline {baseline!r}",
+        f"  verdict: {comparison.summary()}",
+    ]
     lines += [f"  warning: {w}" for w in comparison.warnings]
     header = (
-        f"  {'endpoint':<36} {'n':>8} {'p50 ms':>9} {'Δp50':>8} {'Δp95':>8} {'D':>6} {'p':>9}"
-        "  verdict"
+        f"  {'endpoint':<34} {'n':>7} {'p50 ms':>8} {'Δp50 [interval]':>26} "
+        f"{'Δp95 [interval]':>26} {'Δp99 [interval]':>26} {'KS D':>6}  verdict"
     )
     if comparison.endpoints:
         lines.append(header)
     for e in comparison.endpoints:
         d = BLANK if e.d is None else f"{e.d:.3f}"
-        p = BLANK if e.p_value is None else f"{e.p_value:.2g}"
+        cells = " ".join(f"{_interval(q):>26}" for q in e.quantiles)
         lines.append(
-            f"  {(e.method + ' ' + e.name)[:36]:<36} {e.current_count:>8} "
-            f"{_ms(e.current['p50']):>9} {_change(e.change['p50']):>8} "
-            f"{_change(e.change['p95']):>8} {d:>6} {p:>9}  {e.verdict}"
+            f"  {e.label[:34]:<34} {e.current_count:>7} {_ms(e.current['p50']):>8} {cells} "
+            f"{d:>6}  {e.verdict}"
         )
+    thresholds = ", ".join(f"{k} ±{v:.0%}" for k, v in comparison.min_change.items())
+    lines.append(
+        f"  intervals at Holm's level for a family-wise error of {comparison.alpha:g}; "
+        f"thresholds {thresholds}"
+    )
     return "\n".join(lines)
 
 
@@ -49,41 +67,104 @@ def write_json(comparison: Comparison, path: Path) -> None:
     path.write_text(json.dumps(comparison.to_dict(), indent=2, default=str), encoding="utf-8")
 
 
+def _nice_ticks(low: float, high: float, log: bool) -> list[float]:
+    if log:
+        ticks = [
+            m * 10.0**e
+            for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+            for m in (1, 2, 5)
+        ]
+        return [t for t in ticks if low <= t <= high]
+    step = 10 ** math.floor(math.log10((high - low) / 4 or 1))
+    for factor in (1, 2, 5, 10):
+        if (high - low) / (step * factor) <= 6:
+            step *= factor
+            break
+    first = math.ceil(low / step) * step
+    return [first + i * step for i in range(int((high - first) / step) + 1)]
+
+
 def _ecdf_svg(current: np.ndarray, baseline: np.ndarray, title: str) -> str:
-    width, height, pad = 420, 220, 40
+    """Both runs' ECDFs, with y ticks and gridlines, a log x axis when the times span more
+    than a factor of 20, and each run's p50/p95/p99 marked on its own curve."""
+    width, height, left, right, top_pad, bottom = 480, 260, 48, 30, 28, 40
     both = np.concatenate([current, baseline])
     if both.size == 0:
         return ""
-    top = float(np.percentile(both, 99.5)) or 1.0
+    low = max(float(np.min(both)), 1e-3)
+    high = max(float(np.percentile(both, 99.8)), low * 1.01)
+    log = high / low > 20
+    plot_w, plot_h = width - left - right, height - top_pad - bottom
 
-    def line(values: np.ndarray, colour: str) -> str:
-        if values.size == 0:
-            return ""
-        ys = (np.arange(1, values.size + 1)) / values.size
-        points = " ".join(
-            f"{pad + min(v / top, 1.0) * (width - 2 * pad):.1f},"
-            f"{height - pad - y * (height - 2 * pad):.1f}"
-            for v, y in zip(values, ys, strict=True)
+    def x_of(v: float) -> float:
+        v = min(max(v, low), high)
+        share = (
+            (math.log(v) - math.log(low)) / (math.log(high) - math.log(low))
+            if log
+            else (v - low) / (high - low)
         )
-        return f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>'
+        return left + share * plot_w
 
-    ticks = "".join(
-        f'<text x="{pad + f * (width - 2 * pad):.0f}" y="{height - pad + 15}" '
-        f'text-anchor="middle" font-size="10">{top * f:,.0f}</text>'
-        for f in (0, 0.25, 0.5, 0.75, 1)
+    def y_of(f: float) -> float:
+        return top_pad + (1 - f) * plot_h
+
+    parts = [
+        f'<rect x="{left}" y="{top_pad}" width="{plot_w}" height="{plot_h}" fill="none" '
+        'stroke="#999"/>'
+    ]
+    for f in (0, 0.25, 0.5, 0.75, 1):
+        y = y_of(f)
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e3e3"/>'
+            f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end" font-size="10">{f:g}</text>'
+        )
+    for f in (0.95, 0.99):  # the tail quantiles' levels, labelled on the right
+        y = y_of(f)
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d0d0" '
+            f'stroke-dasharray="3 3"/><text x="{left + plot_w + 2}" y="{y + 3:.1f}" '
+            f'font-size="9" fill="#777">{f:g}</text>'
+        )
+    for tick in _nice_ticks(low, high, log):
+        x = x_of(tick)
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top_pad}" y2="{top_pad + plot_h}" '
+            f'stroke="#eeeeee"/><text x="{x:.1f}" y="{top_pad + plot_h + 13}" '
+            f'text-anchor="middle" font-size="10">{tick:,.4g}</text>'
+        )
+
+    def curve(values: np.ndarray, colour: str) -> None:
+        if values.size == 0:
+            return
+        ys = np.arange(1, values.size + 1) / values.size
+        points = " ".join(
+            f"{x_of(float(v)):.1f},{y_of(float(y)):.1f}" for v, y in zip(values, ys, strict=True)
+        )
+        parts.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>'
+        )
+        for _name, p in QUANTILES:
+            at = float(np.quantile(values, p))
+            parts.append(
+                f'<circle cx="{x_of(at):.1f}" cy="{y_of(p):.1f}" r="3.5" fill="{colour}">'
+                f"<title>p{p * 100:g} {at:,.1f} ms</title></circle>"
+            )
+
+    curve(baseline, COLOURS["baseline"])
+    curve(current, COLOURS["current"])
+    scale = "log scale" if log else "linear"
+    parts.append(
+        f'<text x="{left + plot_w / 2}" y="{height - 8}" text-anchor="middle" font-size="11">'
+        f"response time (ms, {scale}); dots: p50, p95, p99</text>"
+        f'<text x="12" y="{top_pad + plot_h / 2}" font-size="11" '
+        f'transform="rotate(-90 12 {top_pad + plot_h / 2})" text-anchor="middle">'
+        "fraction ≤ x</text>"
+        f'<text x="{left}" y="{top_pad - 10}" font-size="12" font-weight="bold">'
+        f"{escape(title)}</text>"
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="{escape(title)}">'
-        f'<rect x="{pad}" y="{pad}" width="{width - 2 * pad}" height="{height - 2 * pad}" '
-        f'fill="none" stroke="#bbb"/>'
-        f"{line(baseline, COLOURS['baseline'])}{line(current, COLOURS['current'])}{ticks}"
-        f'<text x="{width / 2}" y="{height - 5}" text-anchor="middle" font-size="11">'
-        f"response time (ms)</text>"
-        f'<text x="12" y="{height / 2}" font-size="11" transform="rotate(-90 12 {height / 2})" '
-        f'text-anchor="middle">fraction ≤ x</text>'
-        f'<text x="{pad}" y="{pad - 8}" font-size="12" font-weight="bold">{escape(title)}</text>'
-        f"</svg>"
+        f'role="img" aria-label="{escape(title)}">{"".join(parts)}</svg>'
     )
 
 
@@ -98,12 +179,76 @@ def _row(e: EndpointComparison) -> str:
             f"{_ms(e.current[k])} <small>({_ms(e.baseline[k])})</small>"
             for k in ("p50", "p95", "p99")
         ),
-        *(_change(e.change[k]) for k in ("p50", "p95", "p99")),
+        *(
+            f'<span style="color:{VERDICT_COLOURS.get(q.outcome, "inherit")}">'
+            f"{escape(_interval(q))}</span>"
+            for q in e.quantiles
+        ),
         BLANK if e.d is None else f"{e.d:.3f}",
         BLANK if e.p_value is None else f"{e.p_value:.3g}",
-        f'<b style="color:{colour}">{escape(e.verdict)}</b>',
+        f'<b style="color:{colour}">{escape(e.verdict)}</b>'
+        + (f"<br><small>{escape(e.reason)}</small>" if e.reason else ""),
     ]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _run_facts(run: RunInfo) -> list[str]:
+    ramp = (
+        f"{run.spawned_at - run.started_at:.1f} s"
+        if run.spawned_at is not None
+        else "never finished spawning: all excluded"
+    )
+    return [
+        escape(run.label),
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at)),
+        BLANK if run.users is None else str(run.users),
+        BLANK if run.pacing is None else f"{run.pacing:g} s",
+        BLANK if run.req_per_s is None else f"{run.req_per_s:,.1f}",
+        BLANK if run.peak_cpu is None else f"{run.peak_cpu:.0f} %",
+        ramp,
+    ]
+
+
+def _comparability(comparison: Comparison) -> str:
+    runs = [("current", comparison.current)]
+    if comparison.baseline:
+        runs.append(("baseline", comparison.baseline))
+    headers = [
+        "",
+        "label",
+        "started",
+        "users",
+        "pacing",
+        "req/s",
+        "load-generator CPU peak",
+        "ramp-up excluded",
+    ]
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{c}</td>" for c in [role, *_run_facts(run)]) + "</tr>"
+        for role, run in runs
+    )
+    return (
+        '<div class="comparability"><b>Comparability</b><table><thead><tr>'
+        + "".join(f"<th>{h}</th>" for h in headers)
+        + f"</tr></thead><tbody>{rows}</tbody></table></div>"
+    )
+
+
+def summary_banner(comparison: Comparison) -> str:
+    """One line for the top of Locust's report, linking to the section."""
+    colour = (
+        VERDICT_COLOURS[REGRESSION]
+        if comparison.regressions
+        else VERDICT_COLOURS[IMPROVEMENT]
+        if comparison.improvements
+        else "#555"
+    )
+    return (
+        f'<div id="{SECTION_ID}-summary" style="font-family:sans-serif;padding:10px 16px;'
+        f'border-left:6px solid {colour};background:#fafafa;color:#222;margin:8px">'
+        f"<b>loadwatch baseline verdict:</b> {escape(comparison.summary())} "
+        f'<a href="#{SECTION_ID}">details</a></div>'
+    )
 
 
 def html_section(comparison: Comparison) -> str:
@@ -112,6 +257,7 @@ def html_section(comparison: Comparison) -> str:
         f"Baseline comparison: run <code>{escape(comparison.current.label)}</code> against "
         + (f"<code>{escape(base.label)}</code>" if base else "no baseline")
     )
+    verdict_line = f'<p class="verdict"><b>Verdict:</b> {escape(comparison.summary())}</p>'
     warnings = "".join(f'<p class="warning">⚠ {escape(w)}</p>' for w in comparison.warnings)
     headers = [
         "Method",
@@ -121,11 +267,11 @@ def html_section(comparison: Comparison) -> str:
         "p50 ms (baseline)",
         "p95 ms (baseline)",
         "p99 ms (baseline)",
-        "Δp50",
-        "Δp95",
-        "Δp99",
+        "Δp50 [interval]",
+        "Δp95 [interval]",
+        "Δp99 [interval]",
         "KS D",
-        "p-value",
+        "KS p",
         "Verdict",
     ]
     table = ""
@@ -141,35 +287,52 @@ def html_section(comparison: Comparison) -> str:
         _ecdf_svg(now, before, f"{method} {name}")
         for (method, name), (now, before) in comparison.curves.items()
     )
+    thresholds = ", ".join(f"{k} ±{v:.0%}" for k, v in comparison.min_change.items())
     legend = (
         f'<p><span style="color:{COLOURS["current"]}">━ current</span> &nbsp; '
-        f'<span style="color:{COLOURS["baseline"]}">━ baseline</span> &nbsp; '
-        f"Significant when p &lt; {comparison.alpha:g} and D ≥ {comparison.min_effect:g}; "
-        "ramp-up and failed requests excluded.</p>"
+        f'<span style="color:{COLOURS["baseline"]}">━ baseline</span></p>'
+        '<p class="method">A quantile regressed when its whole interval lies beyond its '
+        f"threshold ({thresholds}). Intervals respect the autocorrelation of each run and are "
+        f"shown at Holm's level for a family-wise error of {comparison.alpha:g} over every "
+        "endpoint and quantile. Fewer than "
+        f"{MIN_COUNT} timings in a run: not enough data. KS D and p describe the shape only: "
+        "their p-value assumes independent requests and decides nothing. Ramp-up and failed "
+        "requests excluded.</p>"
     )
     style = (
         "<style>#loadwatch-baseline{font-family:sans-serif;margin:24px;padding:16px;"
         "border:1px solid #ccc;border-radius:6px;background:#fff;color:#222}"
-        "#loadwatch-baseline table{border-collapse:collapse;font-size:13px}"
+        "#loadwatch-baseline table{border-collapse:collapse;font-size:13px;margin:6px 0}"
         "#loadwatch-baseline td,#loadwatch-baseline th{border:1px solid #ddd;padding:4px 8px;"
-        "text-align:right}#loadwatch-baseline td:nth-child(-n+2){text-align:left}"
-        "#loadwatch-baseline .warning{color:#b9770e}"
+        "text-align:right}#loadwatch-baseline .loadwatch-table td:nth-child(-n+2)"
+        "{text-align:left}#loadwatch-baseline .warning{color:#b9770e}"
+        "#loadwatch-baseline .verdict{font-size:15px}"
+        "#loadwatch-baseline .method{font-size:12px;color:#555}"
         "#loadwatch-baseline .plots{display:flex;flex-wrap:wrap;gap:12px}</style>"
     )
     return (
-        f'{style}<section id="{SECTION_ID}"><h2>{heading}</h2>{warnings}{table}{legend}'
+        f'{style}<section id="{SECTION_ID}"><h2>{heading}</h2>{verdict_line}{warnings}'
+        f"{_comparability(comparison)}{table}{legend}"
         f'<div class="plots">{plots}</div></section>'
     )
 
 
 def add_to_report(html_path: Path, comparison: Comparison) -> None:
-    """Put the section into Locust's HTML report (before </body>), once."""
+    """Put the verdict's line at the top of Locust's HTML report and the section at its
+    end (before </body>), once."""
     page = html_path.read_text(encoding="utf-8")
-    section = html_section(comparison)
     if SECTION_ID in page:
         return
+    section, banner = html_section(comparison), summary_banner(comparison)
     at = page.rfind("</body>")
     page = page[:at] + section + page[at:] if at >= 0 else page + section
+    # Locust's page carries "<body" inside its scripts too: the banner goes just before
+    # the React root, or after the <body> that follows the real </head>.
+    at = page.find('<div id="root"')
+    if at < 0:
+        body = re.compile(r"<body[^>]*>").search(page, max(page.rfind("</head>"), 0))
+        at = body.end() if body else 0
+    page = page[:at] + banner + page[at:]
     html_path.write_text(page, encoding="utf-8")
 
 
@@ -177,5 +340,5 @@ def standalone_html(comparison: Comparison) -> str:
     title = f"loadwatch: {escape(comparison.current.label)}"
     return (
         f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>'
-        f"<body>{html_section(comparison)}</body></html>"
+        f"<body>{summary_banner(comparison)}{html_section(comparison)}</body></html>"
     )

@@ -32,7 +32,10 @@ CREATE TABLE IF NOT EXISTS runs (
     host TEXT,
     locustfile_hash TEXT,
     first_rowid INTEGER,        -- the run's timings lie within these rowids
-    last_rowid INTEGER
+    last_rowid INTEGER,
+    pacing REAL,                -- seconds between a user's iterations, at start
+    req_per_s REAL,             -- achieved, after ramp-up
+    peak_cpu REAL               -- the busiest load generator's peak CPU %
 );
 CREATE TABLE IF NOT EXISTS timings (
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -86,8 +89,10 @@ class Batch:
 
 RUN_FIELDS = (
     "id, label, started_at, spawned_at, stopped_at, users, spawn_rate, run_time, host, "
-    "locustfile_hash"
+    "locustfile_hash, pacing, req_per_s, peak_cpu"
 )
+# Columns added after the first release: a store written before them gains them on open.
+ADDED_COLUMNS = {"pacing": "REAL", "req_per_s": "REAL", "peak_cpu": "REAL"}
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,9 @@ class RunInfo:
     run_time: str | None
     host: str | None
     locustfile_hash: str | None
+    pacing: float | None = None
+    req_per_s: float | None = None
+    peak_cpu: float | None = None
 
 
 class ResultsStore:
@@ -113,6 +121,10 @@ class ResultsStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        present = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
+        for column, kind in ADDED_COLUMNS.items():
+            if column not in present:
+                self.db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self.db.close()
@@ -128,7 +140,7 @@ class ResultsStore:
     def start_run(self, label: str, settings: dict[str, Any]) -> int:
         cursor = self.db.execute(
             "INSERT INTO runs (label, started_at, users, spawn_rate, run_time, host, "
-            "locustfile_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "locustfile_hash, pacing) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 label,
                 settings.get("started_at", time.time()),
@@ -137,14 +149,30 @@ class ResultsStore:
                 settings.get("run_time"),
                 settings.get("host"),
                 settings.get("locustfile_hash"),
+                settings.get("pacing"),
             ),
         )
         return int(cursor.lastrowid or 0)
 
-    def mark(self, run_id: int, column: str, value: float) -> None:
-        if column not in ("spawned_at", "stopped_at"):
-            raise ValueError(column)
-        self.db.execute(f"UPDATE runs SET {column} = ? WHERE id = ?", (value, run_id))  # noqa: S608
+    def finish_run(self, run_id: int, stopped_at: float, peak_cpu: float | None) -> None:
+        """Close the run with what can only be known at its end: the achieved request
+        rate after ramp-up, and the load generators' peak CPU."""
+        first, last = self._range(run_id)
+        row = self.db.execute(
+            "SELECT COUNT(*), MIN(ts) FROM timings WHERE rowid BETWEEN ? AND ? AND run_id = ? "
+            "AND ramp_up = 0",
+            (first, last, run_id),
+        ).fetchone()
+        spawned = self.db.execute("SELECT spawned_at FROM runs WHERE id = ?", (run_id,)).fetchone()
+        since = spawned[0] if spawned and spawned[0] is not None else row[1]
+        rate = row[0] / (stopped_at - since) if row[0] and since and stopped_at > since else None
+        self.db.execute(
+            "UPDATE runs SET stopped_at = ?, req_per_s = ?, peak_cpu = ? WHERE id = ?",
+            (stopped_at, rate, peak_cpu, run_id),
+        )
+
+    def mark_spawned(self, run_id: int, spawned_at: float) -> None:
+        self.db.execute("UPDATE runs SET spawned_at = ? WHERE id = ?", (spawned_at, run_id))
 
     def add_timings(self, run_id: int, batch: Batch, spawned_at: float | None) -> int:
         """Store a batch; a timing before ``spawned_at`` (or before it is known) is ramp-up."""
@@ -189,11 +217,11 @@ class ResultsStore:
         return RunInfo(*row) if row else None
 
     def previous_comparable(self, current: RunInfo) -> RunInfo | None:
-        """The latest earlier run with the same locustfile, users and host."""
+        """The latest earlier run with the same locustfile, users, host and pacing."""
         row = self.db.execute(
             f"SELECT {RUN_FIELDS} FROM runs WHERE id < ? AND locustfile_hash IS ? "  # noqa: S608
-            "AND users IS ? AND host IS ? ORDER BY id DESC LIMIT 1",
-            (current.id, current.locustfile_hash, current.users, current.host),
+            "AND users IS ? AND host IS ? AND pacing IS ? ORDER BY id DESC LIMIT 1",
+            (current.id, current.locustfile_hash, current.users, current.host, current.pacing),
         ).fetchone()
         return RunInfo(*row) if row else None
 
@@ -221,13 +249,16 @@ class ResultsStore:
         return [(str(kind), str(name)) for kind, name in rows]
 
     def response_times(self, run_id: int, endpoint: Sequence[str]) -> "np.ndarray":
-        """Successful requests' times, ramp-up excluded, as a float array."""
+        """Successful requests' times, ramp-up excluded, as a float array **in the order
+        the requests started**: the verdict reads the run as a time series. Rows arrive
+        one worker's batch at a time, so rowid order is only roughly time order."""
         import numpy as np  # not at import: the recorder side never needs it
 
         first, last = self._range(run_id)
         cursor = self.db.execute(
-            "SELECT response_time_ms FROM timings WHERE rowid BETWEEN ? AND ? AND run_id = ? "
-            "AND request_type = ? AND name = ? AND ramp_up = 0 AND success = 1",
+            "SELECT ts, response_time_ms FROM timings WHERE rowid BETWEEN ? AND ? "
+            "AND run_id = ? AND request_type = ? AND name = ? AND ramp_up = 0 AND success = 1",
             (first, last, run_id, endpoint[0], endpoint[1]),
         )
-        return np.fromiter((row[0] for row in cursor), dtype=np.float64)
+        rows = np.fromiter(cursor, dtype=[("ts", np.float64), ("ms", np.float64)])
+        return rows["ms"][np.argsort(rows["ts"], kind="stable")]

@@ -21,16 +21,17 @@ def csv_rows(path: str | Path) -> list[dict[str, str]]:
 
 
 class Generated(Sequence[T]):
-    """``count`` values, value i being ``make(i)``, made when asked for."""
+    """``size`` values, value i being ``make(i)``, made when asked for. (Not ``count``:
+    that name is Sequence.count, which must keep counting occurrences of a value.)"""
 
-    def __init__(self, make: Callable[[int], T], count: int) -> None:
-        if count < 0:
-            raise ValueError("count must be >= 0")
+    def __init__(self, make: Callable[[int], T], size: int) -> None:
+        if size < 0:
+            raise ValueError("size must be >= 0")
         self.make = make
-        self.count = count
+        self.size = size
 
     def __len__(self) -> int:
-        return self.count
+        return self.size
 
     @overload
     def __getitem__(self, index: int) -> T: ...
@@ -38,10 +39,10 @@ class Generated(Sequence[T]):
     def __getitem__(self, index: slice) -> Sequence[T]: ...
     def __getitem__(self, index: int | slice) -> T | Sequence[T]:
         if isinstance(index, slice):
-            return [self.make(i) for i in range(*index.indices(self.count))]
-        if not -self.count <= index < self.count:
+            return [self.make(i) for i in range(*index.indices(self.size))]
+        if not -self.size <= index < self.size:
             raise IndexError(index)
-        return self.make(index % self.count)
+        return self.make(index % self.size)
 
 
 class SamplerExhausted(LookupError):

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Response, status
+from fastapi import APIRouter, Cookie, Request, Response, status
 
 from rest_service import auth
 from rest_service.auth import COOKIE_NAME, CurrentUser, SessionCacheDep, SettingsDep
@@ -12,10 +12,17 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post(
     "/login",
     response_model=UserOut,
-    responses={401: {"description": "Wrong credentials"}, 429: {"description": "Throttled"}},
+    responses={
+        401: {"description": "Wrong credentials"},
+        429: {"description": "Too many failed logins from this address (Retry-After)"},
+    },
 )
-async def login(body: LoginIn, response: Response, settings: SettingsDep) -> UserOut:
-    user = await auth.authenticate(body.username, body.password, settings)
+async def login(
+    body: LoginIn, request: Request, response: Response, settings: SettingsDep
+) -> UserOut:
+    # Behind a reverse proxy, uvicorn's --forwarded-allow-ips makes this the real client.
+    address = request.client.host if request.client else "unknown"
+    user = await auth.authenticate(body.username, body.password, address, settings)
     token = await auth.start_session(user.id, settings)
     response.set_cookie(
         COOKIE_NAME,

@@ -1,0 +1,73 @@
+"""How errors become HTTP answers: domain errors to their status, invalid requests to 422,
+anything else to a logged 500. Every answer is ``{"detail": ...}`` and always encodes."""
+
+import logging
+import math
+from typing import Any
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from rest_service.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    ServiceError,
+    Throttled,
+    UnsupportedMediaType,
+)
+
+log = logging.getLogger("rest_service")
+
+STATUS_OF: dict[type[ServiceError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+    NotAuthenticated: 401,
+    Forbidden: 403,
+    Throttled: 429,
+    UnsupportedMediaType: 415,
+}
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` in a form JSON can always carry. A 422 echoes what the client sent, and
+    that may be NaN, an infinity or a lone UTF-16 surrogate, which strict JSON and UTF-8
+    cannot encode: such a value is answered as text instead of failing the answer."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, dict):
+        return {json_safe(str(k)): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def answer(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": json_safe(detail)}, status_code=status, headers=headers)
+
+
+async def service_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ServiceError)
+    status = next(code for cls, code in STATUS_OF.items() if isinstance(error, cls))
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Throttled) else None
+    return answer(status, error.detail, headers)
+
+
+async def invalid_request(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    # jsonable_encoder first: it turns the errors' contexts (exceptions, …) into text.
+    return answer(422, jsonable_encoder(json_safe(list(error.errors()))))
+
+
+async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return answer(500, "Internal server error")
