@@ -1,8 +1,9 @@
 """A burst of logins at full bcrypt cost, and what it does to everybody else's writes.
 
 Starts the service (embedded database, BCRYPT_ROUNDS=12 as in production) and 50 users.
-Then 10 logged-in writers post one sample at a time, back to back, for the whole
-benchmark; after --quiet seconds, 50 new clients log in at once. It reports:
+Then 10 logged-in writers post one sample each every --write-interval seconds (paced, as
+monitors and load-test users are), for the whole benchmark; after --quiet seconds, 50 new
+clients log in at once. It reports:
 - how long the 50 logins took, against "the bcrypt limit": 50 password checks divided
   among the cores, each at the single-threaded cost of one check measured here first;
 - the writers' p50 and p99 latency before the burst and while it lasted.
@@ -54,7 +55,7 @@ def percentiles(latencies: list[float]) -> dict[str, float]:
     }
 
 
-async def burst(url: str, quiet: float) -> dict[str, Any]:
+async def burst(url: str, quiet: float, interval: float) -> dict[str, Any]:
     admin = await client_session(url)
     names = [f"burst-{i:02d}" for i in range(USERS)]
     for name in names:
@@ -72,9 +73,15 @@ async def burst(url: str, quiet: float) -> dict[str, Any]:
 
     async def write(session: aiohttp.ClientSession, run: str) -> None:
         seq = 0
+        next_start = time.perf_counter()
         while not stop.is_set():
-            sample = {"seq": seq, "timestamp": (base + timedelta(milliseconds=seq)).isoformat(),
-                      "cpu_percent": 50.0}
+            next_start += interval
+            await asyncio.sleep(max(0.0, next_start - time.perf_counter()))
+            sample = {
+                "seq": seq,
+                "timestamp": (base + timedelta(milliseconds=seq)).isoformat(),
+                "cpu_percent": 50.0,
+            }
             started = time.perf_counter()
             async with session.post(f"/runs/{run}/samples", json={"samples": [sample]}) as r:
                 assert r.status == 201, await r.text()
@@ -111,13 +118,14 @@ async def burst(url: str, quiet: float) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quiet", type=float, default=3.0, help="seconds of writes before")
+    parser.add_argument("--write-interval", type=float, default=0.05, help="per writer")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     one = bcrypt_seconds(ROUNDS)
     limit = USERS * one / cores
     env = {**SERVICE_ENV, "BCRYPT_ROUNDS": str(ROUNDS)}
     with running_service(env) as service:
-        figures = asyncio.run(burst(service.url, args.quiet))
+        figures = asyncio.run(burst(service.url, args.quiet, args.write_interval))
     figures.update(
         {
             "benchmark": "login_burst",

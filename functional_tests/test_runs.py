@@ -120,7 +120,9 @@ def test_list_rejects_bad_parameters(user: httpx.Client) -> None:
     assert user.get("/runs", params={"status": "paused"}).status_code == 422
     assert user.get("/runs", params={"limit": 0}).status_code == 422
     bad_cursor = user.get("/runs", params={"cursor": "garbage!"})
-    assert bad_cursor.status_code == 422 and bad_cursor.json()["detail"] == "Invalid cursor"
+    assert bad_cursor.status_code == 422
+    assert bad_cursor.json()["detail"][0]["msg"] == "Invalid cursor"
+    assert bad_cursor.json()["detail"][0]["loc"] == ["query", "cursor"]
 
 
 def test_summary(user: httpx.Client, run: dict[str, object]) -> None:

@@ -396,6 +396,20 @@ def _cpu_runs() -> Dashboard:
                 may_be_empty=True,
             ),
             active_runs(),
+            Panel(
+                "Runs ended, by status",
+                "Runs that ended over the dashboard's time range: finished and aborted by "
+                "their client, abandoned by the service when no client had written to them "
+                "for RUN_SILENCE_TIMEOUT_SECONDS (a monitor killed, a machine lost).",
+                "short",
+                [
+                    (
+                        "{{status}}",
+                        f"sum by (status) (increase(test_runs_total{{{SERVICE}}}[$__range]))",
+                    )
+                ],
+                kind="stat",
+            ),
         ],
     )
 

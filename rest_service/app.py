@@ -1,12 +1,16 @@
 """create_app and the lifespan: settings, database, admin bootstrap, middleware, routes."""
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rest_service import error_handlers
 from rest_service.auth import SessionCache
@@ -17,6 +21,7 @@ from rest_service.fault_injection import InjectedLatency
 from rest_service.limits import BodySizeLimit, JsonBodiesOnly
 from rest_service.metrics import HTTPMetrics
 from rest_service.routes import auth, events, health, metrics, runs, samples, users
+from rest_service.runs import close_silent_runs_forever
 from rest_service.settings import Settings
 from rest_service.shared_counter import SharedCounter
 from rest_service.users import ensure_admin
@@ -40,7 +45,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.set_threshold(*GC_THRESHOLDS)
         app.state.db_client = await init_db(settings)
         await ensure_admin(settings)
+        silence = timedelta(seconds=settings.run_silence_timeout_seconds)
+        closer = asyncio.create_task(close_silent_runs_forever(silence))
         yield
+        closer.cancel()
         app.state.db_client.close()
         app.state.sessions.logouts.close()
 
@@ -86,8 +94,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HTTPMetrics)  # outermost: it sees every answer, 413 included
     app.add_exception_handler(ServiceError, error_handlers.service_error)
     app.add_exception_handler(RequestValidationError, error_handlers.invalid_request)
+    app.add_exception_handler(StarletteHTTPException, error_handlers.http_error)
     app.add_exception_handler(Exception, error_handlers.unexpected_error)
     # FastAPI tries routes in order: the ingest routes, which take most requests, first.
     for module in (events, samples, runs, auth, users, health, metrics):
         app.include_router(module.router)
+    _document_event_kinds(app)
     return app
+
+
+def _document_event_kinds(app: FastAPI) -> None:
+    """The events body is documented by hand (it is read raw): its kinds' schemas join
+    the OpenAPI document's components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(
+            events.SCHEMA_COMPONENTS
+        )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -5,7 +5,7 @@ import binascii
 import json
 from datetime import datetime
 
-from rest_service.errors import InvalidInput
+from rest_service.errors import InvalidParameter
 
 
 def encode_cursor(at: datetime, key: object) -> str:
@@ -22,4 +22,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
             raise ValueError("malformed cursor")
         return parsed, key
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise InvalidInput("Invalid cursor") from None
+        raise invalid_cursor() from None
+
+
+def invalid_cursor() -> InvalidParameter:
+    return InvalidParameter("query", "cursor", "Invalid cursor")

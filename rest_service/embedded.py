@@ -1,14 +1,15 @@
 """The embedded MongoDB emulation: mongomock-motor, made usable at load-test volumes.
 
 mongomock answers every query by scanning the whole collection, even a lookup by
-``_id``: measured at 0.27 s per ``find_one`` on a 200,000-sample collection. The
-service looks most things up by a deterministic ``_id`` (a user by name, a session by
-token hash, a sample by run and seq), so this module teaches mongomock the one index
-it lacks: a filter that pins ``_id`` to a value or to an ``$in`` list is answered by
+``_id``, so a ``find_one`` costs in proportion to the collection's size. The service
+looks most things up by a deterministic ``_id`` (a user by name, a session by token
+hash, a sample by run and seq), so this module teaches mongomock the one index it
+lacks: a filter that pins ``_id`` to a value or to an ``$in`` list is answered by
 dictionary lookups, and the rest of the filter is still applied by mongomock itself.
 
-Inserting costs ~18 µs a document in mongomock, most of it taking and releasing locks
-and re-checking indexes per document; that capped batch ingest near 33,000 samples/s.
+Inserting in mongomock spends most of its time per document taking and releasing locks
+and re-checking indexes, which capped batch ingest (the README's benchmark tables give
+the figures before and after).
 A cursor re-sliced its whole result list for every document it handed out, so
 reading a 10,000-sample page was quadratic; it now indexes into the list instead.
 

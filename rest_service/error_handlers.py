@@ -3,12 +3,15 @@ anything else to a logged 500. Every answer is ``{"detail": ...}`` and always en
 
 import logging
 import math
+import re
+from functools import lru_cache
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rest_service.errors import (
     Conflict,
@@ -66,6 +69,39 @@ async def invalid_request(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     # jsonable_encoder first: it turns the errors' contexts (exceptions, …) into text.
     return answer(422, jsonable_encoder(json_safe(list(error.errors()))))
+
+
+async def http_error(request: Request, error: Exception) -> JSONResponse:
+    """Starlette's own errors (404 for no route, 405, 413 from the body limit). For 405,
+    Starlette names only the methods of the first route whose path matched; ``Allow``
+    must list every method the resource has."""
+    assert isinstance(error, StarletteHTTPException)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return answer(error.status_code, error.detail, headers or None)
+
+
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+@lru_cache(maxsize=8)
+def _method_table(app: FastAPI) -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
+    """Each documented path, as a pattern, with its methods (built once per app)."""
+    table = []
+    for template, operations in app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(template))
+        methods = tuple(sorted(m.upper() for m in operations if m in HTTP_METHODS))
+        table.append((re.compile(f"^{pattern}$"), methods))
+    return tuple(table)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for pattern, documented in _method_table(request.app):
+        if pattern.match(request.url.path):
+            methods.update(documented)
+    return sorted(methods)
 
 
 async def unexpected_error(request: Request, error: Exception) -> JSONResponse:

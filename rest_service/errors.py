@@ -21,6 +21,14 @@ class InvalidInput(ServiceError):
     pass
 
 
+class InvalidParameter(InvalidInput):
+    """422 for one bad request parameter, shaped like FastAPI's own validation errors."""
+
+    def __init__(self, where: str, name: str, message: str) -> None:
+        super().__init__(message)
+        self.detail = [{"type": "value_error", "loc": [where, name], "msg": message}]
+
+
 class NotAuthenticated(ServiceError):
     pass
 

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rest_service.schemas import INT64_MAX, Percent
+from rest_service.schemas import MAX_SAFE_INT, Percent
 
 
 class EventData(BaseModel):
@@ -57,7 +57,7 @@ class Note(EventData):
 @kind("loadtest", "phase")
 class LoadTestPhase(EventData):
     phase: Literal["start", "spawned", "stop"]
-    users: Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]
+    users: Annotated[int, Field(strict=True, ge=0, le=MAX_SAFE_INT)]
 
 
 # Known categories: the only values the rejection metric's category label takes.

@@ -95,6 +95,31 @@ class _Batch(BaseModel):
     events: Annotated[list[AnyKindEvent], Field(min_length=1, max_length=MAX_EVENTS_PER_POST)]
 
 
+def batch_json_schema() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The batch's JSON schema, every registered kind spelled out, for OpenAPI: the schema
+    with references into the document's components, and those components."""
+    schema = _Batch.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.pop("$defs", {})
+    _drop_nested_discriminators(schema)
+    _drop_nested_discriminators(components)
+    return schema, components
+
+
+def _drop_nested_discriminators(node: Any) -> None:
+    """OpenAPI's discriminator maps a value to a $ref; the union by category maps each to
+    an inline union by name, which OpenAPI tools refuse. Without the keyword the oneOf
+    stays, and still names every kind."""
+    if isinstance(node, dict):
+        mapping = node.get("discriminator", {}).get("mapping", {})
+        if any(not isinstance(target, str) for target in mapping.values()):
+            del node["discriminator"]
+        for value in node.values():
+            _drop_nested_discriminators(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_nested_discriminators(value)
+
+
 def _valid_batch(body: bytes, now: datetime) -> list[dict[str, Any]] | None:
     """The batch's events as documents' fields, or None when anything is wrong with it."""
     try:
@@ -186,7 +211,9 @@ async def add_events(run_id: str, body: bytes, user: User) -> int:
     measures = any(e["category"] in MEASUREMENT_CATEGORIES for e in batch)
     target = {**run, "status": "running"} if measures else run
     # One call checks that the user may see the run and counts the batch in advance.
-    counted = await runs.update_one(target, {"$inc": {"event_count": len(docs)}})
+    counted = await runs.update_one(
+        target, {"$inc": {"event_count": len(docs)}, "$set": {"last_seen_at": now}}
+    )
     if counted.matched_count == 0:
         found = await runs.find_one(run, {"status": 1}) if measures else None
         if found is None:

@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -66,7 +67,7 @@ CACHE_EVICTIONS = Counter(
 CACHE_ITEMS = Gauge("cache_items", "Items held.", ["cache"], multiprocess_mode="livesum")
 
 # Every label value exists from the start, so rates and alerts see zeros, not gaps.
-for _status in ("finished", "aborted"):
+for _status in ("finished", "aborted", "abandoned"):
     RUNS_ENDED.labels(status=_status)
 for _result in ("success", "failure", "throttled"):
     LOGINS.labels(result=_result)
@@ -151,9 +152,34 @@ class _ActiveRuns(Collector):
         return [active, cpu, threshold]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_dead_workers(directory: Path) -> list[int]:
+    """Forget the ``livesum`` gauges of workers that have died. prometheus-client keeps
+    a worker's live-gauge file, and so its last values, until ``mark_process_dead`` is
+    called for it, which uvicorn's supervisor never does; a crashed worker's requests
+    in progress would be counted forever. Counters' files stay: totals must not fall."""
+    reaped = []
+    for path in directory.glob("gauge_live*_*.db"):
+        pid = path.stem.rsplit("_", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            multiprocess.mark_process_dead(int(pid), str(directory))  # type: ignore[no-untyped-call]
+            reaped.append(int(pid))
+    return reaped
+
+
 def render(active_runs: Sequence[ActiveRun]) -> bytes:
     """The /metrics body: the process's (or all workers') metrics plus the run gauges."""
     if MULTIPROCESS:
+        reap_dead_workers(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         # Process metrics can't be summed across workers: these are the answering worker's.

@@ -13,7 +13,7 @@ from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-RunStatus = Literal["running", "finished", "aborted"]
+RunStatus = Literal["running", "finished", "aborted", "abandoned"]
 
 
 class User(Document):
@@ -71,13 +71,16 @@ class Run(Document):
     last_cpu: float | None = None
     # Events stored for the run, counted as they are inserted.
     event_count: int = 0
+    # When a client last wrote to the running run (None: not since it started). A run
+    # silent for longer than RUN_SILENCE_TIMEOUT_SECONDS is closed as "abandoned".
+    last_seen_at: datetime | None = None
 
     class Settings:
         name = "runs"
         indexes = [
             IndexModel([("owner", pymongo.ASCENDING), ("started_at", pymongo.DESCENDING)]),
             IndexModel([("started_at", pymongo.DESCENDING)]),
-            IndexModel([("status", pymongo.ASCENDING)]),
+            IndexModel([("status", pymongo.ASCENDING), ("last_seen_at", pymongo.ASCENDING)]),
         ]
 
 

@@ -1,6 +1,8 @@
 """Operations on test runs: create, find with ownership, list with a cursor, finish, delete."""
 
-from datetime import UTC, datetime
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from beanie import SortDirection
@@ -10,8 +12,8 @@ from pymongo import ReturnDocument
 from starlette.concurrency import run_in_threadpool
 
 from rest_service.cache import MonitoredTTLCache
-from rest_service.cursors import decode_cursor, encode_cursor
-from rest_service.errors import Conflict, InvalidInput, NotFound
+from rest_service.cursors import decode_cursor, encode_cursor, invalid_cursor
+from rest_service.errors import Conflict, NotFound
 from rest_service.events import delete_events
 from rest_service.metrics import RUNS_ENDED, ActiveRun
 from rest_service.models import Run, RunStatus, User
@@ -21,6 +23,7 @@ from rest_service.schemas import RunIn, Summary, to_millis
 from rest_service.summary import summarize
 
 SummaryCache = MonitoredTTLCache[ObjectId, Summary]
+log = logging.getLogger("rest_service")
 
 
 def _now() -> datetime:
@@ -61,7 +64,7 @@ async def list_runs(
         try:
             run_id = ObjectId(key)
         except InvalidId:
-            raise InvalidInput("Invalid cursor") from None
+            raise invalid_cursor() from None
         query["$or"] = [
             {"started_at": {"$lt": started_at}},
             {"started_at": started_at, "_id": {"$lt": run_id}},
@@ -116,6 +119,45 @@ async def run_summary(run: Run, summaries: SummaryCache) -> Summary:
     if run.status != "running":
         summaries[run.id] = summary
     return summary
+
+
+async def abandon_silent_runs(silence: timedelta, now: datetime | None = None) -> int:
+    """Close every running run that no client has written to for ``silence``: status
+    "abandoned", ended when it was last heard from. Returns how many were closed."""
+    cutoff = (now or datetime.now(UTC)) - silence
+    silent = {
+        "status": "running",
+        "$or": [
+            {"last_seen_at": {"$lt": cutoff}},
+            {"last_seen_at": None, "started_at": {"$lt": cutoff}},
+        ],
+    }
+    runs = Run.get_motor_collection()
+    closed = 0
+    async for doc in runs.find(silent, {"last_seen_at": 1, "started_at": 1}):
+        ended = doc.get("last_seen_at") or doc["started_at"]
+        # The same condition again: a sample may have arrived since the find.
+        result = await runs.update_one(
+            {**silent, "_id": doc["_id"]}, {"$set": {"status": "abandoned", "ended_at": ended}}
+        )
+        if result.modified_count:
+            RUNS_ENDED.labels(status="abandoned").inc()
+            closed += 1
+    return closed
+
+
+async def close_silent_runs_forever(silence: timedelta) -> None:
+    """The lifespan's background task: look for silent runs a few times per timeout."""
+    period = min(60.0, silence.total_seconds() / 4)
+    while True:
+        await asyncio.sleep(period)
+        try:
+            closed = await abandon_silent_runs(silence)
+        except Exception:  # a database hiccup must not end the task
+            log.exception("could not close silent runs")
+            continue
+        if closed:
+            log.warning("closed %d run(s) silent for over %s as abandoned", closed, silence)
 
 
 async def active_runs() -> list[ActiveRun]:

@@ -3,6 +3,7 @@
 import csv
 import io
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -42,13 +43,26 @@ async def add_samples(run: Run, samples: list[SampleIn]) -> tuple[int, int]:
     SAMPLES_INGESTED.inc(accepted)
     SAMPLES_DUPLICATES.inc(duplicates)
     latest = max(samples, key=lambda s: s.seq)
+    now = datetime.now(UTC)
+    runs = Run.get_motor_collection()
     if latest.seq > run.max_seq:
         # Only a newer seq moves these, whatever order batches arrive in.
-        await Run.get_motor_collection().update_one(
+        await runs.update_one(
             {"_id": run.id, "max_seq": {"$lt": latest.seq}},
-            {"$set": {"max_seq": latest.seq, "last_cpu": latest.cpu_percent}},
+            {"$set": {"max_seq": latest.seq, "last_cpu": latest.cpu_percent, "last_seen_at": now}},
         )
+    elif seen_long_ago(run, now):  # a retry of old seqs: still a sign of life
+        await runs.update_one({"_id": run.id}, {"$set": {"last_seen_at": now}})
     return accepted, duplicates
+
+
+SEEN_RESOLUTION = timedelta(seconds=10)
+
+
+def seen_long_ago(run: Run, now: datetime) -> bool:
+    """Whether the run's last sign of life is worth a write to refresh."""
+    seen = run.last_seen_at or run.started_at
+    return now - (seen if seen.tzinfo else seen.replace(tzinfo=UTC)) > SEEN_RESOLUTION
 
 
 async def sample_page(

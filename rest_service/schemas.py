@@ -15,7 +15,9 @@ from pydantic import (
 
 from rest_service.models import RunStatus
 
-INT64_MAX = 2**63 - 1
+# The largest integer a JSON number carries exactly in every client (JavaScript's
+# Number.MAX_SAFE_INTEGER); below MongoDB's 64-bit limit too. Seqs and counts stop here.
+MAX_SAFE_INT = 2**53 - 1
 FUTURE_TOLERANCE = timedelta(seconds=5)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_SAMPLES_PER_POST = 10_000
@@ -30,6 +32,12 @@ def _bcrypt_sized(password: str) -> str:
     if len(password.encode()) > 72:
         raise ValueError("password must be at most 72 bytes in UTF-8 (a bcrypt limit)")
     return password
+
+
+class ErrorOut(BaseModel):
+    """Every error but 422: ``{"detail": "what went wrong"}``."""
+
+    detail: str
 
 
 class Strict(BaseModel):
@@ -48,8 +56,16 @@ class UserOut(BaseModel):
 
 class UserIn(Strict):
     username: Username
-    password: Annotated[str, Field(min_length=8), AfterValidator(_bcrypt_sized)]
-    is_admin: bool = False
+    password: Annotated[
+        str,
+        Field(
+            min_length=8,
+            max_length=72,
+            description="8 characters to 72 bytes in UTF-8 (bcrypt reads no further)",
+        ),
+        AfterValidator(_bcrypt_sized),
+    ]
+    is_admin: Annotated[bool, Field(strict=True)] = False
 
 
 class RunIn(Strict):
@@ -101,17 +117,34 @@ def to_millis(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
+NOT_ISO = "timestamp must be an ISO-8601 string with a zone"
+
+
 def _iso_string(value: object) -> object:
-    if not isinstance(value, str | datetime):
-        raise ValueError("timestamp must be an ISO-8601 string with a zone")
-    return value
+    """Only an ISO-8601 text (YYYY-MM-DD…) or a datetime: pydantic would otherwise read a
+    number, or a string of digits such as "1700000000", as Unix seconds."""
+    if isinstance(value, datetime) or (isinstance(value, str) and value[4:5] == "-"):
+        return value
+    raise ValueError(NOT_ISO)
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp is out of range") from None
+
+
+def _utc_bound(value: datetime) -> datetime:
+    """A filter's bound in UTC; one beyond what UTC can hold, at that end of time."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if value.year < 2 else datetime.max).replace(tzinfo=UTC)
 
 
 def _utc_millis(value: datetime) -> datetime:
-    try:
-        value = value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("timestamp is out of range") from None
+    value = _utc(value)
     if value < EPOCH:
         raise ValueError("timestamp must be after 1970-01-01")
     return to_millis(value)
@@ -133,14 +166,17 @@ def _not_in_future(value: datetime) -> datetime:
 # ISO-8601 with a zone, after 1970, in UTC to the millisecond (as MongoDB keeps it).
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_utc_millis)]
 
-# An event's time: the same rules, checked by pydantic-core alone on the JSON text (no
-# Python callback on the ingest hot path). Strict, so a number is refused. MongoDB keeps
-# it in UTC to the millisecond.
-EventTime = Annotated[AwareDatetime, Field(strict=True, ge=EPOCH)]
+# A bound of a time filter in a query: ISO-8601 with a zone, any date (a bound before 1970
+# simply matches nothing before it).
+QueryTime = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_utc_bound)]
+
+# An event's time: the same rules, checked by pydantic-core on the JSON text but for one
+# cheap look at its shape (the ingest hot path). MongoDB keeps it in UTC to the millisecond.
+EventTime = Annotated[AwareDatetime, BeforeValidator(_iso_string), Field(ge=EPOCH)]
 
 
 class SampleIn(Strict):
-    seq: Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]
+    seq: Annotated[int, Field(strict=True, ge=0, le=MAX_SAFE_INT)]
     timestamp: Annotated[Timestamp, AfterValidator(_not_in_future)]
     cpu_percent: Percent
     per_cpu: Annotated[list[Percent], Field(max_length=1024)] | None = None
@@ -192,6 +228,26 @@ class EventsIn(Strict):
             ],
         ),
     ]
+
+
+class FieldError(BaseModel):
+    """One error of a body that is no batch at all, as FastAPI reports validation errors."""
+
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
+class EventRejection(BaseModel):
+    """One refused event of a batch."""
+
+    index: int
+    reason: Literal["malformed", "unknown_kind", "future_timestamp", "invalid_data"]
+    msg: str
+
+
+class EventsRefused(BaseModel):
+    detail: list[EventRejection] | list[FieldError]
 
 
 class EventsAccepted(BaseModel):

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # Where prometheus-client's multiprocess files go when WEB_CONCURRENCY > 1.
     prometheus_multiproc_dir: Path | None = None
 
+    # A running run that no client has written to for this long (a cpu-monitor killed with
+    # -9, a lost machine) is closed with status "abandoned".
+    run_silence_timeout_seconds: float = Field(default=900.0, ge=1)
+
     # Test-only: delay every answer of this route template (all routes when empty) by this
     # many ms, to prove that a load test's regression gate notices. Never in production.
     inject_latency_ms: int = Field(default=0, ge=0, le=60_000)

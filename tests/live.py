@@ -105,6 +105,7 @@ def running_service(
                 str(port),
                 "--log-level",
                 "warning",
+                "--no-access-log",  # as `serve` runs above "info"
             ]
         process = subprocess.Popen(
             command,

@@ -8,6 +8,7 @@ from typing import Any
 import bcrypt
 import httpx
 import pytest
+from bson import ObjectId
 from fastapi import FastAPI
 
 from rest_service import auth
@@ -184,7 +185,7 @@ async def test_a_finished_run_takes_notes_but_no_measurements(
     assert refused.status_code == 409
     assert "running" in refused.json()["detail"]
     events = (await admin_client.get(f"/runs/{run}/events")).json()["items"]
-    assert [e["category"] for e in events] == ["note", "deploy"]  # the refused batch: nothing
+    assert sorted(e["category"] for e in events) == ["deploy", "note"]  # refused batch: none
     assert (await admin_client.get(f"/runs/{run}")).json()["event_count"] == 2
 
 
@@ -255,3 +256,56 @@ async def test_failures_are_answered_with_a_growing_delay(
         assert (await login(client, ADMIN[0], "wrong-password")).status_code == 401
         times.append(loop.time() - started)
     assert times[0] >= 0.2 and times[1] >= 0.4 and times[2] >= 0.8
+
+
+async def test_a_silent_run_is_closed_as_abandoned(admin_client: httpx.AsyncClient) -> None:
+    from datetime import timedelta
+
+    from rest_service.models import Run
+    from rest_service.runs import abandon_silent_runs
+
+    silent, alive = await a_run(admin_client), await a_run(admin_client)
+    sample = {"seq": 0, "timestamp": NOW, "cpu_percent": 5.0}
+    for run in (silent, alive):
+        body = {"samples": [sample]}
+        assert (await admin_client.post(f"/runs/{run}/samples", json=body)).status_code == 201
+    long_ago = datetime.now(UTC) - timedelta(minutes=20)
+    await Run.get_motor_collection().update_one(
+        {"_id": ObjectId(silent)}, {"$set": {"last_seen_at": long_ago}}
+    )
+    assert await abandon_silent_runs(timedelta(minutes=15)) == 1
+    closed = (await admin_client.get(f"/runs/{silent}")).json()
+    assert closed["status"] == "abandoned"
+    assert closed["ended_at"].startswith(long_ago.isoformat()[:19])
+    assert (await admin_client.get(f"/runs/{alive}")).json()["status"] == "running"
+    late = await admin_client.post(
+        f"/runs/{silent}/samples", json={"samples": [{**sample, "seq": 1}]}
+    )
+    assert late.status_code == 409 and "abandoned" in late.json()["detail"]
+    assert (await admin_client.get("/runs", params={"status": "abandoned"})).json()["items"]
+    assert await abandon_silent_runs(timedelta(minutes=15)) == 0  # once only
+
+
+async def test_numbers_are_not_timestamps_and_bools_are_not_numbers(
+    admin_client: httpx.AsyncClient,
+) -> None:
+    run = await a_run(admin_client)
+    for bound in ("0.5", "1700000000"):
+        response = await admin_client.get(f"/runs/{run}/events", params={"until": bound})
+        assert response.status_code == 422, bound
+    old = await admin_client.get(f"/runs/{run}/events", params={"since": "1900-01-01T00:00:00Z"})
+    assert old.status_code == 200  # a filter's bound may lie before 1970
+    digits = {"samples": [{"seq": 0, "timestamp": "1700000000", "cpu_percent": 5}]}
+    assert (await admin_client.post(f"/runs/{run}/samples", json=digits)).status_code == 422
+    user = {"username": "zero", "password": "password-1", "is_admin": 0}
+    assert (await admin_client.post("/users", json=user)).status_code == 422
+
+
+async def test_405_lists_every_method_of_the_resource(admin_client: httpx.AsyncClient) -> None:
+    run = await a_run(admin_client)
+    response = await admin_client.put(f"/runs/{run}", json={})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET, PATCH"
+    assert "detail" in response.json()
+    events = await admin_client.delete(f"/runs/{run}/events")
+    assert events.headers["allow"] == "GET, POST"

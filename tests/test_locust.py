@@ -2,6 +2,8 @@
 
 import csv
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from loadkit.samplers import (
     csv_rows,
 )
 
-from tests.live import Service, running_locust
+from tests.live import LOCUSTFILE, ROOT, Service, running_locust
 from tests.metrics_text import samples, value
 
 SAMPLES = ("POST", "/runs/[id]/samples")
@@ -200,3 +202,16 @@ def test_paced_periods_jitter_around_the_pacing(monkeypatch: pytest.MonkeyPatch)
     assert 2.0 * (1 - JITTER) <= min(waits) and max(waits) <= 2.0 * (1 + JITTER)
     assert sum(waits) / len(waits) == pytest.approx(2.0, abs=0.01)
     assert max(waits) - min(waits) > 0.3
+
+
+@pytest.mark.parametrize("pacing", ["0", "-1", "abc", "nan"])
+def test_a_bad_pacing_is_a_usage_error_before_anything_starts(pacing: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--pacing", pacing],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "--pacing" in result.stderr and "Traceback" not in result.stderr

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cpu_monitor.spool import read_spool
+from cpu_monitor.spool import Spool, read_spool, write_spool
 
 from tests.conftest import ADMIN
-from tests.live import ROOT, Service, TcpProxy, free_port
+from tests.live import ROOT, Service, TcpProxy, free_port, running_service
 
 
 def start_monitor(
@@ -217,6 +217,71 @@ def test_down_at_exit_spools_and_resend_delivers(
     assert not spool_path.exists()
 
 
+def test_a_monitor_killed_with_sigkill_leaves_an_abandoned_run(tmp_path: Path) -> None:
+    env = {"ADMIN_USERNAME": ADMIN[0], "ADMIN_PASSWORD": ADMIN[1]}
+    with running_service({**env, "RUN_SILENCE_TIMEOUT_SECONDS": "2"}) as service:
+        monitor = start_monitor(service.url, "--interval", "0.2", cwd=tmp_path)
+        run_id = run_id_of(recording(monitor))
+        time.sleep(1)
+        monitor.kill()  # no report, no finish: the run is left running
+        monitor.communicate(timeout=10)
+        with httpx.Client(base_url=service.url) as api:
+            api.post("/auth/login", json={"username": ADMIN[0], "password": ADMIN[1]})
+            assert api.get(f"/runs/{run_id}").json()["status"] == "running"
+            deadline = time.monotonic() + 15
+            while api.get(f"/runs/{run_id}").json()["status"] == "running":
+                assert time.monotonic() < deadline, "the silent run was never closed"
+                time.sleep(0.25)
+            run = api.get(f"/runs/{run_id}").json()
+            metrics = api.get("/metrics").text
+    assert run["status"] == "abandoned" and run["ended_at"] is not None
+    assert 'test_runs_total{status="abandoned"} 1.0' in metrics
+
+
+def test_a_spool_for_a_run_the_service_lost_goes_into_a_new_run(
+    live_service: Service, api: httpx.Client, tmp_path: Path
+) -> None:
+    """The service restarted on its embedded database: the spool's run is gone."""
+    lost = "0123456789abcdef01234567"
+    stamps = ["2026-01-02T03:04:05.000000+00:00", "2026-01-02T03:04:06.000000+00:00"]
+    spool_path = tmp_path / f"cpu-monitor-{lost}.jsonl"
+    write_spool(
+        spool_path,
+        Spool(
+            url=live_service.url,
+            run_id=lost,
+            status="finished",
+            samples=[
+                {"seq": i, "timestamp": stamp, "cpu_percent": 10.0 + i}
+                for i, stamp in enumerate(stamps)
+            ],
+            events=[],
+            name="nightly",
+            host="db-1",
+            threshold=75.0,
+        ),
+    )
+    plain = start_monitor(live_service.url, "--resend", str(spool_path), cwd=tmp_path)
+    out, err = plain.communicate(timeout=60)
+    assert plain.returncode != 0 and "Traceback" not in err
+    assert "--new-run" in err and lost in err  # the error says what to do
+    assert spool_path.exists()  # nothing lost
+    again = start_monitor(live_service.url, "--resend", str(spool_path), "--new-run", cwd=tmp_path)
+    out, err = again.communicate(timeout=60)
+    assert again.returncode == 0, out + err
+    new_id = re.search(r"the new run ([0-9a-f]{24})", out)
+    assert new_id, out
+    run = api.get(f"/runs/{new_id.group(1)}").json()
+    assert run["status"] == "finished" and run["host"] == "db-1" and run["threshold"] == 75.0
+    assert run["name"] == "nightly (resent)"
+    samples = api.get(f"/runs/{new_id.group(1)}/samples").json()["items"]
+    assert [s["cpu_percent"] for s in samples] == [10.0, 11.0]
+    assert samples[0]["timestamp"].startswith("2026-01-02T03:04:05")  # the original times
+    (note,) = api.get(f"/runs/{new_id.group(1)}/events").json()["items"]
+    assert lost in note["data"]["text"]
+    assert not spool_path.exists()
+
+
 @pytest.mark.parametrize(
     ("args", "password", "message"),
     [
@@ -230,6 +295,7 @@ def test_down_at_exit_spools_and_resend_delivers(
         (["--url", "http://127.0.0.1:notaport"], ADMIN[1], "bad URL"),
         ([], "wrong-password", "login failed for 'admin'"),
         (["--resend", "/nonexistent/spool.jsonl"], ADMIN[1], "cannot read"),
+        (["--new-run"], ADMIN[1], "--new-run goes with --resend"),
     ],
 )
 def test_bad_input_is_one_clear_line(

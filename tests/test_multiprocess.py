@@ -1,6 +1,8 @@
 """Multiprocess metrics: the start-up command's directory, and /metrics read from it."""
 
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +33,18 @@ def test_start_up_sets_and_wipes_the_directory(
 
 
 def test_metrics_in_multiprocess_mode(tmp_path: Path) -> None:
+    # A worker that died with 5 requests in progress left its live-gauge file behind.
+    dead = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from prometheus_client import Gauge; "
+            "Gauge('http_requests_inprogress', 'x', multiprocess_mode='livesum').set(5)",
+        ],
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+        check=True,
+    )
+    assert dead.returncode == 0 and list(tmp_path.glob("gauge_livesum_*.db"))
     env = {
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
         "ADMIN_USERNAME": ADMIN[0],
@@ -54,5 +68,5 @@ def test_metrics_in_multiprocess_mode(tmp_path: Path) -> None:
     assert value(text, "auth_logins_total", result="success") == 1
     assert value(text, "cpu_usage_percent", run_id=run["id"], host="h") == 7
     assert value(text, "cache_hits_total", cache="sessions") >= 1
-    assert value(text, "http_requests_inprogress") == 1
+    assert value(text, "http_requests_inprogress") == 1  # the dead worker's 5 are gone
     assert value(text, "process_resident_memory_bytes") > 0

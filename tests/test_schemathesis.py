@@ -1,19 +1,40 @@
-"""Property-based fuzzing of every operation in /openapi.json: no answer may be a 5xx."""
+"""Property-based fuzzing of every operation in /openapi.json, with every check schemathesis
+has: no 5xx, every status and header documented, answers that match their schemas, invalid
+input refused and valid input accepted."""
+
+import os
 
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import positive_data_acceptance
 
 from tests.conftest import ADMIN
 from tests.live import Service
 
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "300"))
+# Rules JSON Schema cannot state, so schema-valid input that breaks them is rightly refused:
+# the one check that expects every schema-valid request to succeed is left out for them.
+UNSTATABLE = {
+    "POST /runs/{id}/samples": "a timestamp at most 5 s in the future",
+    "POST /runs/{id}/events": "a timestamp at most 5 s in the future",
+    "GET /runs": "a cursor the service itself handed out",
+    "GET /runs/{id}/events": "a cursor the service itself handed out",
+    "POST /users": "a password of at most 72 bytes in UTF-8 (JSON Schema counts characters)",
+}
+
+
+# The fuzzer's own logins, from 127.0.0.1, soon trip the per-address login throttle: the
+# test logs in from another loopback address, which the throttle counts apart.
+_SIDE_DOOR = httpx.HTTPTransport(local_address="127.0.0.2")
+
 
 def _session_cookie(service: Service) -> str:
-    response = httpx.post(
-        f"{service.url}/auth/login", json={"username": ADMIN[0], "password": ADMIN[1]}
-    )
+    with httpx.Client(transport=_SIDE_DOOR) as client:
+        response = client.post(
+            f"{service.url}/auth/login", json={"username": ADMIN[0], "password": ADMIN[1]}
+        )
     assert response.status_code == 200
     return response.cookies["session"]
 
@@ -27,10 +48,15 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_server_errors(case: schemathesis.Case, live_service: Service) -> None:
-    # A fresh session per case: a generated logout must not log out the other cases.
-    cookie = _session_cookie(live_service)
-    case.call_and_validate(
-        base_url=live_service.url, cookies={"session": cookie}, checks=[not_a_server_error]
-    )
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_every_check(case: schemathesis.Case, live_service: Service) -> None:
+    # A fresh session per case: a generated logout must not log out the other cases. The
+    # real cookie replaces a generated one; a case that leaves the cookie out on purpose
+    # (to see a 401) keeps it out.
+    cookies = dict(case.cookies or {})
+    if "session" in cookies:
+        cookies["session"] = _session_cookie(live_service)
+    case.cookies = cookies
+    label = f"{case.operation.method.upper()} {case.operation.path}"
+    excluded = [positive_data_acceptance] if label in UNSTATABLE else []
+    case.call_and_validate(base_url=live_service.url, excluded_checks=excluded)

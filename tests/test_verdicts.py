@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from loadkit import calibration, verdict_options
+from loadkit import calibration, options
 from loadkit.calibration import Model, run_cell, simulate
 from loadkit.compare import (
     IMPROVEMENT,
@@ -192,10 +192,10 @@ def test_a_wide_interval_is_inconclusive() -> None:
     ],
 )
 def test_min_change_parses(text: str, expected: dict[str, float]) -> None:
-    assert verdict_options.min_change(text) == expected
+    assert options.min_change(text) == expected
 
 
 @pytest.mark.parametrize("text", ["abc", "p90=0.1", "1.5", "-0.1", "p50=x", "nan"])
 def test_min_change_refuses_nonsense(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
-        verdict_options.min_change(text)
+        options.min_change(text)

@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from loadkit import defaults, verdict_options
+from loadkit import defaults, options
 from loadkit.results import ResultsStore
 
 
@@ -26,15 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("baseline", help="the baseline's label, or 'previous'")
     parser.add_argument(
         "--alpha",
-        type=verdict_options.alpha,
+        type=options.alpha,
         default=defaults.ALPHA,
         help=f"family-wise error of the comparison, Holm (default {defaults.ALPHA})",
     )
     parser.add_argument(
         "--min-change",
-        type=verdict_options.min_change,
+        type=options.min_change,
         default=dict(defaults.MIN_CHANGE),
-        help=verdict_options.MIN_CHANGE_HELP,
+        help=options.MIN_CHANGE_HELP,
     )
     parser.add_argument("--html", type=Path, help="also write the comparison as an HTML page")
     parser.add_argument("--json", type=Path, help="also write it as JSON")

@@ -12,10 +12,10 @@ from loadkit import (
     distribution,
     exporter,
     gate,
+    options,
     pacing,
     recorder,
     thresholds,
-    verdict_options,
 )
 from locust import events
 
@@ -26,7 +26,7 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
     add = parser.add_argument
     add(
         "--pacing",
-        type=float,
+        type=options.positive_seconds,
         default=defaults.PACING_SECONDS,
         help="seconds between the starts of a user's iterations (live: POST /pacing)",
     )
@@ -105,17 +105,17 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
     )
     add(
         "--alpha",
-        type=verdict_options.alpha,
+        type=options.alpha,
         default=defaults.ALPHA,
         include_in_web_ui=False,
         help="family-wise error of the baseline comparison (Holm)",
     )
     add(
         "--min-change",
-        type=verdict_options.min_change,
+        type=options.min_change,
         default=dict(defaults.MIN_CHANGE),
         include_in_web_ui=False,
-        help=verdict_options.MIN_CHANGE_HELP,
+        help=options.MIN_CHANGE_HELP,
     )
     add(
         "--fail-on-regression",

@@ -118,6 +118,12 @@ def build_parser() -> Parser:
         help="print only the report and errors",
     )
     add("--resend", type=Path, metavar="FILE", help="deliver a spool file, finish its run, exit")
+    add(
+        "--new-run",
+        action="store_true",
+        help="with --resend: deliver into a new run (when the service no longer has the "
+        "original, e.g. after a restart on its embedded database)",
+    )
     return parser
 
 
@@ -138,6 +144,8 @@ def _validate(parser: Parser, args: argparse.Namespace) -> None:
         parser.error(f"--display-interval must be > 0, not {args.display_interval:g}")
     if not 1 <= args.batch_size <= 1000:
         parser.error(f"--batch-size must be within 1-1000, not {args.batch_size}")
+    if args.new_run and args.resend is None:
+        parser.error("--new-run goes with --resend FILE")
     if args.duration is not None and not args.duration > 0:
         parser.error(f"--duration must be > 0, not {args.duration:g}")
 
@@ -282,7 +290,16 @@ def _spool(
     events: list[dict[str, Any]],
 ) -> Path:
     path = Path(args.spool_dir) / f"cpu-monitor-{run_id}.jsonl"
-    spool = Spool(url=url, run_id=run_id, status="finished", samples=samples, events=events)
+    spool = Spool(
+        url=url,
+        run_id=run_id,
+        status="finished",
+        samples=samples,
+        events=events,
+        name=args.name,
+        host=args.host,
+        threshold=args.threshold,
+    )
     try:
         write_spool(path, spool)
     except OSError as error:
@@ -311,6 +328,27 @@ def _batches(items: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield items[start : start + MAX_BATCH]
 
 
+def _new_run_for(client: ApiClient, spool: Spool, args: argparse.Namespace) -> str:
+    """A new run like the spool's, with a note saying where its samples come from."""
+    name = f"{spool.name or spool.host or 'cpu-monitor'} (resent)"
+    try:
+        run = client.create_run(name, spool.host or args.host, spool.threshold or args.threshold)
+    except ApiError as error:
+        raise MonitorError(f"cannot create the new run: {error}") from None
+    first = min((s["timestamp"] for s in spool.samples), default=datetime.now(UTC).isoformat())
+    note = {
+        "category": "note",
+        "name": "note",
+        "timestamp": first,
+        "data": {
+            "text": f"Resent from {args.resend.name}: these samples were recorded as run "
+            f"{spool.run_id} at {spool.url}, which the service no longer had."
+        },
+    }
+    _with_retries(partial(client.post_events, run["id"], [note]), "could not add the note")
+    return str(run["id"])
+
+
 def resend(args: argparse.Namespace) -> int:
     try:
         spool = read_spool(args.resend)
@@ -319,21 +357,31 @@ def resend(args: argparse.Namespace) -> int:
     url = args.url or spool.url
     username, password = _credentials(args)
     client = _connect(url, username, password)
+    run_id = _new_run_for(client, spool, args) if args.new_run else spool.run_id
     delivered = duplicates = 0
-    for batch in _batches(spool.samples):
-        accepted, dup = _with_retries(
-            partial(client.post_samples, spool.run_id, batch),
-            f"could not deliver {args.resend} ({delivered} of {len(spool.samples)} delivered)",
-        )
-        delivered += accepted + dup
-        duplicates += dup
+    try:
+        for batch in _batches(spool.samples):
+            accepted, dup = _with_retries(
+                partial(client.post_samples, run_id, batch),
+                f"could not deliver {args.resend} ({delivered} of {len(spool.samples)} delivered)",
+            )
+            delivered += accepted + dup
+            duplicates += dup
+    except MonitorError as error:
+        if "Run not found" in str(error) and not args.new_run:
+            raise MonitorError(
+                f"{error}: the service at {url} no longer has run {run_id} (restarted on its "
+                f"embedded database?). Deliver into a new run: cpu-monitor --resend "
+                f"{args.resend} --new-run"
+            ) from None
+        raise
     for batch in _batches(spool.events):
         _with_retries(
-            partial(client.post_events, spool.run_id, batch),
+            partial(client.post_events, run_id, batch),
             f"delivered the samples of {args.resend}, but not its events",
         )
     try:
-        client.end_run(spool.run_id, spool.status)
+        client.end_run(run_id, spool.status)
     except ApiError as error:
         if error.status != 409:  # 409: the run had already ended
             raise MonitorError(
@@ -341,10 +389,11 @@ def resend(args: argparse.Namespace) -> int:
             ) from None
     client.close()
     args.resend.unlink()
+    into = f"the new run {run_id} (was {spool.run_id})" if args.new_run else f"run {run_id}"
     print(
-        f"Delivered {delivered} samples and {len(spool.events)} events to run "
-        f"{spool.run_id} ({duplicates} samples were already stored); the run is "
-        f"{spool.status}. Removed {args.resend}."
+        f"Delivered {delivered} samples and {len(spool.events)} events to {into} "
+        f"({duplicates} samples were already stored); the run is {spool.status}. "
+        f"Removed {args.resend}."
     )
     return 0
 

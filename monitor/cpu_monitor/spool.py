@@ -1,8 +1,9 @@
 """Undelivered samples on disk (JSON lines), and `cpu-monitor --resend FILE`.
 
-Line 1 names the service and the run; every other line is one sample or one run event,
-as the API takes them. A run with undelivered samples is left running, so that --resend
-can add them and then finish it.
+Line 1 names the service and the run (and the run's name, host and threshold, so that
+``--resend --new-run`` can make a new run like it); every other line is one sample or one
+run event, as the API takes them. A run with undelivered samples is left running, so that
+--resend can add them and then finish it.
 """
 
 import json
@@ -20,10 +21,21 @@ class Spool:
     status: str
     samples: list[dict[str, Any]]
     events: list[dict[str, Any]]
+    name: str | None = None  # of the run; spools written before these were kept lack them
+    host: str | None = None
+    threshold: float | None = None
 
 
 def write_spool(path: Path, spool: Spool) -> None:
-    header = {"format": FORMAT, "url": spool.url, "run_id": spool.run_id, "status": spool.status}
+    header = {
+        "format": FORMAT,
+        "url": spool.url,
+        "run_id": spool.run_id,
+        "status": spool.status,
+        "name": spool.name,
+        "host": spool.host,
+        "threshold": spool.threshold,
+    }
     with path.open("w", encoding="utf-8") as out:
         out.write(json.dumps(header) + "\n")
         for item in [*spool.samples, *spool.events]:
@@ -54,4 +66,7 @@ def read_spool(path: Path) -> Spool:
         status=str(header["status"]),
         samples=[i for i in items if "seq" in i],
         events=[i for i in items if "seq" not in i],
+        name=header.get("name"),
+        host=header.get("host"),
+        threshold=header.get("threshold"),
     )

@@ -4,7 +4,8 @@ from fastapi import APIRouter, Cookie, Request, Response, status
 
 from rest_service import auth
 from rest_service.auth import COOKIE_NAME, CurrentUser, SessionCacheDep, SettingsDep
-from rest_service.schemas import LoginIn, UserOut
+from rest_service.routes.params import BODY, NOT_LOGGED_IN
+from rest_service.schemas import ErrorOut, LoginIn, UserOut
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -13,8 +14,12 @@ router = APIRouter(prefix="/auth", tags=["auth"])
     "/login",
     response_model=UserOut,
     responses={
-        401: {"description": "Wrong credentials"},
-        429: {"description": "Too many failed logins from this address (Retry-After)"},
+        **BODY,
+        401: {"description": "Wrong credentials", "model": ErrorOut},
+        429: {
+            "description": "Too many failed logins from this address (Retry-After)",
+            "model": ErrorOut,
+        },
     },
 )
 async def login(
@@ -50,6 +55,6 @@ async def logout(
     )
 
 
-@router.get("/me", response_model=UserOut, responses={401: {"description": "Not logged in"}})
+@router.get("/me", response_model=UserOut, responses=NOT_LOGGED_IN)
 async def me(user: CurrentUser) -> UserOut:
     return UserOut(username=user.id, is_admin=user.is_admin)

@@ -4,24 +4,27 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from rest_service import events, runs
 from rest_service.auth import AdminUser, CurrentUser
-from rest_service.routes.params import NOT_FOUND, TOO_LARGE, RunId
+from rest_service.routes.params import BODY, NOT_ADMIN, NOT_FOUND, NOT_LOGGED_IN, RunId
 from rest_service.schemas import (
+    ErrorOut,
     EventOut,
     EventPage,
     EventsAccepted,
-    EventsIn,
+    EventsRefused,
+    QueryTime,
     RejectedEventOut,
     RejectedEventPage,
-    Timestamp,
 )
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], responses=NOT_LOGGED_IN)
 
 
 # The body is read raw and checked by events.add_events in one pydantic-core call; a
-# declared body would be parsed into Python objects first. The schema is still documented.
+# declared body would be parsed into Python objects first. Its schema is still documented,
+# each registered kind spelled out; app.py adds the kinds to the document's components.
 JSON = "application/json"
-_EVENTS_BODY = {"required": True, "content": {JSON: {"schema": EventsIn.model_json_schema()}}}
+_BATCH_SCHEMA, SCHEMA_COMPONENTS = events.batch_json_schema()
+_EVENTS_BODY = {"required": True, "content": {JSON: {"schema": _BATCH_SCHEMA}}}
 
 
 @router.post(
@@ -30,8 +33,16 @@ _EVENTS_BODY = {"required": True, "content": {JSON: {"schema": EventsIn.model_js
     response_model=EventsAccepted,
     responses={
         **NOT_FOUND,
-        **TOO_LARGE,
-        422: {"description": "Not a batch, or events rejected (listed); none stored"},
+        **BODY,
+        409: {
+            "description": "A measurement event for a run that is not running",
+            "model": ErrorOut,
+        },
+        422: {
+            "description": "Not a batch (FastAPI's form), or events rejected (each listed as "
+            "{index, reason, msg}); none stored",
+            "model": EventsRefused,
+        },
     },
     openapi_extra={"requestBody": _EVENTS_BODY},
 )
@@ -51,8 +62,8 @@ async def list_events(
     user: CurrentUser,
     category: Annotated[str | None, Query(max_length=64)] = None,
     name: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[Timestamp | None, Query(description="ISO-8601 with a zone; inclusive")] = None,
-    until: Annotated[Timestamp | None, Query(description="ISO-8601 with a zone; exclusive")] = None,
+    since: Annotated[QueryTime | None, Query(description="ISO-8601 with a zone; inclusive")] = None,
+    until: Annotated[QueryTime | None, Query(description="ISO-8601 with a zone; exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> EventPage:
@@ -74,7 +85,7 @@ def _event_out(doc: dict[str, Any]) -> EventOut:
 @router.get(
     "/events/rejected",
     response_model=RejectedEventPage,
-    responses={403: {"description": "Not an admin"}},
+    responses=NOT_ADMIN,
 )
 async def rejected_events(
     _admin: AdminUser,

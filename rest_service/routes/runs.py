@@ -5,10 +5,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from rest_service import runs
 from rest_service.auth import CurrentUser
 from rest_service.models import Run, RunStatus
-from rest_service.routes.params import NOT_FOUND, NOT_RUNNING, RunId
+from rest_service.routes.params import BODY, NOT_FOUND, NOT_LOGGED_IN, NOT_RUNNING, RunId
 from rest_service.schemas import RunDetail, RunIn, RunOut, RunPage, RunPatch
 
-router = APIRouter(prefix="/runs", tags=["runs"])
+router = APIRouter(prefix="/runs", tags=["runs"], responses=NOT_LOGGED_IN)
 
 
 async def summary_cache(request: Request) -> runs.SummaryCache:
@@ -34,7 +34,7 @@ def run_out(run: Run) -> RunOut:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=RunOut)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=RunOut, responses=BODY)
 async def create_run(body: RunIn, user: CurrentUser) -> RunOut:
     return run_out(await runs.create_run(user, body))
 
@@ -60,7 +60,7 @@ async def get_run(run_id: RunId, user: CurrentUser, summaries: SummaryCacheDep) 
 @router.patch(
     "/{id}",
     response_model=RunOut,
-    responses={**NOT_FOUND, **NOT_RUNNING},
+    responses={**NOT_FOUND, **NOT_RUNNING, **BODY},
 )
 async def end_run(run_id: RunId, body: RunPatch, user: CurrentUser) -> RunOut:
     return run_out(await runs.end_run(run_id, user, body.status))

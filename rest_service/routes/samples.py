@@ -5,23 +5,23 @@ from fastapi.responses import StreamingResponse
 
 from rest_service import runs, samples
 from rest_service.auth import CurrentUser
-from rest_service.routes.params import NOT_FOUND, NOT_RUNNING, TOO_LARGE, RunId
+from rest_service.routes.params import BODY, NOT_FOUND, NOT_LOGGED_IN, NOT_RUNNING, RunId
 from rest_service.schemas import (
-    INT64_MAX,
     MAX_PAGE,
+    MAX_SAFE_INT,
     SamplePage,
     SamplesAccepted,
     SamplesIn,
 )
 
-router = APIRouter(prefix="/runs/{id}", tags=["samples"])
+router = APIRouter(prefix="/runs/{id}", tags=["samples"], responses=NOT_LOGGED_IN)
 
 
 @router.post(
     "/samples",
     status_code=status.HTTP_201_CREATED,
     response_model=SamplesAccepted,
-    responses={**NOT_FOUND, **NOT_RUNNING, **TOO_LARGE},
+    responses={**NOT_FOUND, **NOT_RUNNING, **BODY},
 )
 async def add_samples(run_id: RunId, body: SamplesIn, user: CurrentUser) -> SamplesAccepted:
     run = await runs.get_run(run_id, user)
@@ -33,7 +33,7 @@ async def add_samples(run_id: RunId, body: SamplesIn, user: CurrentUser) -> Samp
 async def list_samples(
     run_id: RunId,
     user: CurrentUser,
-    after_seq: Annotated[int, Query(ge=-1, le=INT64_MAX)] = -1,
+    after_seq: Annotated[int, Query(ge=-1, le=MAX_SAFE_INT)] = -1,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
 ) -> SamplePage:
     run = await runs.get_run(run_id, user)

@@ -1,17 +1,18 @@
 from fastapi import APIRouter, status
 
 from rest_service.auth import AdminUser, SettingsDep
-from rest_service.schemas import UserIn, UserOut
+from rest_service.routes.params import BODY, NOT_ADMIN, NOT_LOGGED_IN
+from rest_service.schemas import ErrorOut, UserIn, UserOut
 from rest_service.users import create_user
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], responses=NOT_LOGGED_IN)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
-    responses={403: {"description": "Not an admin"}, 409: {"description": "Username taken"}},
+    responses={**NOT_ADMIN, **BODY, 409: {"description": "Username taken", "model": ErrorOut}},
 )
 async def add_user(body: UserIn, _admin: AdminUser, settings: SettingsDep) -> UserOut:
     user = await create_user(body.username, body.password, body.is_admin, settings.bcrypt_rounds)

@@ -1,5 +1,6 @@
-"""Parsing of the verdict's options, shared by the Locust plugin and `loadwatch-compare`.
-A module of its own with no heavy imports: declaring the options must not load numpy."""
+"""argparse types of loadkit's options, shared by the Locust plugin and `loadwatch-compare`:
+a bad value is a usage error at parse time, never a traceback once the test runs. A module
+of its own with no heavy imports: declaring the options must not load numpy."""
 
 import argparse
 import math
@@ -43,4 +44,14 @@ def alpha(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not 0 < number < 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
+    return number
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (math.isfinite(number) and number > 0):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, not {text}")
     return number
