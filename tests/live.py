@@ -363,6 +363,10 @@ def running_locust(
         "master",
         [
             *distributed,
+            # Never the user's results/: a test that wants the store names its own (the
+            # last --results-db given wins).
+            "--results-db",
+            str(workdir / "results.sqlite"),
             "--autostart",
             "-H",
             host,

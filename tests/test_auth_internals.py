@@ -42,16 +42,9 @@ async def test_only_the_token_hash_is_stored(client: httpx.AsyncClient) -> None:
 
 
 async def test_unknown_user_still_costs_one_bcrypt_check(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, bcrypt_checks: list[bytes]
 ) -> None:
-    calls: list[bytes] = []
-    real = bcrypt.checkpw
-
-    def counting(password: bytes, hashed: bytes) -> bool:
-        calls.append(password)
-        return real(password, hashed)
-
-    monkeypatch.setattr(auth.bcrypt, "checkpw", counting)
+    calls = bcrypt_checks
     assert (await login(client, "nobody-here", "whatever1")).status_code == 401
     assert (await login(client, ADMIN[0], "wrong-password")).status_code == 401
     assert len(calls) == 2

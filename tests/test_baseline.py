@@ -279,6 +279,13 @@ def test_two_real_runs_and_the_regression_gate(tmp_path: Path, webhook: str, mai
     assert 'id="loadwatch-baseline"' in (tmp_path / "cmp.html").read_text()
     previous = compare_runs(store, "slow", "previous")
     assert previous.baseline is not None and previous.baseline.label == "base"
+    listed = subprocess.run([*cli, "--list"], capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0
+    assert [line.split()[0] for line in listed.stdout.splitlines()[1:]] == ["base", "slow"]
+    as_json = subprocess.run([*cli, "--list", "json"], capture_output=True, text=True, timeout=60)
+    runs = json.loads(as_json.stdout)
+    assert [r["label"] for r in runs] == ["base", "slow"]
+    assert all(r["pacing"] == 0.1 and r["timings"] > 0 and r["req_per_s"] > 0 for r in runs)
     missing = subprocess.run([*cli, "slow", "nope"], capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "no run labelled 'nope'" in missing.stderr
     assert "Traceback" not in missing.stderr

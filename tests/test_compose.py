@@ -4,7 +4,6 @@ and that every service's command, ports and environment match what the code read
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,10 +22,8 @@ BIN = Path(sys.executable).parent
 
 
 def compose_command() -> list[str]:
-    """`docker compose` (the PyPI binary linked as a CLI plugin), or that binary itself."""
-    plugin = Path.home() / ".docker" / "cli-plugins" / "docker-compose"
-    if shutil.which("docker") and plugin.exists():
-        return ["docker", "compose"]
+    """The Compose v2 binary from PyPI, straight from the venv: the same program `docker
+    compose` runs as a CLI plugin, without linking anything into the home folder."""
     return [str(BIN / "docker-compose")]
 
 

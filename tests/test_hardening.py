@@ -5,7 +5,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import bcrypt
 import httpx
 import pytest
 from bson import ObjectId
@@ -190,16 +189,9 @@ async def test_a_finished_run_takes_notes_but_no_measurements(
 
 
 async def test_parallel_guesses_get_no_more_password_checks_than_the_limit(
-    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI, bcrypt_checks: list[bytes]
 ) -> None:
-    checks: list[bytes] = []
-    real = bcrypt.checkpw
-
-    def counting(password: bytes, hashed: bytes) -> bool:
-        checks.append(password)
-        return real(password, hashed)
-
-    monkeypatch.setattr(auth.bcrypt, "checkpw", counting)
+    checks = bcrypt_checks
     async with client_from(app, "127.0.0.9") as attacker:
         guesses = [login(attacker, ADMIN[0], f"guess-{i}") for i in range(200)]
         answers = [r.status_code for r in await asyncio.gather(*guesses)]

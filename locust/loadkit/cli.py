@@ -1,7 +1,10 @@
-"""`loadwatch-compare`: compare two stored runs after the fact."""
+"""`loadwatch-compare`: compare two stored runs after the fact, or list the stored runs."""
 
 import argparse
+import json
 import sys
+import time
+from dataclasses import asdict
 from pathlib import Path
 
 from loadkit import defaults, options
@@ -22,8 +25,15 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(defaults.RESULTS_DB),
         help="the results store (--results-db of the runs)",
     )
-    parser.add_argument("current", help="the run's label")
-    parser.add_argument("baseline", help="the baseline's label, or 'previous'")
+    parser.add_argument("current", nargs="?", help="the run's label")
+    parser.add_argument("baseline", nargs="?", help="the baseline's label, or 'previous'")
+    parser.add_argument(
+        "--list",
+        nargs="?",
+        const="table",
+        choices=("table", "json"),
+        help="list the stored runs instead (as a table, or JSON for scripts) and exit",
+    )
     parser.add_argument(
         "--alpha",
         type=options.alpha,
@@ -42,9 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         "--fail-on-regression", action="store_true", help="exit 1 when an endpoint regressed"
     )
     args = parser.parse_args(argv)
+    if not args.list and (args.current is None or args.baseline is None):
+        parser.error("give CURRENT and BASELINE labels, or --list")
     if not args.db.is_file():
         print(f"loadwatch-compare: error: no results store at {args.db}", file=sys.stderr)
         return 2
+    if args.list:
+        return list_runs(args.db, args.list)
     # numpy and scipy load only once the arguments are known to be good.
     from loadkit import report
     from loadkit.compare import compare_runs
@@ -64,6 +78,26 @@ def main(argv: list[str] | None = None) -> int:
         args.html.parent.mkdir(parents=True, exist_ok=True)
         args.html.write_text(report.standalone_html(comparison), encoding="utf-8")
     return 1 if args.fail_on_regression and comparison.regressions else 0
+
+
+def list_runs(db: Path, form: str) -> int:
+    store = ResultsStore(db)
+    try:
+        runs = [(run, store.count(run.id)) for run in store.runs()]
+    finally:
+        store.close()
+    if form == "json":
+        print(json.dumps([{**asdict(run), "timings": count} for run, count in runs], indent=2))
+        return 0
+    header = f"{'label':<28} {'started':<19} {'users':>5} {'pacing':>7} {'req/s':>8} {'timings':>9}"
+    print(header)
+    for run, count in runs:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
+        pacing = "-" if run.pacing is None else f"{run.pacing:g} s"
+        rate = "-" if run.req_per_s is None else f"{run.req_per_s:,.1f}"
+        users = "-" if run.users is None else str(run.users)
+        print(f"{run.label[:28]:<28} {started:<19} {users:>5} {pacing:>7} {rate:>8} {count:>9,}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ of its own with no heavy imports: declaring the options must not load numpy."""
 
 import argparse
 import math
+from collections.abc import Callable
 
 from loadkit.defaults import MIN_CHANGE
 
@@ -13,6 +14,17 @@ MIN_CHANGE_HELP = (
     "(p50=0.1,p95=0.15,p99=0.2); default "
     + ",".join(f"{name}={value:g}" for name, value in MIN_CHANGE.items())
 )
+
+
+def _number(text: str, rule: str, ok: Callable[[float], bool], name: str = "") -> float:
+    """``text`` as a finite number that ``ok`` accepts; a usage error naming ``rule``."""
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(number) and ok(number)):
+        raise argparse.ArgumentTypeError(f"{name}{' ' if name else ''}must be {rule}, not {text}")
+    return number
 
 
 def min_change(text: str) -> dict[str, float]:
@@ -27,31 +39,13 @@ def min_change(text: str) -> dict[str, float]:
         name = name.strip()
         if name not in result:
             raise argparse.ArgumentTypeError(f"unknown quantile {name!r}: p50, p95 or p99")
-        try:
-            number = float(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-        if not (math.isfinite(number) and 0 <= number < 1):
-            raise argparse.ArgumentTypeError(f"{name} must be a fraction in [0, 1), not {value}")
-        result[name] = number
+        result[name] = _number(value, "a fraction in [0, 1)", lambda x: 0 <= x < 1, name)
     return result
 
 
 def alpha(text: str) -> float:
-    try:
-        number = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < number < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
-    return number
+    return _number(text, "between 0 and 1", lambda x: 0 < x < 1)
 
 
 def positive_seconds(text: str) -> float:
-    try:
-        number = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not (math.isfinite(number) and number > 0):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, not {text}")
-    return number
+    return _number(text, "a number of seconds > 0", lambda x: x > 0)

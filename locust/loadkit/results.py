@@ -216,6 +216,11 @@ class ResultsStore:
         ).fetchone()
         return RunInfo(*row) if row else None
 
+    def runs(self) -> list[RunInfo]:
+        """Every stored run, oldest first."""
+        rows = self.db.execute(f"SELECT {RUN_FIELDS} FROM runs ORDER BY id").fetchall()  # noqa: S608
+        return [RunInfo(*row) for row in rows]
+
     def previous_comparable(self, current: RunInfo) -> RunInfo | None:
         """The latest earlier run with the same locustfile, users, host and pacing."""
         row = self.db.execute(
