@@ -17,7 +17,7 @@ elif [ -t 0 ] && [ "${CI:-}" != "true" ]; then
   fi
 fi
 [ "${MONITOR:-0}" = 1 ] && processes+=(cpu-monitor)
-mkdir -p results
+mkdir -p "${LOADWATCH_RESULTS:-results}"
 
 cat <<URLS
 loadwatch stack (Ctrl-C stops every process):

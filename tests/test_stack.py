@@ -35,11 +35,18 @@ def test_the_stack_comes_up_and_goes_down_cleanly(tmp_path: Path) -> None:
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "MONITOR": "1"},
+        # Results and the monitor's spool in the test's own folder, never the user's.
+        env={
+            **os.environ,
+            "MONITOR": "1",
+            "LOADWATCH_RESULTS": str(tmp_path / "results"),
+            "CPU_MONITOR_SPOOL_DIR": str(tmp_path),
+        },
         start_new_session=True,
     )
     try:
         wait_until_ok("http://127.0.0.1:8000/readyz", timeout=60, process=stack)
+        assert (tmp_path / "results").is_dir()
         wait_until_ok("http://127.0.0.1:8089/", timeout=60, process=stack)
         wait_until_ok("http://127.0.0.1:9646/metrics", timeout=60, process=stack)
         wait_until_ok("http://127.0.0.1:9090/-/ready", timeout=60, process=stack)
