@@ -49,8 +49,10 @@ def main() -> int:
     parser.add_argument("--host", default=os.environ.get("LOAD_HOST", "http://127.0.0.1:8000"))
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--spawn-rate", type=float, default=10)
-    parser.add_argument("--run-time", default="30s")
-    parser.add_argument("--pacing", type=float, default=2)
+    # Long and dense enough that the busy endpoints get the timings a baseline verdict
+    # needs (README: "Is this run slower than the last good one?").
+    parser.add_argument("--run-time", default="60s")
+    parser.add_argument("--pacing", type=float, default=0.25)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--results", type=Path, default=ROOT / "results")
     args, extra = parser.parse_known_args()  # the rest goes to the master (thresholds, …)
