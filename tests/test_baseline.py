@@ -289,3 +289,19 @@ def test_two_real_runs_and_the_regression_gate(tmp_path: Path, webhook: str, mai
     missing = subprocess.run([*cli, "slow", "nope"], capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "no run labelled 'nope'" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_each_test_of_one_process_starts_a_fresh_run(tmp_path: Path) -> None:
+    """A web UI runs test after test in one master: spawn time, CPU peak and counts must
+    not carry over from the test before."""
+    from loadkit.recorder import Recorder
+
+    recorder = Recorder(ResultsStore(tmp_path / "r.sqlite"))
+    recorder.start("ui", {"users": 2})
+    recorder.spawned()
+    recorder.cpu(70.0)
+    recorder.add(Batch("w", [("GET", "/x")], [0], [2e9], [5.0], [True]))
+    recorder.start("ui", {"users": 2})
+    assert recorder.label == "ui-2"
+    assert recorder.spawned_at is None and recorder.peak_cpu is None and recorder.received == 0
+    recorder.finish()

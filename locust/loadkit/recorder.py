@@ -59,6 +59,9 @@ class Recorder:
             free = self.store.free_label(label)
             return self.store.start_run(free, settings), free
 
+        # A web UI runs test after test in one process: each is a run of its own.
+        self.spawned_at = self.peak_cpu = None
+        self.received = 0
         self.run_id, self.label = self._write(start_in_writer).get()
         if self.label != label:
             log.warning("loadkit: run label %r is taken: this run is %r", label, self.label)
