@@ -159,11 +159,11 @@ async def _reserve(key: str, limit: int, now: datetime) -> _Attempt:
     earlier = [
         a["at"]
         for a in record["attempts"]
-        if a["nonce"] != nonce and _aware(a["at"]) > now - FAILURE_WINDOW
+        if a["nonce"] != nonce and a["at"] > now - FAILURE_WINDOW
     ]
     wait = 0.0
     if len(earlier) >= limit:
-        wait = (_aware(min(earlier)) + FAILURE_WINDOW - now).total_seconds()
+        wait = (min(earlier) + FAILURE_WINDOW - now).total_seconds()
     attempt = _Attempt(key, nonce)
     if wait > 0:
         await _release(attempt)
@@ -178,11 +178,6 @@ async def _release(attempt: _Attempt) -> None:
     await LoginAttempts.get_motor_collection().update_one(
         {"_id": attempt.key}, {"$pull": {"attempts": {"nonce": attempt.nonce}}}
     )
-
-
-def _aware(value: datetime) -> datetime:
-    """MongoDB gives datetimes back naive (in UTC)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def failure_delay(failures: int) -> float:

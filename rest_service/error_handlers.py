@@ -67,8 +67,9 @@ async def service_error(_request: Request, error: Exception) -> JSONResponse:
 
 async def invalid_request(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    # jsonable_encoder first: it turns the errors' contexts (exceptions, …) into text.
-    return answer(422, jsonable_encoder(json_safe(list(error.errors()))))
+    # jsonable_encoder turns the errors' contexts (exceptions, …) into text; answer()
+    # then makes what the client sent encodable.
+    return answer(422, jsonable_encoder(error.errors()))
 
 
 async def http_error(request: Request, error: Exception) -> JSONResponse:

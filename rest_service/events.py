@@ -32,13 +32,14 @@ from rest_service.schemas import (
     EPOCH,
     FUTURE_MESSAGE,
     MAX_EVENTS_PER_POST,
+    MAX_KEPT_CHARS,
     EventsIn,
     EventTime,
+    RejectionReason,
     in_future,
 )
 
 REJECTED_CAPACITY = MAX_EVENTS_PER_POST
-_MAX_KEPT_CHARS = 2000  # of a rejected event's text, kept for the operator
 _MILLISECOND = timedelta(milliseconds=1)
 
 
@@ -136,7 +137,7 @@ def _valid_batch(body: bytes, now: datetime) -> list[dict[str, Any]] | None:
 class Rejection:
     index: int
     category: str  # a known category or "unknown": a bounded label value
-    reason: str  # malformed | unknown_kind | future_timestamp | invalid_data
+    reason: RejectionReason
     detail: str
     event: Any
 
@@ -290,7 +291,7 @@ async def _keep_rejections(
 def _kept(text: str) -> str:
     """Text any store keeps: valid UTF-8 (a lone surrogate escaped), no NUL, bounded."""
     safe = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\0", "\\0")
-    return safe if len(safe) <= _MAX_KEPT_CHARS else safe[:_MAX_KEPT_CHARS] + "…"
+    return safe if len(safe) <= MAX_KEPT_CHARS else safe[:MAX_KEPT_CHARS] + "…"
 
 
 def _kept_event(event: Any) -> str:

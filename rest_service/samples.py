@@ -61,8 +61,7 @@ SEEN_RESOLUTION = timedelta(seconds=10)
 
 def seen_long_ago(run: Run, now: datetime) -> bool:
     """Whether the run's last sign of life is worth a write to refresh."""
-    seen = run.last_seen_at or run.started_at
-    return now - (seen if seen.tzinfo else seen.replace(tzinfo=UTC)) > SEEN_RESOLUTION
+    return now - (run.last_seen_at or run.started_at) > SEEN_RESOLUTION
 
 
 async def sample_page(

@@ -138,8 +138,8 @@ def _utc(value: datetime) -> datetime:
 def _utc_bound(value: datetime) -> datetime:
     """A filter's bound in UTC; one beyond what UTC can hold, at that end of time."""
     try:
-        return value.astimezone(UTC)
-    except OverflowError:
+        return _utc(value)
+    except ValueError:
         return (datetime.min if value.year < 2 else datetime.max).replace(tzinfo=UTC)
 
 
@@ -238,11 +238,15 @@ class FieldError(BaseModel):
     msg: str
 
 
+RejectionReason = Literal["malformed", "unknown_kind", "future_timestamp", "invalid_data"]
+MAX_KEPT_CHARS = 2000  # of a rejected event's text, kept for the operator
+
+
 class EventRejection(BaseModel):
     """One refused event of a batch."""
 
     index: int
-    reason: Literal["malformed", "unknown_kind", "future_timestamp", "invalid_data"]
+    reason: RejectionReason
     msg: str
 
 
@@ -274,7 +278,9 @@ class RejectedEventOut(BaseModel):
     category: str
     reason: str
     detail: str
-    event: str = Field(description="The event as sent, as JSON text (cut at 2,000 characters)")
+    event: str = Field(
+        description=f"The event as sent, as JSON text (cut at {MAX_KEPT_CHARS:,} characters)"
+    )
 
 
 class RejectedEventPage(BaseModel):

@@ -157,12 +157,7 @@ class ResultsStore:
     def finish_run(self, run_id: int, stopped_at: float, peak_cpu: float | None) -> None:
         """Close the run with what can only be known at its end: the achieved request
         rate after ramp-up, and the load generators' peak CPU."""
-        first, last = self._range(run_id)
-        row = self.db.execute(
-            "SELECT COUNT(*), MIN(ts) FROM timings WHERE rowid BETWEEN ? AND ? AND run_id = ? "
-            "AND ramp_up = 0",
-            (first, last, run_id),
-        ).fetchone()
+        row = self._timings(run_id, "COUNT(*), MIN(ts)", "AND ramp_up = 0").fetchone()
         spawned = self.db.execute("SELECT spawned_at FROM runs WHERE id = ?", (run_id,)).fetchone()
         since = spawned[0] if spawned and spawned[0] is not None else row[1]
         rate = row[0] / (stopped_at - since) if row[0] and since and stopped_at > since else None
@@ -236,20 +231,24 @@ class ResultsStore:
         ).fetchone()
         return (row[0], row[1]) if row and row[0] is not None else (1, 0)
 
-    def count(self, run_id: int) -> int:
+    def _timings(
+        self, run_id: int, columns: str, condition: str = "", params: Sequence[Any] = ()
+    ) -> sqlite3.Cursor:
+        """``SELECT columns`` over the run's timings (within its rowid range), where
+        ``condition`` ("AND …", a constant of this module) holds for ``params``."""
         first, last = self._range(run_id)
-        row = self.db.execute(
-            "SELECT COUNT(*) FROM timings WHERE rowid BETWEEN ? AND ? AND run_id = ?",
-            (first, last, run_id),
-        ).fetchone()
-        return int(row[0])
+        return self.db.execute(
+            f"SELECT {columns} FROM timings WHERE rowid BETWEEN ? AND ? "  # noqa: S608
+            f"AND run_id = ? {condition}",
+            (first, last, run_id, *params),
+        )
+
+    def count(self, run_id: int) -> int:
+        return int(self._timings(run_id, "COUNT(*)").fetchone()[0])
 
     def endpoints(self, run_id: int) -> list[tuple[str, str]]:
-        first, last = self._range(run_id)
-        rows = self.db.execute(
-            "SELECT DISTINCT request_type, name FROM timings WHERE rowid BETWEEN ? AND ? "
-            "AND run_id = ? ORDER BY name, request_type",
-            (first, last, run_id),
+        rows = self._timings(
+            run_id, "DISTINCT request_type, name", "ORDER BY name, request_type"
         ).fetchall()
         return [(str(kind), str(name)) for kind, name in rows]
 
@@ -259,11 +258,11 @@ class ResultsStore:
         one worker's batch at a time, so rowid order is only roughly time order."""
         import numpy as np  # not at import: the recorder side never needs it
 
-        first, last = self._range(run_id)
-        cursor = self.db.execute(
-            "SELECT ts, response_time_ms FROM timings WHERE rowid BETWEEN ? AND ? "
-            "AND run_id = ? AND request_type = ? AND name = ? AND ramp_up = 0 AND success = 1",
-            (first, last, run_id, endpoint[0], endpoint[1]),
+        cursor = self._timings(
+            run_id,
+            "ts, response_time_ms",
+            "AND request_type = ? AND name = ? AND ramp_up = 0 AND success = 1",
+            endpoint[:2],
         )
         rows = np.fromiter(cursor, dtype=[("ts", np.float64), ("ms", np.float64)])
         return rows["ms"][np.argsort(rows["ts"], kind="stable")]

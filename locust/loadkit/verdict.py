@@ -79,7 +79,6 @@ class QuantileEstimate:
 
     value: float  # ms
     se_log: float
-    n_eff: float  # effective sample size for this quantile's indicator
 
 
 @dataclass(frozen=True)
@@ -158,7 +157,7 @@ def estimate(times: np.ndarray) -> dict[str, QuantileEstimate | None]:
         spread = math.sqrt(variance)
         low, high = np.quantile(ordered, [max(p - spread, 0.0), min(p + spread, 1.0)])
         se_log = (math.log(high) - math.log(low)) / 2
-        result[name] = QuantileEstimate(value, se_log, p * (1 - p) / variance)
+        result[name] = QuantileEstimate(value, se_log)
     return result
 
 
