@@ -332,13 +332,19 @@ class LocustCluster:
 
 @contextmanager
 def running_locust(
-    host: str, workdir: Path, master_args: list[str], workers: int = 2
+    host: str,
+    workdir: Path,
+    master_args: list[str],
+    workers: int = 2,
+    autostart: bool = True,
+    env: dict[str, str] | None = None,
 ) -> Iterator[LocustCluster]:
     """A Locust master (web UI, exporter) and its workers as real processes on 127.0.0.1;
     with ``workers=0``, one process in local mode.
 
-    The master runs with ``--autostart``: the web UI and its /pacing route are up while
-    the test runs by itself, and ``--autoquit`` ends it.
+    With ``autostart`` the master runs with ``--autostart``: the web UI and its routes are
+    up while the test runs by itself, and ``--autoquit`` ends it. Without, tests start from
+    the web UI, and the master runs until it is stopped.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     master_port, web_port, exporter_port = free_port(), free_port(), free_port()
@@ -346,6 +352,7 @@ def running_locust(
         **os.environ,
         "LOADWATCH_ADMIN_USERNAME": "admin",
         "LOADWATCH_ADMIN_PASSWORD": "admin-password",
+        **(env or {}),
     }
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
     processes: list[subprocess.Popen[bytes]] = []
@@ -367,7 +374,7 @@ def running_locust(
             # last --results-db given wins).
             "--results-db",
             str(workdir / "results.sqlite"),
-            "--autostart",
+            *(["--autostart"] if autostart else []),
             "-H",
             host,
             "--web-host",

@@ -16,9 +16,8 @@ from loadkit.compare import REGRESSION, comparability_warnings, compare_runs
 from loadkit.notify import notify
 from loadkit.results import Batch, ResultsStore, RunInfo
 
-from tests.live import ROOT, chromium_screenshot, free_port, running_locust, running_service
+from tests.live import chromium_screenshot, free_port, running_locust, running_service
 
-ARTIFACTS = ROOT / "artifacts"
 SLOWED = ("POST", "/runs/[id]/samples")
 
 
@@ -260,8 +259,8 @@ def test_two_real_runs_and_the_regression_gate(tmp_path: Path, webhook: str, mai
     banner = page.index('id="loadwatch-baseline-summary"')
     assert banner < page.index('id="root"') and 'href="#loadwatch-baseline"' in page
     assert "Comparability" in page and "ramp-up excluded" in page
-    chromium_screenshot(f"file://{html}", ARTIFACTS / "baseline-report.png", "1400,5200")
-    assert (ARTIFACTS / "baseline-report.png").stat().st_size > 10_000
+    chromium_screenshot(f"file://{html}", tmp_path / "baseline-report.png", "1400,5200")
+    assert (tmp_path / "baseline-report.png").stat().st_size > 10_000
 
     # The notices went out.
     assert Receiver.received and "REGRESSED" in Receiver.received[0]["summary"]

@@ -201,6 +201,11 @@ def comparability_warnings(current: RunInfo, baseline: RunInfo) -> list[str]:
                 f"{baseline.req_per_s:.1f} req/s"
             )
     for run in (current, baseline):
+        if run.pacing_changes:
+            warnings.append(
+                f"pacing changed {run.pacing_changes} time(s) during run {run.label!r}: its "
+                "load was not steady"
+            )
         if run.peak_cpu is not None and run.peak_cpu > CPU_LIMIT:
             warnings.append(
                 f"a load generator of run {run.label!r} reached {run.peak_cpu:.0f} % CPU: its "

@@ -1,10 +1,13 @@
-"""After the run: compare with the baseline, report everywhere, notify, and fail the run
-on a regression when asked to. Runs in the master (or local process) when Locust quits,
-after Locust wrote its HTML report."""
+"""The verdict of each test: when a test's run closes, compare it with the baseline, store
+the comparison with the run, report it (terminal, JSON, a page per run) and notify. When
+Locust quits: put the last verdict into Locust's HTML report, and fail the process on a
+regression when asked to. Runs in the master (or the local process)."""
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +18,19 @@ if TYPE_CHECKING:
     from locust.env import Environment
 
     from loadkit.compare import Comparison
+    from loadkit.results import ResultsStore
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Concluded:
+    run_id: int
+    label: str
+    comparison: Comparison | None
+
+
+last: Concluded | None = None  # the last closed test's verdict, for Locust's report at quit
 
 
 def json_path(options: Any) -> Path:
@@ -27,38 +41,120 @@ def json_path(options: Any) -> Path:
     return Path(options.results_db).with_name("compare.json")
 
 
-def on_quitting(environment: Environment, **_kwargs: Any) -> None:
-    from locust.runners import WorkerRunner
+def reports_dir(options: Any) -> Path:
+    """Each compared run's page and JSON, next to the results store."""
+    return Path(options.results_db).parent / "reports"
 
-    if isinstance(environment.runner, WorkerRunner):
-        return
-    # numpy and scipy load here, at the end: imported with the locustfile they would delay
-    # Locust's start-up (and its run-time timer, set from gevent's cached clock).
+
+def compare_and_store(
+    store: ResultsStore,
+    label: str,
+    baseline: str,
+    alpha: float,
+    min_change: dict[str, float],
+    pages: Path,
+) -> Comparison:
+    """On the recorder's writer thread: numpy, scipy and the disk stay off the event loop.
+    numpy and scipy load here, at the first comparison: imported with the locustfile they
+    would delay Locust's start-up (and its run-time timer, set from gevent's cached clock)."""
     from loadkit import report
     from loadkit.compare import compare_runs
 
-    done = recorder.finish_recording()
+    comparison = compare_runs(store, label, baseline, alpha, min_change)
+    as_json = json.dumps(comparison.to_dict(), indent=2, default=str)
+    base_id = comparison.baseline.id if comparison.baseline else None
+    store.save_comparison(
+        comparison.current.id,
+        base_id,
+        comparison.summary(),
+        as_json,
+        report.summary_banner(comparison),
+        report.html_section(comparison),
+    )
+    pages.mkdir(parents=True, exist_ok=True)
+    (pages / f"{_file_name(label)}.html").write_text(
+        report.standalone_html(comparison), encoding="utf-8"
+    )
+    (pages / f"{_file_name(label)}.json").write_text(as_json, encoding="utf-8")
+    return comparison
+
+
+def _file_name(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+
+
+def conclude(environment: Environment, closed: recorder.ClosedRun) -> None:
+    """A test's run has closed: its verdict, everywhere it is read."""
+    global last
     options = environment.parsed_options
-    if done is None or done.label is None or options is None:
+    rec = recorder.recorder
+    if options is None or rec is None:
         return
     comparison: Comparison | None = None
     if options.baseline:
         try:
-            comparison = compare_runs(
-                done.store, done.label, options.baseline, options.alpha, options.min_change
+            comparison = rec.call(
+                compare_and_store,
+                closed.label,
+                options.baseline,
+                options.alpha,
+                options.min_change,
+                reports_dir(options),
             )
         except LookupError as error:
             log.error("loadkit: cannot compare: %s", error)
+    last = Concluded(closed.run_id, closed.label, comparison)
     if comparison is None:
-        payload: dict[str, Any] = {"current": {"label": done.label}, "baseline": None}
-        notify(options, payload, f"Run {done.label}: {done.received} requests recorded.")
+        payload: dict[str, Any] = {"current": {"label": closed.label}, "baseline": None}
+        notify(options, payload, f"Run {closed.label}: {closed.received} requests recorded.")
         return
+    from loadkit import report
+
     text = report.text_table(comparison)
     print(text, flush=True)
     report.write_json(comparison, json_path(options))
+    notify(options, comparison.to_dict(), text)
+
+
+def on_test_stop(environment: Environment, **_kwargs: Any) -> None:
+    if recorder.recorder is not None:
+        recorder.recorder.close_soon(lambda closed: conclude(environment, closed))
+
+
+def on_reset_stats(environment: Environment) -> None:
+    """Statistics reset mid-test: what came before is a run of its own, closed now."""
+    from locust.runners import STATE_RUNNING, STATE_SPAWNING
+
+    rec = recorder.recorder
+    runner = environment.runner
+    if rec is None or rec.run_id is None or runner is None:
+        return
+    if runner.state not in (STATE_RUNNING, STATE_SPAWNING):
+        return
+    spawned = rec.spawned_at is not None
+    rec.close_soon(lambda closed: conclude(environment, closed), wait_for_workers=False)
+    recorder.start_run(environment)  # waits for the close
+    if spawned:
+        rec.spawned()
+
+
+def on_quitting(environment: Environment, **_kwargs: Any) -> None:
+    rec = recorder.recorder
+    options = environment.parsed_options
+    if rec is None or options is None:
+        return
+    # Quit while a test still runs (Ctrl-C in web-UI mode): its workers are not stopping,
+    # so their last few seconds of timings are not waited for.
+    rec.close_soon(lambda closed: conclude(environment, closed), wait_for_workers=False)
+    rec.wait_closed()
+    rec.shutdown()
+    comparison = last.comparison if last else None
+    if comparison is None:
+        return
+    from loadkit import report
+
     if options.html_file and Path(options.html_file).is_file():
         report.add_to_report(Path(options.html_file), comparison)
-    notify(options, comparison.to_dict(), text)
     if comparison.regressions and options.fail_on_regression:
         names = ", ".join(f"{e.method} {e.name}" for e in comparison.regressions)
         log.error("loadkit: regression against %s: %s", comparison.baseline.label, names)  # type: ignore[union-attr]

@@ -1,14 +1,14 @@
 """Live pacing: seconds between the starts of a user's iterations, changeable mid-test.
 
-``--pacing`` sets it at start (it shows in the web UI's form). ``GET /pacing`` reads it and
-``POST /pacing {"seconds": 2.5}`` changes it on the master, which broadcasts the new value
-to every worker. The web UI shows it in a "Pacing" tab.
+``--pacing`` sets it at start. ``POST /pacing {"seconds": 2.5}`` on the master's web UI
+(and its Pacing tab, see ``loadkit.webui``) changes it; the master broadcasts the new value
+to every worker. Each change is kept with its time, so the run records it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import random
 import time
 from typing import TYPE_CHECKING, Any
@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from loadkit.defaults import PACING_SECONDS
 
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
-    from flask import Response
     from locust.env import Environment
 
 log = logging.getLogger(__name__)
@@ -28,14 +27,17 @@ JITTER = 0.1
 class Pacing:
     def __init__(self, seconds: float = PACING_SECONDS) -> None:
         self.seconds = seconds
-        self.changes = 0
+        self.history: list[tuple[float, float]] = []  # (time, seconds) of each change
 
     def set(self, seconds: float) -> None:
-        if not seconds > 0:
+        if not (seconds > 0 and math.isfinite(seconds)):
             raise ValueError("pacing must be a number of seconds > 0")
         self.seconds = seconds
-        self.changes += 1
+        self.history.append((time.time(), seconds))
         log.info("loadkit: pacing is now %g s", seconds)
+
+    def changes_since(self, since: float) -> int:
+        return sum(ts > since for ts, _ in self.history)
 
 
 pacing = Pacing()
@@ -67,9 +69,12 @@ def _broadcast(environment: Environment, seconds: float) -> None:
         environment.runner.send_message(MESSAGE, {"seconds": seconds})
 
 
-def _set_everywhere(environment: Environment, seconds: float) -> None:
+def set_everywhere(environment: Environment, seconds: float) -> None:
+    """Change the pacing here, on every worker, and in the options a new test starts with."""
     pacing.set(seconds)
     _broadcast(environment, seconds)
+    if environment.parsed_options is not None:
+        environment.parsed_options.pacing = seconds
 
 
 def on_init(environment: Environment, **_kwargs: Any) -> None:
@@ -82,8 +87,6 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         environment.runner.register_message(
             MESSAGE, lambda msg, **_: pacing.set(float(msg.data["seconds"]))
         )
-    if environment.web_ui is not None:
-        _extend_web_ui(environment)
 
 
 def on_test_start(environment: Environment, **_kwargs: Any) -> None:
@@ -91,56 +94,4 @@ def on_test_start(environment: Environment, **_kwargs: Any) -> None:
     # master's options with their spawn message.
     options = environment.parsed_options
     if options is not None and options.pacing != pacing.seconds:
-        _set_everywhere(environment, options.pacing)
-
-
-def _extend_web_ui(environment: Environment) -> None:
-    from flask import jsonify, request
-
-    web_ui = environment.web_ui
-    assert web_ui is not None
-    app = web_ui.app
-    if app is None:
-        return
-
-    @app.route("/pacing", methods=["GET", "POST"])
-    def pacing_route() -> Response | tuple[Response, int]:
-        if request.method == "POST":
-            body = request.get_json(silent=True) or request.form
-            try:
-                _set_everywhere(environment, float(body.get("seconds", "")))
-            except (TypeError, ValueError):
-                return jsonify(detail="seconds must be a number > 0"), 400
-            if environment.parsed_options is not None:
-                environment.parsed_options.pacing = pacing.seconds
-        return jsonify(seconds=pacing.seconds, changes=pacing.changes)
-
-    web_ui.template_args["extendedTabs"] = [{"title": "Pacing", "key": "pacing"}]
-    web_ui.template_args["extendedTables"] = [
-        {
-            "key": "pacing",
-            "structure": [
-                {"key": "setting", "title": "Setting"},
-                {"key": "value", "title": "Value"},
-            ],
-        }
-    ]
-
-    @app.after_request
-    def add_pacing_to_stats(response: Response) -> Response:
-        # The UI reads its extra tab's rows from the stats it polls.
-        if request.path != "/stats/requests" or not response.is_json:
-            return response
-        stats = response.get_json()
-        stats["extendedStats"] = [
-            {
-                "key": "pacing",
-                "data": [
-                    {"setting": "Seconds between iterations per user", "value": pacing.seconds},
-                    {"setting": "Changes during this test", "value": pacing.changes},
-                    {"setting": "Change it", "value": 'POST /pacing {"seconds": N}'},
-                ],
-            }
-        ]
-        response.set_data(json.dumps(stats))
-        return response
+        set_everywhere(environment, options.pacing)

@@ -8,6 +8,7 @@ from typing import Any
 from locust.argument_parser import LocustArgumentParser
 
 from loadkit import (
+    analyst_data,
     defaults,
     distribution,
     exporter,
@@ -16,19 +17,25 @@ from loadkit import (
     pacing,
     recorder,
     thresholds,
+    weblogin,
+    webui,
 )
 from locust import events
 
 
 @events.init_command_line_parser.add_listener
 def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
-    # On the parser itself: only it knows Locust's web-UI keywords (is_secret, …).
+    # On the parser itself: only it knows Locust's web-UI keywords (include_in_web_ui, …).
+    # Pacing and the baseline are set in loadkit's panel of the web UI (loadkit.webui), and
+    # no password is ever a field of its form: they come from the environment or options.
     add = parser.add_argument
     add(
         "--pacing",
         type=options.positive_seconds,
         default=defaults.PACING_SECONDS,
-        help="seconds between the starts of a user's iterations (live: POST /pacing)",
+        include_in_web_ui=False,
+        help="seconds between the starts of a user's iterations (live: the Pacing tab, or "
+        "POST /pacing)",
     )
     add(
         "--user-pool",
@@ -37,24 +44,54 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
         help="load-test users the master makes sure exist in the service",
     )
     add(
+        "--analyst-samples",
+        type=int,
+        default=defaults.ANALYST_SAMPLES,
+        include_in_web_ui=False,
+        help="samples in the finished run each pool user gets to read (0: none)",
+    )
+    add(
         "--loadtest-password",
         default="loadtest-password",
-        is_secret=True,
+        include_in_web_ui=False,
         env_var="LOADWATCH_LOADTEST_PASSWORD",
         help="their password",
     )
     add(
         "--admin-username",
         default="admin",
+        include_in_web_ui=False,
         env_var="LOADWATCH_ADMIN_USERNAME",
         help="an admin of the service, to create the pool",
     )
     add(
         "--admin-password",
         default="admin",
-        is_secret=True,
+        include_in_web_ui=False,
         env_var="LOADWATCH_ADMIN_PASSWORD",
         help="that admin's password",
+    )
+    add(
+        "--web-username",
+        default="admin",
+        include_in_web_ui=False,
+        env_var="LOADWATCH_WEB_USERNAME",
+        help="with --web-login: the web UI's user",
+    )
+    add(
+        "--web-password",
+        default="",
+        include_in_web_ui=False,
+        env_var="LOADWATCH_WEB_PASSWORD",
+        help="with --web-login: that user's password (required)",
+    )
+    add(
+        "--web-secret",
+        default="",
+        include_in_web_ui=False,
+        env_var="LOADWATCH_WEB_SECRET",
+        help="with --web-login: the key that signs session cookies (default: a new one "
+        "at each start)",
     )
     add(
         "--exporter-port",
@@ -101,7 +138,9 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
     add(
         "--baseline",
         default="",
-        help="compare with the run of this label, or 'previous' (the last comparable run)",
+        include_in_web_ui=False,
+        help="compare each test with the run of this label, or 'previous' (the last "
+        "comparable run); in the web UI: the Baseline tab",
     )
     add(
         "--alpha",
@@ -155,9 +194,14 @@ events.init.add_listener(distribution.on_init)
 events.init.add_listener(pacing.on_init)
 events.init.add_listener(exporter.on_init)
 events.init.add_listener(recorder.on_init)
-events.test_start.add_listener(recorder.on_test_start)
-events.spawning_complete.add_listener(recorder.on_spawning_complete)
+events.init.add_listener(weblogin.on_init)
+events.init.add_listener(webui.on_init)
+# In this order: the pacing, the users and their data are ready before the run opens.
 events.test_start.add_listener(pacing.on_test_start)
 events.test_start.add_listener(distribution.on_test_start)
+events.test_start.add_listener(analyst_data.on_test_start)
+events.test_start.add_listener(recorder.on_test_start)
+events.spawning_complete.add_listener(recorder.on_spawning_complete)
+events.test_stop.add_listener(gate.on_test_stop)
 events.quitting.add_listener(thresholds.on_quitting)
 events.quitting.add_listener(gate.on_quitting)

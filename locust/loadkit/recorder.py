@@ -1,13 +1,19 @@
-"""Record every request's time, off Locust's hot path.
+"""Record every request's time, off Locust's hot path, one results run per test.
 
 - Each worker's ``request`` listener appends a tuple to a list: nothing else per request.
 - The list rides to the master with the worker's stats reports (``report_to_master`` /
-  ``worker_report``), so it is exactly as complete as Locust's own statistics.
+  ``worker_report``), so it is exactly as complete as Locust's own statistics. When a
+  worker's test stops, it sends what is left in a message of its own, ahead of the
+  ``client_stopped`` that lets the master's test stop: the run is complete when it closes.
 - The master hands each batch to one writer thread (a real OS thread from gevent's pool)
   that ``executemany``s it into SQLite; the event loop never waits on the disk.
 - In local mode the same process buffers and flushes every second.
 - Every load generator samples its own CPU; workers send their peak with the same reports,
   so each run records the busiest generator's peak (a comparability check).
+- A test is a run: ``test_start`` opens it, ``test_stop`` closes it (a web UI runs test
+  after test in one process), and so does a reset of the statistics mid-test.
+- A request made with ``context=SETUP`` (a login, creating what the user works on) is
+  stored but lies outside the measured window, like the ramp-up.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +32,7 @@ import gevent
 import psutil
 from gevent.threadpool import ThreadPool
 
+from loadkit.pacing import pacing
 from loadkit.results import Batch, ResultsStore
 
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
@@ -33,25 +42,61 @@ log = logging.getLogger(__name__)
 
 REPORT_KEY = "loadkit_timings"
 CPU_KEY = "loadkit_cpu_peak"
+FINAL_MESSAGE = "loadkit_final"
+SETUP_KEY = "loadwatch_setup"
+SETUP = {SETUP_KEY: True}  # pass as a request's ``context``: not measured
 LOCAL_FLUSH_SECONDS = 1.0
 CPU_SAMPLE_SECONDS = 2.0
+# How long a closing run waits for the workers' last timings. They come before the master's
+# own test_stop when the test is stopped; when Locust quits, they come within its 0.5 s.
+FINAL_WAIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class ClosedRun:
+    run_id: int
+    label: str
+    received: int
 
 
 class Recorder:
-    """The master's (or local process's) side: one results run, one writer thread."""
+    """The master's (or local process's) side: one results run per test, one writer thread."""
 
     def __init__(self, store: ResultsStore) -> None:
         self.store = store
         self.run_id: int | None = None
         self.label: str | None = None
+        self.started_at = 0.0
         self.spawned_at: float | None = None
         self.received = 0
+        self.dropped = 0  # timings that arrived after their run closed
         self.peak_cpu: float | None = None  # the busiest load generator's, this run
+        self.reporters: set[str] = set()  # workers heard from during this run
+        self.finals: set[str] = set()  # workers whose last timings arrived
+        self.closing: gevent.Greenlet | None = None
         self._writer = ThreadPool(1)
+        # The web UI reads on a connection and thread of its own, so a long comparison on
+        # the writer never holds up a page.
+        self._reader = ThreadPool(1)
+        self._read_store: ResultsStore | None = None
 
     def _write(self, call: Any, *args: Any) -> Any:
         """Run a store call on the writer thread, in submission order."""
         return self._writer.spawn(call, *args)
+
+    def call(self, call: Callable[..., Any], *args: Any) -> Any:
+        """Run ``call(store, *args)`` on the writer thread after what is queued; wait."""
+        return self._write(call, self.store, *args).get()
+
+    def read(self, call: Callable[..., Any], *args: Any) -> Any:
+        """Run ``call(store, *args)`` on the reader thread and its connection; wait."""
+
+        def read_in_reader() -> Any:
+            if self._read_store is None:
+                self._read_store = ResultsStore(self.store.path)
+            return call(self._read_store, *args)
+
+        return self._reader.spawn(read_in_reader).get()
 
     def start(self, label: str, settings: dict[str, Any]) -> None:
         def start_in_writer() -> tuple[int, str]:
@@ -59,9 +104,11 @@ class Recorder:
             free = self.store.free_label(label)
             return self.store.start_run(free, settings), free
 
-        # A web UI runs test after test in one process: each is a run of its own.
+        self.wait_closed()  # a test started right after STOP: the last one closes first
         self.spawned_at = self.peak_cpu = None
-        self.received = 0
+        self.received = self.dropped = 0
+        self.reporters, self.finals = set(), set()
+        self.started_at = settings["started_at"] = time.time()
         self.run_id, self.label = self._write(start_in_writer).get()
         if self.label != label:
             log.warning("loadkit: run label %r is taken: this run is %r", label, self.label)
@@ -78,16 +125,68 @@ class Recorder:
         self.peak_cpu = percent if self.peak_cpu is None else max(self.peak_cpu, percent)
 
     def add(self, batch: Batch) -> None:
-        if self.run_id is None or not len(batch):
+        if not len(batch):
+            return
+        if self.run_id is None:
+            self.dropped += len(batch)
             return
         self.received += len(batch)
         self._write(self.store.add_timings, self.run_id, batch, self.spawned_at)
 
-    def finish(self) -> None:
-        """Write what is queued and close the run; returns once it is on disk."""
+    def heard_from(self, worker: str) -> None:
         if self.run_id is not None:
-            finish = self.store.finish_run
-            self._write(finish, self.run_id, time.time(), self.peak_cpu).get()
+            self.reporters.add(worker)
+
+    def final_from(self, worker: str) -> None:
+        self.finals.add(worker)
+
+    def close_soon(self, then: Callable[[ClosedRun], None], wait_for_workers: bool = True) -> None:
+        """Close the run once every worker heard from has sent its last timings (or after
+        FINAL_WAIT_SECONDS), then call ``then`` with it, in a greenlet of its own."""
+        if self.run_id is None or self.closing is not None:
+            return
+
+        def close() -> None:
+            deadline = time.monotonic() + FINAL_WAIT_SECONDS
+            while wait_for_workers and not self.reporters <= self.finals:
+                if time.monotonic() > deadline:
+                    missing = ", ".join(sorted(self.reporters - self.finals))
+                    log.warning("loadkit: no last timings from %s: run closed without", missing)
+                    break
+                gevent.sleep(0.05)
+            closed = self.finish()
+            try:
+                if closed is not None:
+                    then(closed)
+            finally:
+                self.closing = None
+
+        self.closing = gevent.spawn(close)
+
+    def wait_closed(self) -> None:
+        if self.closing is not None:
+            self.closing.join()
+
+    def finish(self) -> ClosedRun | None:
+        """Write what is queued and close the run; returns once it is on disk."""
+        if self.run_id is None:
+            return None
+        self.add(buffer.take())  # local mode: what the flusher has not handed on yet
+        run_id, started = self.run_id, self.started_at
+        changes = [(ts, seconds) for ts, seconds in pacing.history if ts > started]
+
+        def finish_in_writer(stopped_at: float, peak_cpu: float | None) -> None:
+            for ts, seconds in changes:
+                self.store.add_pacing_change(run_id, ts, seconds)
+            self.store.finish_run(run_id, stopped_at, peak_cpu)
+
+        self._write(finish_in_writer, time.time(), self.peak_cpu).get()
+        closed = ClosedRun(run_id, self.label or "", self.received)
+        self.run_id = None
+        log.info("loadkit: %d request timings stored for run %r", closed.received, closed.label)
+        return closed
+
+    def shutdown(self) -> None:
         self._writer.join()
 
 
@@ -110,13 +209,17 @@ class Buffer:
         self._batch = Batch()
         self._index: dict[tuple[str, str], int] = {}
 
-    def add(self, ts: float, request_type: str, name: str, ms: float, ok: bool) -> None:
+    def add(
+        self, ts: float, request_type: str, name: str, ms: float, ok: bool, setup: bool = False
+    ) -> None:
         batch = self._batch
         key = (request_type, name)
         index = self._index.get(key)
         if index is None:
             index = self._index[key] = len(batch.endpoints)
             batch.endpoints.append(key)
+        if setup:
+            batch.setup.append(len(batch.ts))
         batch.endpoint.append(index)
         batch.ts.append(ts)
         batch.ms.append(ms)
@@ -148,6 +251,7 @@ def on_request(
     response_time: float,
     exception: BaseException | None = None,
     start_time: float | None = None,
+    context: dict[str, Any] | None = None,
     **_kwargs: Any,
 ) -> None:
     buffer.add(
@@ -156,6 +260,7 @@ def on_request(
         name,
         response_time,
         exception is None,
+        bool(context and context.get(SETUP_KEY)),
     )
 
 
@@ -166,8 +271,23 @@ def on_report_to_master(client_id: str, data: dict[str, Any], **_kwargs: Any) ->
 
 def on_worker_report(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
     if recorder is not None and REPORT_KEY in data:
+        recorder.heard_from(client_id)
         recorder.add(Batch.from_message(data[REPORT_KEY]))
         recorder.cpu(data.get(CPU_KEY))
+
+
+def send_last_timings(environment: Environment, **_kwargs: Any) -> None:
+    """A worker's test stopped: its last timings go now, before it reports stopped."""
+    if environment.runner is not None:
+        data: dict[str, Any] = {}
+        on_report_to_master("", data)
+        environment.runner.send_message(FINAL_MESSAGE, data)
+
+
+def on_last_timings(environment: Environment, msg: Any, **_kwargs: Any) -> None:
+    on_worker_report(msg.node_id, msg.data)
+    if recorder is not None:
+        recorder.final_from(msg.node_id)
 
 
 def _flush_locally() -> None:
@@ -216,6 +336,7 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         buffer.take()
         events.request.add_listener(on_request)
         events.report_to_master.add_listener(on_report_to_master)
+        events.test_stop.add_listener(send_last_timings)
         gevent.spawn(cpu_peak.run)
         return
     if not isinstance(runner, MasterRunner | LocalRunner) or environment.parsed_options is None:
@@ -225,12 +346,14 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
     recorder = Recorder(ResultsStore(environment.parsed_options.results_db))
     events.worker_report.add_listener(on_worker_report)
     gevent.spawn(cpu_peak.run)
+    if isinstance(runner, MasterRunner):
+        runner.register_message(FINAL_MESSAGE, on_last_timings)
     if isinstance(runner, LocalRunner):
         events.request.add_listener(on_request)
         gevent.spawn(_flush_locally)
 
 
-def on_test_start(environment: Environment, **_kwargs: Any) -> None:
+def start_run(environment: Environment) -> None:
     options = environment.parsed_options
     if recorder is None or options is None:
         return
@@ -248,16 +371,10 @@ def on_test_start(environment: Environment, **_kwargs: Any) -> None:
     )
 
 
+def on_test_start(environment: Environment, **_kwargs: Any) -> None:
+    start_run(environment)
+
+
 def on_spawning_complete(user_count: int, **_kwargs: Any) -> None:
-    if recorder is not None and recorder.spawned_at is None:
+    if recorder is not None and recorder.run_id is not None and recorder.spawned_at is None:
         recorder.spawned()
-
-
-def finish_recording() -> Recorder | None:
-    """Flush the last batches and close the run (called when Locust quits)."""
-    if recorder is None:
-        return None
-    recorder.add(buffer.take())  # local mode: what the flusher has not handed on yet
-    recorder.finish()
-    log.info("loadkit: %d request timings stored for run %r", recorder.received, recorder.label)
-    return recorder

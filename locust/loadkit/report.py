@@ -318,12 +318,19 @@ def html_section(comparison: Comparison) -> str:
 
 
 def add_to_report(html_path: Path, comparison: Comparison) -> None:
-    """Put the verdict's line at the top of Locust's HTML report and the section at its
-    end (before </body>), once."""
+    """Put the verdict into Locust's HTML report file, once."""
     page = html_path.read_text(encoding="utf-8")
+    html_path.write_text(
+        with_section(page, summary_banner(comparison), html_section(comparison)),
+        encoding="utf-8",
+    )
+
+
+def with_section(page: str, banner: str, section: str) -> str:
+    """Locust's report ``page`` with the verdict's line at its top and the section at its
+    end (before </body>); unchanged when it has them already."""
     if SECTION_ID in page:
-        return
-    section, banner = html_section(comparison), summary_banner(comparison)
+        return page
     at = page.rfind("</body>")
     page = page[:at] + section + page[at:] if at >= 0 else page + section
     # Locust's page carries "<body" inside its scripts too: the banner goes just before
@@ -332,8 +339,7 @@ def add_to_report(html_path: Path, comparison: Comparison) -> None:
     if at < 0:
         body = re.compile(r"<body[^>]*>").search(page, max(page.rfind("</head>"), 0))
         at = body.end() if body else 0
-    page = page[:at] + banner + page[at:]
-    html_path.write_text(page, encoding="utf-8")
+    return page[:at] + banner + page[at:]
 
 
 def standalone_html(comparison: Comparison) -> str:

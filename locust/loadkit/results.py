@@ -45,7 +45,21 @@ CREATE TABLE IF NOT EXISTS timings (
     response_time_ms REAL NOT NULL,
     success INTEGER NOT NULL,
     worker TEXT NOT NULL,
-    ramp_up INTEGER NOT NULL
+    ramp_up INTEGER NOT NULL    -- 1: outside the measured window (ramp-up, or setup)
+);
+CREATE TABLE IF NOT EXISTS comparisons (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+    baseline_id INTEGER REFERENCES runs(id),
+    created_at REAL NOT NULL,
+    verdict TEXT NOT NULL,      -- the one-line summary
+    json TEXT NOT NULL,
+    banner TEXT NOT NULL,       -- the verdict's line at the top of a report
+    html TEXT NOT NULL          -- the report's section, ECDFs included
+);
+CREATE TABLE IF NOT EXISTS pacing_changes (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    ts REAL NOT NULL,
+    seconds REAL NOT NULL
 );
 """
 
@@ -61,6 +75,9 @@ class Batch:
     ts: list[float] = field(default_factory=list)  # request start, Unix seconds
     ms: list[float] = field(default_factory=list)
     ok: list[bool] = field(default_factory=list)
+    # Positions of the timings that a user made while setting up (logging in, …): they
+    # are stored but lie outside the measured window. Few, so sent as positions.
+    setup: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -73,6 +90,7 @@ class Batch:
             "ts": self.ts,
             "ms": self.ms,
             "ok": self.ok,
+            "setup": self.setup,
         }
 
     @classmethod
@@ -84,12 +102,14 @@ class Batch:
             ts=list(data["ts"]),
             ms=list(data["ms"]),
             ok=list(data["ok"]),
+            setup=[int(i) for i in data.get("setup", ())],
         )
 
 
 RUN_FIELDS = (
     "id, label, started_at, spawned_at, stopped_at, users, spawn_rate, run_time, host, "
-    "locustfile_hash, pacing, req_per_s, peak_cpu"
+    "locustfile_hash, pacing, req_per_s, peak_cpu, "
+    "(SELECT COUNT(*) FROM pacing_changes p WHERE p.run_id = runs.id)"
 )
 # Columns added after the first release: a store written before them gains them on open.
 ADDED_COLUMNS = {"pacing": "REAL", "req_per_s": "REAL", "peak_cpu": "REAL"}
@@ -110,6 +130,20 @@ class RunInfo:
     pacing: float | None = None
     req_per_s: float | None = None
     peak_cpu: float | None = None
+    pacing_changes: int = 0  # changes of pacing during the run
+
+
+@dataclass(frozen=True)
+class StoredComparison:
+    """A run's comparison with its baseline, as computed when the run ended."""
+
+    run_id: int
+    baseline_label: str | None
+    created_at: float
+    verdict: str
+    json: str
+    banner: str
+    html: str
 
 
 class ResultsStore:
@@ -174,12 +208,14 @@ class ResultsStore:
         n = len(batch)
         if n == 0:
             return 0
+        ramp_up: Iterable[int]
         if spawned_at is None:
-            ramp_up: Iterable[int] = repeat(1, n)
-        elif min(batch.ts) >= spawned_at:
-            ramp_up = repeat(0, n)
+            ramp_up = repeat(1, n)
+        elif batch.setup or min(batch.ts) < spawned_at:
+            setup = set(batch.setup)
+            ramp_up = [int(ts < spawned_at or i in setup) for i, ts in enumerate(batch.ts)]
         else:
-            ramp_up = [int(ts < spawned_at) for ts in batch.ts]
+            ramp_up = repeat(0, n)
         kinds = [batch.endpoints[e][0] for e in batch.endpoint]
         names = [batch.endpoints[e][1] for e in batch.endpoint]
         # zip builds the rows in C: this runs for every request of the test.
@@ -247,10 +283,50 @@ class ResultsStore:
         return int(self._timings(run_id, "COUNT(*)").fetchone()[0])
 
     def endpoints(self, run_id: int) -> list[tuple[str, str]]:
+        """The endpoints with successful timings in the measured window."""
         rows = self._timings(
-            run_id, "DISTINCT request_type, name", "ORDER BY name, request_type"
+            run_id,
+            "DISTINCT request_type, name",
+            "AND ramp_up = 0 AND success = 1 ORDER BY name, request_type",
         ).fetchall()
         return [(str(kind), str(name)) for kind, name in rows]
+
+    def add_pacing_change(self, run_id: int, ts: float, seconds: float) -> None:
+        self.db.execute("INSERT INTO pacing_changes VALUES (?, ?, ?)", (run_id, ts, seconds))
+
+    def pacing_changes(self, run_id: int) -> list[tuple[float, float]]:
+        """(time, seconds) of each change of pacing during the run, in order."""
+        rows = self.db.execute(
+            "SELECT ts, seconds FROM pacing_changes WHERE run_id = ? ORDER BY ts", (run_id,)
+        ).fetchall()
+        return [(float(ts), float(seconds)) for ts, seconds in rows]
+
+    def save_comparison(
+        self,
+        run_id: int,
+        baseline_id: int | None,
+        verdict: str,
+        as_json: str,
+        banner: str,
+        html: str,
+    ) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO comparisons VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, baseline_id, time.time(), verdict, as_json, banner, html),
+        )
+
+    def comparison(self, run_id: int) -> StoredComparison | None:
+        row = self.db.execute(
+            "SELECT c.run_id, b.label, c.created_at, c.verdict, c.json, c.banner, c.html "
+            "FROM comparisons c LEFT JOIN runs b ON b.id = c.baseline_id WHERE c.run_id = ?",
+            (run_id,),
+        ).fetchone()
+        return StoredComparison(*row) if row else None
+
+    def verdicts(self) -> dict[int, str]:
+        """Each compared run's one-line verdict, by run id."""
+        rows = self.db.execute("SELECT run_id, verdict FROM comparisons").fetchall()
+        return {int(run_id): str(verdict) for run_id, verdict in rows}
 
     def response_times(self, run_id: int, endpoint: Sequence[str]) -> "np.ndarray":
         """Successful requests' times, ramp-up excluded, as a float array **in the order
