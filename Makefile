@@ -55,7 +55,7 @@ typecheck: bootstrap ## strict mypy on the service, the monitor and loadkit
 pytest: bootstrap system-deps ## unit, API, live-process and functional tests
 	$(UV) run pytest $(PYTEST_ARGS)
 
-load: bootstrap ## a 60 s headless distributed load test (master + 2 workers); results in results/
+load: bootstrap ## a 90 s headless distributed load test (master + 2 workers); results in results/
 	$(UV) run python locust/run_load.py $(LOAD_ARGS)
 
 screenshots: bootstrap system-deps ## the README's pictures, from a real run, in docs/img/

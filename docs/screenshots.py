@@ -1,8 +1,10 @@
 """`make screenshots`: pictures for the README, taken with headless Chromium.
 
 1. docs/img/locust-ui.png: the Locust web UI during a run (master + 2 workers).
-2. docs/img/baseline-report.png: the baseline section of Locust's HTML report, from two
-   runs where the second is slowed on purpose (INJECT_LATENCY_MS).
+2. docs/img/baseline-tab.png: the UI's Baseline tab once the second test has stopped: its
+   verdict against the first, the ECDFs and the recorded runs. The second run is slowed on
+   purpose (INJECT_LATENCY_MS).
+3. docs/img/baseline-report.png: the same comparison in Locust's HTML report.
 Everything runs on 127.0.0.1 and stops by itself. Run from the repository root:
     uv run python -m docs.screenshots
 """
@@ -11,7 +13,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.live import ROOT, chromium_screenshot, free_port, running_locust, running_service
+import httpx
+from playwright.sync_api import sync_playwright
+
+from tests.live import (
+    CHROMIUM_FLAGS,
+    ROOT,
+    chromium_screenshot,
+    free_port,
+    running_locust,
+    running_service,
+)
 
 OUT = ROOT / "docs" / "img"
 ENV = {"ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin-password"}
@@ -19,6 +31,25 @@ ENV = {"ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin-password"}
 
 def screenshot(url: str, png: Path, size: str, wait_ms: int = 6000) -> None:
     chromium_screenshot(url, png, size, wait_ms)
+    print(f"wrote {png}")
+
+
+def baseline_tab(web_url: str, png: Path) -> None:
+    """The Baseline tab once the test has stopped and its verdict is stored."""
+    deadline = time.monotonic() + 120
+    while httpx.get(f"{web_url}/loadwatch/comparison").status_code != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test's verdict never came")
+        time.sleep(1)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{web_url}/?tab=baseline")
+        page.wait_for_selector("#loadwatch-panel svg", timeout=30_000)
+        page.screenshot(path=str(png), full_page=True)
+        browser.close()
     print(f"wrote {png}")
 
 
@@ -66,8 +97,10 @@ def main() -> None:
         with running_service(slow, port=port) as service:
             html = tmp / "candidate.html"
             args = [*common, "--run-label", "candidate", "--baseline", "good", "--html", str(html)]
-            with running_locust(service.url, tmp / "candidate", args) as run:
-                run.master.wait(90)
+            # The UI stays up after the test (--autoquit 60) for the tab's picture.
+            with running_locust(service.url, tmp / "candidate", [*args, "--autoquit", "60"]) as run:
+                baseline_tab(run.web_url, OUT / "baseline-tab.png")
+                run.master.wait(120)
         screenshot(f"file://{section_only(html)}", OUT / "baseline-report.png", "1400,1500", 2000)
 
 

@@ -262,6 +262,12 @@ def test_two_real_runs_and_the_regression_gate(tmp_path: Path, webhook: str, mai
     chromium_screenshot(f"file://{html}", tmp_path / "baseline-report.png", "1400,5200")
     assert (tmp_path / "baseline-report.png").stat().st_size > 10_000
 
+    # Each compared run also gets a page and JSON of its own beside the results store.
+    assert (
+        json.loads((tmp_path / "reports" / "slow.json").read_text())["verdict"] == result["verdict"]
+    )
+    assert 'id="loadwatch-baseline"' in (tmp_path / "reports" / "slow.html").read_text()
+
     # The notices went out.
     assert Receiver.received and "REGRESSED" in Receiver.received[0]["summary"]
     assert box.messages and "REGRESSED" in box.messages[0]
@@ -285,6 +291,9 @@ def test_two_real_runs_and_the_regression_gate(tmp_path: Path, webhook: str, mai
     runs = json.loads(as_json.stdout)
     assert [r["label"] for r in runs] == ["base", "slow"]
     assert all(r["pacing"] == 0.1 and r["timings"] > 0 and r["req_per_s"] > 0 for r in runs)
+    # Each run's verdict against its own baseline, as stored when its test stopped.
+    assert runs[0]["verdict"] is None and runs[1]["verdict"].startswith("REGRESSION")
+    assert "REGRESSION" in listed.stdout.splitlines()[2]
     missing = subprocess.run([*cli, "slow", "nope"], capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "no run labelled 'nope'" in missing.stderr
     assert "Traceback" not in missing.stderr

@@ -177,6 +177,31 @@ def test_locust_environment_and_commands_are_what_loadkit_takes(services: dict[s
     assert "--host=http://rest_service:8000" in command
 
 
+def test_results_and_metrics_outlive_their_containers(services: dict[str, Any]) -> None:
+    master = services["locust-master"]
+    command = " ".join(master["command"])
+    results_db = re.search(r"--results-db=(\S+)", command).group(1)  # type: ignore[union-attr]
+    mounts = {m["target"]: m for m in master["volumes"]}
+    # The store and the reports written beside it are in a named volume, not the container.
+    target = str(Path(results_db).parent)
+    assert mounts[target]["type"] == "volume" and mounts[target]["source"] == "locust-results"
+    prometheus = services["prometheus"]
+    tsdb = next(a for a in prometheus["command"] if a.startswith("--storage.tsdb.path="))
+    data = {m["target"]: m for m in prometheus["volumes"]}[tsdb.split("=", 1)[1]]
+    assert data["type"] == "volume" and data["source"] == "prometheus-data"
+    assert {"locust-results", "prometheus-data"} <= set(config()["volumes"])
+
+
+def test_only_the_master_holds_secrets_and_its_ui_asks_for_a_login(
+    services: dict[str, Any],
+) -> None:
+    # Workers get their credentials from the master at test start: no password of theirs.
+    assert not services["locust-worker"].get("environment")
+    master = services["locust-master"]
+    assert "--web-login" in master["command"]
+    assert master["environment"]["LOADWATCH_WEB_PASSWORD"] == "change-me-three"
+
+
 def test_prometheus_targets_are_compose_services(services: dict[str, Any]) -> None:
     scrape = yaml.safe_load((ROOT / "prometheus" / "prometheus.yml").read_text())
     for job in scrape["scrape_configs"]:

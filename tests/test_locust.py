@@ -85,6 +85,10 @@ def test_distributed_run(live_service: Service, tmp_path: Path) -> None:
     assert value(text, "locust_running") == 1
     assert posted(text) > 0
     assert value(text, "locust_requests_total", method="POST", name="/auth/login") == 12
+    # The analysts read real data: the run the master gave each of them, by pages and CSV.
+    for name in ("/runs/[id]/samples", "/runs/[id]/samples.csv"):
+        assert value(text, "locust_requests_total", method="GET", name=name) > 0, name
+    assert "analyst data ready (24 of 24 users needed a 2000-sample run)" in cluster.log("master")
     assert value(text, "locust_fail_ratio") == 0
     assert all(v == 0 for (name, _), v in samples(text).items() if name == "locust_failures_total")
     quantiles = {

@@ -83,20 +83,28 @@ def main(argv: list[str] | None = None) -> int:
 def list_runs(db: Path, form: str) -> int:
     store = ResultsStore(db)
     try:
-        runs = [(run, store.count(run.id)) for run in store.runs()]
+        verdicts = store.verdicts()
+        runs = [(run, store.count(run.id), verdicts.get(run.id)) for run in store.runs()]
     finally:
         store.close()
     if form == "json":
-        print(json.dumps([{**asdict(run), "timings": count} for run, count in runs], indent=2))
+        rows = [{**asdict(run), "timings": n, "verdict": verdict} for run, n, verdict in runs]
+        print(json.dumps(rows, indent=2))
         return 0
-    header = f"{'label':<28} {'started':<19} {'users':>5} {'pacing':>7} {'req/s':>8} {'timings':>9}"
+    header = (
+        f"{'label':<28} {'started':<19} {'users':>5} {'pacing':>7} {'req/s':>8} {'timings':>9}"
+        "  verdict against its baseline"
+    )
     print(header)
-    for run, count in runs:
+    for run, count, verdict in runs:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
         pacing = "-" if run.pacing is None else f"{run.pacing:g} s"
         rate = "-" if run.req_per_s is None else f"{run.req_per_s:,.1f}"
         users = "-" if run.users is None else str(run.users)
-        print(f"{run.label[:28]:<28} {started:<19} {users:>5} {pacing:>7} {rate:>8} {count:>9,}")
+        print(
+            f"{run.label[:28]:<28} {started:<19} {users:>5} {pacing:>7} {rate:>8} {count:>9,}"
+            f"  {verdict or '-'}"
+        )
     return 0
 
 
