@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.metrics_text import value
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -404,3 +406,11 @@ def running_locust(
     finally:
         for process in processes:
             stop(process, timeout=30)
+
+
+def wait_for_users(exporter_url: str, users: int, timeout: float = 60) -> None:
+    """The run starts when both workers have connected, which takes longer on a cold machine."""
+    deadline = time.monotonic() + timeout
+    while value(httpx.get(exporter_url).text, "locust_users") != users:
+        assert time.monotonic() < deadline, f"fewer than {users} users after {timeout:g} s"
+        time.sleep(0.2)

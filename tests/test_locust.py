@@ -11,6 +11,7 @@ import httpx
 import pytest
 from loadkit.distribution import pool_source, slices
 from loadkit.pacing import JITTER, Pacing, paced
+from loadkit.results import ResultsStore
 from loadkit.samplers import (
     Generated,
     RandomSampler,
@@ -20,7 +21,7 @@ from loadkit.samplers import (
     csv_rows,
 )
 
-from tests.live import LOCUSTFILE, ROOT, Service, running_locust
+from tests.live import LOCUSTFILE, ROOT, Service, running_locust, wait_for_users
 from tests.metrics_text import samples, value
 
 SAMPLES = ("POST", "/runs/[id]/samples")
@@ -30,18 +31,15 @@ def posted(text: str) -> float:
     return value(text, "locust_requests_total", method=SAMPLES[0], name=SAMPLES[1])
 
 
-def rate_over(exporter_url: str, seconds: float) -> float:
-    before = posted(httpx.get(exporter_url).text)
-    time.sleep(seconds)
-    return (posted(httpx.get(exporter_url).text) - before) / seconds
-
-
-def wait_for_users(exporter_url: str, users: int, timeout: float = 60) -> None:
-    """The run starts when both workers have connected, which takes longer on a cold machine."""
-    deadline = time.monotonic() + timeout
-    while value(httpx.get(exporter_url).text, "locust_users") != users:
-        assert time.monotonic() < deadline, f"fewer than {users} users after {timeout:g} s"
-        time.sleep(0.2)
+def rate_between(store: ResultsStore, run_id: int, start: float, end: float) -> float:
+    """Samples POSTs per second that started within [start, end), from the recorded timings
+    (exact to the request, where Locust's counters move once per 3 s report)."""
+    (count,) = store.db.execute(
+        "SELECT COUNT(*) FROM timings WHERE run_id = ? AND request_type = ? AND name = ? "
+        "AND ts >= ? AND ts < ?",
+        (run_id, *SAMPLES, start, end),
+    ).fetchone()
+    return float(count) / (end - start)
 
 
 def test_distributed_run(live_service: Service, tmp_path: Path) -> None:
@@ -51,7 +49,7 @@ def test_distributed_run(live_service: Service, tmp_path: Path) -> None:
         "-r",
         "12",
         "-t",
-        "16s",
+        "30s",  # the pool and its analyst data are made within it, before the users spawn
         "--autoquit",
         "2",
         "--pacing",
@@ -63,20 +61,26 @@ def test_distributed_run(live_service: Service, tmp_path: Path) -> None:
     ]
     with running_locust(live_service.url, tmp_path, args) as cluster:
         wait_for_users(cluster.exporter_url, 12)
-        time.sleep(2)  # each user logged in and began its paced loop
-        slow = rate_over(cluster.exporter_url, 4)
+        time.sleep(8)  # each user logged in and kept its pace for a while
         changed = httpx.post(f"{cluster.web_url}/pacing", json={"seconds": 0.5})
         assert changed.status_code == 200 and changed.json()["seconds"] == 0.5
         assert httpx.get(f"{cluster.web_url}/pacing").json()["seconds"] == 0.5
         assert httpx.post(f"{cluster.web_url}/pacing", json={"seconds": -1}).status_code == 400
-        time.sleep(2.5)  # users finish the waits they began under the old pacing
-        fast = rate_over(cluster.exporter_url, 4)
+        time.sleep(7)
         text = httpx.get(cluster.exporter_url).text
         pacing_tab = httpx.get(f"{cluster.web_url}/loadwatch/panel/pacing").text
         assert cluster.master.wait(60) == 0, cluster.log("master")
 
-    # The workers took the new pacing: 9 monitor users at 2 s, then at 0.5 s.
-    assert 2.5 <= slow <= 6.5, slow
+    # The workers took the new pacing: 9 monitor users at 2 s, then at 0.5 s. The run
+    # recorded the change with its time.
+    store = ResultsStore(tmp_path / "results.sqlite")
+    (run,) = store.runs()
+    ((changed_at, seconds),) = store.pacing_changes(run.id)
+    assert seconds == 0.5 and run.pacing == 2 and run.pacing_changes == 1
+    slow = rate_between(store, run.id, changed_at - 6, changed_at)
+    # From 2.5 s on, users have finished the waits they began under the old pacing.
+    fast = rate_between(store, run.id, changed_at + 2.5, changed_at + 6.5)
+    assert 3.0 <= slow <= 6.0, slow
     assert fast > 2.5 * slow, (slow, fast)
 
     # The exporter parses and shows the counters, workers and state.

@@ -16,6 +16,7 @@ from tests.live import (
     LocustCluster,
     Service,
     running_locust,
+    wait_for_users,
 )
 
 ARGS = ["-u", "12", "-r", "12", "--pacing", "0.1", "--user-pool", "12"]
@@ -191,3 +192,24 @@ def test_web_login_without_a_password_is_refused(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "LOADWATCH_WEB_PASSWORD" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_reset_mid_test_closes_the_run_and_opens_the_next(
+    live_service: Service, tmp_path: Path
+) -> None:
+    args = ["-u", "4", "-r", "4", "-t", "14s", "--autoquit", "0", "--pacing", "0.2"]
+    args += ["--user-pool", "4", "--analyst-samples", "0", "--run-label", "r"]
+    with running_locust(live_service.url, tmp_path, args, workers=0) as cluster:
+        wait_for_users(cluster.exporter_url, 4)
+        time.sleep(4)
+        assert httpx.post(f"{cluster.web_url}/stats/reset").status_code == 200
+        assert cluster.master.wait(60) == 0, cluster.log("master")
+    store = ResultsStore(tmp_path / "results.sqlite")
+    first, second = store.runs()
+    assert (first.label, second.label) == ("r", "r-2")
+    assert first.stopped_at is not None and second.stopped_at is not None
+    assert first.stopped_at <= second.started_at
+    # The users were all running: the new run is measured from its first moment.
+    assert second.spawned_at is not None and second.spawned_at - second.started_at < 1
+    for run in (first, second):
+        assert ("POST", "/runs/[id]/samples") in store.endpoints(run.id), run.label
