@@ -119,6 +119,9 @@ def test_baseline_and_pacing_from_the_web_ui(
         assert refused.status_code == 400 and "pacing" in refused.json()["message"]
         unknown = httpx.post(f"{cluster.web_url}/loadwatch/baseline", json={"baseline": "nope"})
         assert unknown.status_code == 400 and "nope" in unknown.json()["detail"]
+        for body in ([1], 5, {"seconds": "NaN"}, {"seconds": 0}):
+            bad = httpx.post(f"{cluster.web_url}/pacing", json=body)
+            assert bad.status_code == 400 and "seconds" in bad.json()["detail"], body
         assert cluster.master.poll() is None  # still serving: nothing waited for a quit
 
     store = ResultsStore(tmp_path / "results.sqlite")

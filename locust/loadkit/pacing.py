@@ -36,9 +36,6 @@ class Pacing:
         self.history.append((time.time(), seconds))
         log.info("loadkit: pacing is now %g s", seconds)
 
-    def changes_since(self, since: float) -> int:
-        return sum(ts > since for ts, _ in self.history)
-
 
 pacing = Pacing()
 

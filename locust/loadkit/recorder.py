@@ -148,14 +148,14 @@ class Recorder:
 
         def close() -> None:
             deadline = time.monotonic() + FINAL_WAIT_SECONDS
-            while wait_for_workers and not self.reporters <= self.finals:
-                if time.monotonic() > deadline:
-                    missing = ", ".join(sorted(self.reporters - self.finals))
-                    log.warning("loadkit: no last timings from %s: run closed without", missing)
-                    break
-                gevent.sleep(0.05)
-            closed = self.finish()
             try:
+                while wait_for_workers and not self.reporters <= self.finals:
+                    if time.monotonic() > deadline:
+                        missing = ", ".join(sorted(self.reporters - self.finals))
+                        log.warning("loadkit: no last timings from %s: run closed without", missing)
+                        break
+                    gevent.sleep(0.05)
+                closed = self.finish()
                 if closed is not None:
                     then(closed)
             finally:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Mapping
+from dataclasses import asdict
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,48 +52,37 @@ def _pacing_text(run: RunInfo) -> str:
     return text
 
 
-def run_rows() -> list[dict[str, Any]]:
-    """The recorded runs, newest first, as the Baseline tab shows them."""
+def runs_and_verdicts() -> list[tuple[RunInfo, str | None]]:
+    """The recorded runs, newest first, each with its verdict against its own baseline
+    ("running" for the open one, None when it was not compared)."""
     rec = recorder.recorder
     if rec is None:
         return []
-    open_id = rec.run_id
     return [
-        {
-            "id": run.id,
-            "label": run.label,
-            "started": _started(run),
-            "users": run.users,
-            "pacing": run.pacing,
-            "pacing_changes": run.pacing_changes,
-            "req_per_s": run.req_per_s,
-            "verdict": "running" if run.id == open_id else verdict,
-            "_run": run,
-        }
+        (run, "running" if run.id == rec.run_id else verdict)
         for run, verdict in rec.read(_runs_with_verdicts)
     ]
 
 
-def _runs_table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
+def _runs_table(runs: list[tuple[RunInfo, str | None]]) -> str:
+    if not runs:
         return "<p>No run is recorded yet.</p>"
     head = "".join(
         f"<th>{h}</th>"
         for h in ("Run", "Started", "Users", "Pacing", "req/s", "Verdict against its baseline")
     )
     body = ""
-    for row in rows:
-        run: RunInfo = row["_run"]
+    for run, verdict in runs:
         label = escape(run.label)
-        if row["verdict"] not in (None, "running"):
+        if verdict not in (None, "running"):
             label = f'<a href="loadwatch/report/{run.id}" target="_blank">{label}</a>'
         cells = [
             label,
-            row["started"],
+            _started(run),
             BLANK if run.users is None else str(run.users),
             _pacing_text(run),
             BLANK if run.req_per_s is None else f"{run.req_per_s:,.1f}",
-            escape(row["verdict"] or "not compared"),
+            escape(verdict or "not compared"),
         ]
         body += "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
     return (
@@ -183,12 +174,12 @@ def panel(environment: Environment, name: str) -> str:
     parts = [STYLE, '<div class="loadwatch-status" role="status"></div>']
     if name == "pacing":
         return "".join([*parts, "<h3>Pacing</h3>", _pacing_form(), _pacing_changes()])
-    rows = run_rows()
+    runs = runs_and_verdicts()
     parts.append("<h3>loadwatch</h3>")
     if rec is None:
         parts.append("<p>Recording is off (<code>--results-db ''</code>): no baseline.</p>")
     else:
-        labels = [row["label"] for row in rows]
+        labels = [run.label for run, _ in runs]
         parts.append(_baseline_form(environment, "Baseline for the next test:", labels))
     if name == "start":
         return "".join([*parts, _pacing_form()])
@@ -210,8 +201,14 @@ def panel(environment: Environment, name: str) -> str:
             "<p>No test has ended yet: pick a baseline, run a test and stop it; its verdict "
             "shows here.</p>"
         )
-    parts += ["<h3>Recorded runs</h3>", _runs_table(rows)]
+    parts += ["<h3>Recorded runs</h3>", _runs_table(runs)]
     return "".join(parts)
+
+
+def _fields(request: Any) -> Mapping[str, Any]:
+    """A POST's fields: its JSON object, else its form (a JSON list or number has none)."""
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else request.form
 
 
 def on_init(environment: Environment, **_kwargs: Any) -> None:
@@ -228,7 +225,7 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
     @guard
     def pacing_route() -> Response | tuple[Response, int]:
         if request.method == "POST":
-            body = request.get_json(silent=True) or request.form
+            body = _fields(request)
             try:
                 seconds = options.positive_seconds(str(body.get("seconds", "")))
             except argparse.ArgumentTypeError as error:
@@ -240,7 +237,7 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
     @guard
     def baseline_route() -> Response | tuple[Response, int]:
         if request.method == "POST":
-            body = request.get_json(silent=True) or request.form
+            body = _fields(request)
             try:
                 label = check_baseline(str(body.get("baseline", "")))
             except ValueError as error:
@@ -252,7 +249,7 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
     @routes.route("/loadwatch/runs")
     @guard
     def runs_route() -> Response:
-        return jsonify([{k: v for k, v in row.items() if k != "_run"} for row in run_rows()])
+        return jsonify([{**asdict(run), "verdict": v} for run, v in runs_and_verdicts()])
 
     @routes.route("/loadwatch/report/<int:run_id>")
     @guard
