@@ -22,6 +22,7 @@ from rest_service.limits import RequestBodyRules
 from rest_service.metrics import HTTPMetrics
 from rest_service.routes import auth, events, health, metrics, runs, samples, users
 from rest_service.runs import close_silent_runs_forever
+from rest_service.samples import migrate_legacy_samples
 from rest_service.settings import Settings
 from rest_service.shared_counter import SharedCounter
 from rest_service.users import ensure_admin
@@ -44,6 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc.set_threshold(*GC_THRESHOLDS)
         app.state.db_client = await init_db(settings)
+        moved = await migrate_legacy_samples()
+        if moved:
+            log.info("moved %d samples stored one per document into blocks", moved)
         await ensure_admin(settings)
         silence = timedelta(seconds=settings.run_silence_timeout_seconds)
         closer = asyncio.create_task(close_silent_runs_forever(silence))

@@ -1,7 +1,7 @@
 """Beanie documents: what is stored, and the indexes a real MongoDB needs.
 
 Idempotency and uniqueness rest on deterministic ``_id`` values (username, token
-hash, run and seq), never on unique secondary indexes: the embedded emulation checks
+hash, run and block of seqs), never on unique secondary indexes: the embedded emulation checks
 those by scanning, which made 5,000 inserts take 20 s.
 """
 
@@ -84,19 +84,23 @@ class Run(Document):
         ]
 
 
-class Sample(Document):
-    """One CPU sample. ``_id`` is ``"<run id>:<seq>"``, so a retried seq is a duplicate key."""
+class SampleBlock(Document):
+    """Up to BLOCK consecutive seqs of one run's samples, in columns (see samples.py).
+    ``_id`` is ``"<run id>:<block>"``; ``version`` guards every write."""
 
     id: str  # type: ignore[assignment]
     run_id: PydanticObjectId
-    seq: int
-    timestamp: datetime
-    cpu_percent: float
-    per_cpu: list[float] | None = None
+    block: int  # seq // BLOCK
+    samples: int  # stored in the block
+    version: int
+    ts: list[int | None]  # ms since the epoch, at seq % BLOCK
+    cpu: list[float | None]
+    extra: dict[str, dict[str, Any]] = Field(default_factory=dict)  # field -> offset -> value
 
     class Settings:
-        name = "samples"
-        indexes = [IndexModel([("run_id", pymongo.ASCENDING), ("seq", pymongo.ASCENDING)])]
+        name = "sample_blocks"
+        # Across gaps in the seqs, and to delete a run's blocks.
+        indexes = [IndexModel([("run_id", pymongo.ASCENDING), ("block", pymongo.ASCENDING)])]
 
 
 class Event(Document):
@@ -151,7 +155,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Session,
     LoginAttempts,
     Run,
-    Sample,
+    SampleBlock,
     Event,
     RejectedEvent,
     Counter,

@@ -18,11 +18,18 @@ from rest_service.events import delete_events
 from rest_service.metrics import RUNS_ENDED, ActiveRun
 from rest_service.models import Run, RunStatus, User
 from rest_service.ownership import RUN_NOT_FOUND, run_filter, visible_runs
-from rest_service.samples import delete_samples, iter_samples
+from rest_service.samples import blocks_collection, blocks_from, delete_samples, rows_of
 from rest_service.schemas import RunIn, Summary, to_millis
-from rest_service.summary import summarize
+from rest_service.summary import BlockFigures, Point, block_figures, combine, summarize
 
 SummaryCache = MonitoredTTLCache[ObjectId, Summary]
+# Block figures by (block id, version, threshold): a version is written once, so an entry
+# is never stale; a running run's summary reads only the blocks written since.
+BLOCK_FIGURES: MonitoredTTLCache[tuple[str, int, float | None], BlockFigures] = MonitoredTTLCache(
+    "block_figures", maxsize=2_000, ttl=3600
+)
+VERSIONS_WINDOW = 1_000  # blocks listed per query
+FIGURES_WINDOW = 50  # blocks read per query to compute their figures
 log = logging.getLogger("rest_service")
 
 
@@ -105,20 +112,49 @@ async def delete_run(run_id: str, user: User, summaries: SummaryCache) -> Run:
 
 
 async def run_summary(run: Run, summaries: SummaryCache) -> Summary:
-    """The summary of the run's samples; a finished or aborted run's never changes, so it
-    is cached (other workers' stale entries are harmless: a deleted run is not found)."""
+    """The summary of the run's samples, from its blocks' figures (see summary.py). A
+    finished or aborted run's never changes, so it is cached whole (other workers' stale
+    entries are harmless: a deleted run is not found)."""
     if run.status != "running":
         cached: Summary | None = summaries.get(run.id)
         if cached is not None:
             return cached
-    points: list[tuple[datetime, float]] = []
-    async for docs in iter_samples(run):
-        points.extend((d["timestamp"], d["cpu_percent"]) for d in docs)
     ended_at = run.ended_at or _now()
-    summary = await run_in_threadpool(summarize, points, run.threshold, run.started_at, ended_at)
+    threshold = run.threshold
+    listed = [doc async for doc in blocks_from(run, 0, VERSIONS_WINDOW, {"version": 1, "block": 1})]
+    figures: dict[str, BlockFigures] = {}
+    missing: list[str] = []
+    for doc in listed:
+        found = BLOCK_FIGURES.get((doc["_id"], doc["version"], threshold))
+        if found is None:
+            missing.append(doc["_id"])
+        else:
+            figures[doc["_id"]] = found
+    collection = blocks_collection()
+    for start in range(0, len(missing), FIGURES_WINDOW):
+        ids = missing[start : start + FIGURES_WINDOW]
+        docs = await collection.find({"_id": {"$in": ids}}).to_list(None)
+        computed = await run_in_threadpool(_figures_of, docs, threshold)
+        for doc, block in zip(docs, computed, strict=True):
+            if block is not None:
+                BLOCK_FIGURES[(doc["_id"], doc["version"], threshold)] = block
+                figures[doc["_id"]] = block
+    ordered = [figures[doc["_id"]] for doc in listed if doc["_id"] in figures]
+    summary = await run_in_threadpool(combine, ordered, threshold, run.started_at, ended_at)
+    if summary is None:  # blocks overlap in time: from every sample
+        points = [p async for doc in blocks_from(run, 0, FIGURES_WINDOW) for p in _points(doc)]
+        summary = await run_in_threadpool(summarize, points, threshold, run.started_at, ended_at)
     if run.status != "running":
         summaries[run.id] = summary
     return summary
+
+
+def _points(doc: dict[str, Any]) -> list[Point]:
+    return [(stamp, cpu) for _, stamp, cpu, _ in rows_of(doc)]
+
+
+def _figures_of(docs: list[dict[str, Any]], threshold: float | None) -> list[BlockFigures | None]:
+    return [block_figures(_points(doc), threshold) for doc in docs]
 
 
 async def abandon_silent_runs(silence: timedelta, now: datetime | None = None) -> int:

@@ -1,45 +1,146 @@
-"""Operations on CPU samples: ingest with duplicate detection, paging, CSV export."""
+"""Operations on CPU samples, stored in blocks: ingest with duplicate detection, paging,
+CSV export, deletion, and the migration of samples stored one per document.
+
+Layout (MongoDB's bucket pattern, as its time-series collections use inside): one document
+per run and block of BLOCK consecutive seqs, ``_id`` ``"<run id>:<block>"``, with columnar
+arrays indexed by ``seq % BLOCK``: ``ts`` (ms since the epoch) and ``cpu``, None where no
+sample is stored. Optional fields go to ``extra.<field>.<offset>``, sparse, so a new one
+(per_cpu today, memory or disk tomorrow) needs no second design. Why this layout:
+- A run costs in proportion to its own samples: reading, exporting or deleting it touches
+  about n / BLOCK documents, found by ``_id`` (both databases' primary index), or by the
+  ``(run_id, block)`` index across gaps in the seqs.
+- Idempotency stays on ``(run, seq)``: a block is written with a version check (read its
+  ``ts`` and ``version``, ``$set`` only the absent offsets where the version is unchanged,
+  retry otherwise), so duplicates are counted exactly however many copies race, with
+  plain ``$set``/``$inc`` that both databases run the same way. No unique secondary index.
+- A stored sample costs two array slots instead of a document, its ``_id`` and an index
+  entry.
+"""
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections import defaultdict
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
 
-from rest_service.db import insert_new
 from rest_service.errors import Conflict
 from rest_service.metrics import SAMPLES_DUPLICATES, SAMPLES_INGESTED
-from rest_service.models import Run, Sample
-from rest_service.schemas import MAX_PAGE, SampleIn
+from rest_service.models import Run, SampleBlock
+from rest_service.schemas import SampleIn
 
-_FIELDS = {"_id": 0, "seq": 1, "timestamp": 1, "cpu_percent": 1, "per_cpu": 1}
+BLOCK = 1_000  # seqs per block document
+# Blocks fetched per query while exporting a run: a few MB at most in memory at once.
+EXPORT_WINDOW = 10
+# A block is written under a version check; a writer that loses a race reads it again.
+MAX_ATTEMPTS = 50
+LEGACY_COLLECTION = "samples"  # one document per sample, before blocks
 CSV_COLUMNS = ("seq", "timestamp", "cpu_percent", "per_cpu")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MILLISECOND = timedelta(milliseconds=1)
 
 
-def sample_id(run_id: ObjectId, seq: int) -> str:
-    return f"{run_id}:{seq}"
+class Row(NamedTuple):
+    """One sample as stored: its time in ms since the epoch, its CPU and optional fields."""
+
+    ts: int
+    cpu: float
+    extra: dict[str, Any]
+
+
+def block_id(run_id: ObjectId, block: int) -> str:
+    return f"{run_id}:{block}"
+
+
+def to_ms(value: datetime) -> int:
+    return (value - EPOCH) // MILLISECOND
+
+
+def from_ms(ms: int) -> datetime:
+    return EPOCH + ms * MILLISECOND
+
+
+def _row(sample: SampleIn) -> Row:
+    extra = {} if sample.per_cpu is None else {"per_cpu": sample.per_cpu}
+    return Row(to_ms(sample.timestamp), sample.cpu_percent, extra)
+
+
+def _new_block(run_id: ObjectId, block: int, rows: dict[int, Row]) -> dict[str, Any]:
+    ts: list[int | None] = [None] * BLOCK
+    cpu: list[float | None] = [None] * BLOCK
+    extra: dict[str, dict[str, Any]] = defaultdict(dict)
+    for offset, row in rows.items():
+        ts[offset], cpu[offset] = row.ts, row.cpu
+        for name, value in row.extra.items():
+            extra[name][str(offset)] = value
+    return {
+        "_id": block_id(run_id, block),
+        "run_id": run_id,
+        "block": block,
+        "samples": len(rows),
+        "version": 1,
+        "ts": ts,
+        "cpu": cpu,
+        "extra": dict(extra),
+    }
+
+
+def blocks_collection() -> Any:
+    return SampleBlock.get_motor_collection()
+
+
+async def write_block(run_id: ObjectId, block: int, rows: dict[int, Row]) -> int:
+    """Store the rows (by offset in the block) whose offset is free; returns how many were."""
+    collection = blocks_collection()
+    key = block_id(run_id, block)
+    for _ in range(MAX_ATTEMPTS):
+        found = await collection.find_one({"_id": key}, {"ts": 1, "version": 1})
+        if found is None:
+            try:
+                await collection.insert_one(_new_block(run_id, block, rows))
+            except DuplicateKeyError:
+                continue  # another writer created it first: read it
+            return len(rows)
+        stored = found["ts"]
+        new = {offset: row for offset, row in rows.items() if stored[offset] is None}
+        if not new:
+            return 0
+        changes: dict[str, Any] = {}
+        for offset, row in new.items():
+            changes[f"ts.{offset}"] = row.ts
+            changes[f"cpu.{offset}"] = row.cpu
+            for name, value in row.extra.items():
+                changes[f"extra.{name}.{offset}"] = value
+        result = await collection.update_one(
+            {"_id": key, "version": found["version"]},
+            {"$set": changes, "$inc": {"version": 1, "samples": len(new)}},
+        )
+        if result.modified_count:
+            return len(new)
+    raise Conflict("Too many concurrent writes to these samples; send them again")
+
+
+def by_block(rows: Iterable[tuple[int, Row]]) -> dict[int, dict[int, Row]]:
+    """Rows by block and offset; the first of a repeated seq wins, as a stored one does."""
+    blocks: dict[int, dict[int, Row]] = defaultdict(dict)
+    for seq, row in rows:
+        block, offset = divmod(seq, BLOCK)
+        blocks[block].setdefault(offset, row)
+    return blocks
 
 
 async def add_samples(run: Run, samples: list[SampleIn]) -> tuple[int, int]:
     """Store new samples; returns (accepted, duplicates). A stored (run, seq) is skipped."""
     if run.status != "running":
         raise Conflict(f"Run is {run.status}; samples can only be added to a running run")
-    run_id = run.id
-    docs = [
-        {
-            "_id": sample_id(run_id, s.seq),
-            "run_id": run_id,
-            "seq": s.seq,
-            "timestamp": s.timestamp,
-            "cpu_percent": s.cpu_percent,
-            "per_cpu": s.per_cpu,
-        }
-        for s in samples
-    ]
-    accepted = await insert_new(Sample.get_motor_collection(), docs)
-    duplicates = len(docs) - accepted
+    blocks = by_block((s.seq, _row(s)) for s in samples)
+    accepted = 0
+    for block, rows in blocks.items():
+        accepted += await write_block(run.id, block, rows)
+    duplicates = len(samples) - accepted
     SAMPLES_INGESTED.inc(accepted)
     SAMPLES_DUPLICATES.inc(duplicates)
     latest = max(samples, key=lambda s: s.seq)
@@ -64,59 +165,112 @@ def seen_long_ago(run: Run, now: datetime) -> bool:
     return now - (run.last_seen_at or run.started_at) > SEEN_RESOLUTION
 
 
+async def blocks_from(
+    run: Run, first: int, window: int, fields: dict[str, int] | None = None
+) -> AsyncGenerator[dict[str, Any]]:
+    """The run's stored blocks from block ``first`` on, in order, ``window`` per query:
+    by ``_id`` while the blocks follow one another, by the (run_id, block) index across a
+    gap (seqs may jump)."""
+    collection = blocks_collection()
+    last = run.max_seq // BLOCK
+    block = first
+    while block <= last:
+        ids = [block_id(run.id, b) for b in range(block, min(block + window, last + 1))]
+        docs = await collection.find({"_id": {"$in": ids}}, fields).sort("block", 1).to_list(None)
+        for doc in docs:
+            yield doc
+        block += len(ids)
+        if not docs:  # a gap: where do the run's blocks go on?
+            following = collection.find({"run_id": run.id, "block": {"$gte": block}}, {"block": 1})
+            found = await following.sort("block", 1).limit(1).to_list(None)
+            if not found:
+                return
+            block = found[0]["block"]
+
+
+def rows_of(doc: dict[str, Any], start_seq: int = 0) -> Iterator[tuple[int, int, float, Any]]:
+    """A block's samples from ``start_seq`` on, in seq order: (seq, ts ms, cpu, per_cpu)."""
+    base = doc["block"] * BLOCK
+    ts, cpu = doc["ts"], doc["cpu"]
+    per_cpu = doc.get("extra", {}).get("per_cpu") or {}
+    for offset in range(max(start_seq - base, 0), BLOCK):
+        stamp = ts[offset]
+        if stamp is not None:
+            yield base + offset, stamp, cpu[offset], per_cpu.get(str(offset))
+
+
 async def sample_page(
     run: Run, after_seq: int, limit: int
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Up to ``limit`` samples with seq > after_seq, in seq order, and the next after_seq."""
-    collection = Sample.get_motor_collection()
-    docs: list[dict[str, Any]] = []
-    # Seqs are usually contiguous, so the page is fetched by _id (an index lookup on both
-    # backends); only when the window comes back short do gaps force a range query.
-    window_end = min(after_seq + limit, run.max_seq)
-    if after_seq < window_end:
-        ids = [sample_id(run.id, seq) for seq in range(after_seq + 1, window_end + 1)]
-        docs = await collection.find({"_id": {"$in": ids}}, _FIELDS).sort("seq", 1).to_list(None)
-    if len(docs) < limit and window_end < run.max_seq:
-        rest = collection.find(
-            {"run_id": run.id, "seq": {"$gt": max(window_end, after_seq)}}, _FIELDS
-        )
-        docs += await rest.sort("seq", 1).limit(limit - len(docs)).to_list(None)
-    next_after_seq = docs[-1]["seq"] if len(docs) == limit else None
-    return docs, next_after_seq
+    start = after_seq + 1
+    items: list[dict[str, Any]] = []
+    blocks = blocks_from(run, start // BLOCK, limit // BLOCK + 2)
+    try:
+        async for doc in blocks:
+            for seq, stamp, cpu, per_cpu in rows_of(doc, start):
+                items.append(
+                    {
+                        "seq": seq,
+                        "timestamp": from_ms(stamp),
+                        "cpu_percent": cpu,
+                        "per_cpu": per_cpu,
+                    }
+                )
+                if len(items) == limit:
+                    return items, seq
+    finally:
+        await blocks.aclose()
+    return items, None
 
 
-async def iter_samples(run: Run, page_size: int = MAX_PAGE) -> AsyncIterator[list[dict[str, Any]]]:
-    after: int | None = -1
-    while after is not None:
-        docs, after = await sample_page(run, after, page_size)
-        if docs:
-            yield docs
-
-
-def csv_rows(docs: list[dict[str, Any]], header: bool) -> str:
+def csv_rows(doc: dict[str, Any] | None, header: bool = False) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     if header:
         writer.writerow(CSV_COLUMNS)
-    for doc in docs:
-        per_cpu = doc.get("per_cpu")
-        writer.writerow(
+    if doc is not None:
+        writer.writerows(
             (
-                doc["seq"],
-                doc["timestamp"].isoformat(),
-                doc["cpu_percent"],
+                seq,
+                from_ms(stamp).isoformat(),
+                cpu,
                 ";".join(str(v) for v in per_cpu) if per_cpu else "",
             )
+            for seq, stamp, cpu, per_cpu in rows_of(doc)
         )
     return buffer.getvalue()
 
 
 async def samples_csv(run: Run) -> AsyncIterator[str]:
-    """The run's samples as CSV text chunks, header first, one chunk per page."""
-    yield csv_rows([], header=True)
-    async for docs in iter_samples(run):
-        yield csv_rows(docs, header=False)
+    """The run's samples as CSV text chunks, header first, one chunk per block."""
+    yield csv_rows(None, header=True)
+    async for doc in blocks_from(run, 0, EXPORT_WINDOW):
+        yield csv_rows(doc)
 
 
 async def delete_samples(run_id: ObjectId) -> None:
-    await Sample.get_motor_collection().delete_many({"run_id": run_id})
+    await blocks_collection().delete_many({"run_id": run_id})
+
+
+async def migrate_legacy_samples(batch: int = 10_000) -> int:
+    """Move samples stored one per document (before blocks) into blocks; returns how many
+    moved. Safe to interrupt: a batch is written (idempotently) before it is deleted."""
+    legacy = blocks_collection().database[LEGACY_COLLECTION]
+    moved = 0
+    while True:
+        docs = await legacy.find({}).sort([("run_id", 1), ("seq", 1)]).limit(batch).to_list(None)
+        if not docs:
+            return moved
+        runs: dict[ObjectId, list[tuple[int, Row]]] = defaultdict(list)
+        for doc in docs:
+            stamp = doc["timestamp"]
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=UTC)
+            extra = {} if doc.get("per_cpu") is None else {"per_cpu": doc["per_cpu"]}
+            runs[doc["run_id"]].append((doc["seq"], Row(to_ms(stamp), doc["cpu_percent"], extra)))
+        for run_id, rows in runs.items():
+            for block, block_rows in by_block(rows).items():
+                await write_block(run_id, block, block_rows)
+        await legacy.delete_many({"_id": {"$in": [doc["_id"] for doc in docs]}})
+        moved += len(docs)

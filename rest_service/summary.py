@@ -1,11 +1,21 @@
-"""The summary of a run's samples: pure arithmetic, run in the thread pool."""
+"""The summary of a run's samples: pure arithmetic, run in the thread pool.
+
+A run is summarized from the figures of each of its blocks (samples.py), which are cached
+by block and version: a request reads only the blocks written since the last one, and
+merges the cached figures. ``summarize`` is the definition, computed from every sample; the
+merge gives the same answer whenever the blocks follow one another in time, and the caller
+falls back to ``summarize`` when they don't (a client that sent seqs out of time order).
+"""
 
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from rest_service.schemas import Summary
+
+Point = tuple[int, float]  # (timestamp in ms since the epoch, cpu percent)
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -18,19 +28,25 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-def summarize(
-    points: list[tuple[datetime, float]],
+def _above_ms(ordered: Sequence[Point], threshold: float) -> int:
+    """For each sample strictly above the threshold, the time until the next one."""
+    return sum(
+        next_ts - ts
+        for (ts, value), (next_ts, _) in itertools.pairwise(ordered)
+        if value > threshold
+    )
+
+
+def _summary(
+    values: list[float],
+    above_ms: int | None,
     threshold: float | None,
     started_at: datetime,
     ended_at: datetime,
 ) -> Summary:
-    """``points`` are (timestamp, cpu_percent) in seq order.
-
-    Time above the threshold adds, for each sample strictly above it, the time until the
-    next sample in time order; the last sample adds nothing.
-    """
+    """``values``: every CPU value, sorted."""
     duration = max((ended_at - started_at).total_seconds(), 0.0)
-    if not points:
+    if not values:
         return Summary(
             sample_count=0,
             cpu_avg=None,
@@ -39,19 +55,64 @@ def summarize(
             duration_seconds=duration,
             time_above_threshold_seconds=None if threshold is None else 0.0,
         )
-    cpu = sorted(value for _, value in points)
-    above: float | None = None
-    if threshold is not None:
-        ordered = sorted(points, key=lambda p: p[0])  # stable: ties keep seq order
-        above = 0.0
-        for (ts, value), (next_ts, _) in itertools.pairwise(ordered):
-            if value > threshold:
-                above += (next_ts - ts).total_seconds()
     return Summary(
-        sample_count=len(points),
-        cpu_avg=sum(cpu) / len(cpu),
-        cpu_max=cpu[-1],
-        cpu_p95=percentile(cpu, 0.95),
+        sample_count=len(values),
+        cpu_avg=sum(values) / len(values),
+        cpu_max=values[-1],
+        cpu_p95=percentile(values, 0.95),
         duration_seconds=duration,
-        time_above_threshold_seconds=above,
+        time_above_threshold_seconds=None if above_ms is None else above_ms / 1000,
     )
+
+
+def summarize(
+    points: list[Point], threshold: float | None, started_at: datetime, ended_at: datetime
+) -> Summary:
+    """``points`` in seq order. Time above the threshold adds, for each sample strictly
+    above it, the time until the next sample in time order (ties keep seq order); the last
+    sample adds nothing."""
+    ordered = sorted(points, key=lambda p: p[0])  # stable: ties keep seq order
+    above = None if threshold is None else _above_ms(ordered, threshold)
+    values = sorted(value for _, value in points)
+    return _summary(values, above, threshold, started_at, ended_at)
+
+
+@dataclass(frozen=True)
+class BlockFigures:
+    """What the summary needs of one block's samples."""
+
+    values: list[float]  # sorted
+    first: Point  # the earliest sample (the lowest seq among ties)
+    last: Point  # the latest (the highest seq among ties)
+    above_ms: int  # time above the threshold between the block's own samples
+
+
+def block_figures(points: list[Point], threshold: float | None) -> BlockFigures | None:
+    """``points`` of one block in seq order; None for a block with none."""
+    if not points:
+        return None
+    ordered = sorted(points, key=lambda p: p[0])
+    above = 0 if threshold is None else _above_ms(ordered, threshold)
+    return BlockFigures(sorted(v for _, v in points), ordered[0], ordered[-1], above)
+
+
+def combine(
+    blocks: list[BlockFigures],
+    threshold: float | None,
+    started_at: datetime,
+    ended_at: datetime,
+) -> Summary | None:
+    """The run's summary from its blocks' figures, in block order; None when one block's
+    samples do not all come before the next block's in time (then only ``summarize`` knows)."""
+    for before, after in itertools.pairwise(blocks):
+        if before.last[0] > after.first[0]:
+            return None
+    values = sorted(itertools.chain.from_iterable(b.values for b in blocks))
+    above: int | None = None
+    if threshold is not None:
+        above = sum(b.above_ms for b in blocks) + sum(
+            after.first[0] - before.last[0]
+            for before, after in itertools.pairwise(blocks)
+            if before.last[1] > threshold
+        )
+    return _summary(values, above, threshold, started_at, ended_at)

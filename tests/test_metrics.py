@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from rest_service.models import Sample, Session
+from rest_service.models import SampleBlock, Session
 from tests.conftest import ADMIN, login
 from tests.metrics_text import series, value
 
@@ -152,7 +152,7 @@ async def test_a_finished_runs_summary_is_served_from_the_cache(
     def no_database(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the samples were read again")
 
-    monkeypatch.setattr(Sample, "get_motor_collection", no_database)
+    monkeypatch.setattr(SampleBlock, "get_motor_collection", no_database)
     before = await scrape(admin_client)
     assert (await admin_client.get(path)).json()["summary"] == first
     after = await scrape(admin_client)

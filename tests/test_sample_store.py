@@ -1,0 +1,217 @@
+"""Samples in blocks behave as a plain map from (run, seq) to sample: a reference model
+and the store, driven by the same random interleavings of writes and reads (Hypothesis),
+on the embedded database."""
+
+import asyncio
+import csv
+import io
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from beanie import init_beanie
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rest_service import runs, samples
+from rest_service.cache import MonitoredTTLCache
+from rest_service.embedded import embedded_client
+from rest_service.models import DOCUMENT_MODELS, Run
+from rest_service.schemas import SampleIn
+from rest_service.summary import summarize
+
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
+# Seqs that repeat, near block edges, across several blocks, and far away (gaps of whole
+# blocks).
+SEQS = st.one_of(
+    st.integers(0, 20),
+    st.integers(0, 2_100),
+    st.sampled_from([999, 1_000, 1_001, 1_999, 2_000, 5_000, 123_456, 10**9]),
+)
+SAMPLE = st.tuples(
+    SEQS,
+    st.integers(0, 10_000),  # seconds after BASE: not always in seq order
+    st.floats(0, 100, allow_nan=False),
+    st.one_of(st.none(), st.lists(st.floats(0, 100, allow_nan=False), max_size=3)),
+)
+BATCH = st.lists(SAMPLE, min_size=1, max_size=40)
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("post"), st.integers(0, 1), BATCH),
+        st.tuples(st.just("race"), st.integers(0, 1), BATCH, st.integers(2, 5)),
+        st.tuples(
+            st.just("page"), st.integers(0, 1), st.integers(-1, 2_100), st.integers(1, 1_500)
+        ),
+        st.tuples(st.just("csv"), st.integers(0, 1)),
+        st.tuples(st.just("summary"), st.integers(0, 1)),
+        st.tuples(st.just("delete"), st.integers(0, 1)),
+    ),
+    max_size=12,
+)
+
+Model = dict[int, tuple[datetime, float, list[float] | None]]
+
+
+def sample_in(seq: int, seconds: int, cpu: float, per_cpu: list[float] | None) -> SampleIn:
+    stamp = (BASE + timedelta(seconds=seconds)).isoformat()
+    body = {"seq": seq, "timestamp": stamp, "cpu_percent": cpu, "per_cpu": per_cpu}
+    return SampleIn.model_validate(body)
+
+
+async def fresh_database() -> None:
+    client = embedded_client()
+    await init_beanie(database=client["samples-test"], document_models=DOCUMENT_MODELS)
+
+
+async def new_run(threshold: float | None = None) -> Run:
+    run = Run(name="r", owner="u", started_at=BASE, threshold=threshold)
+    await run.insert()
+    return run
+
+
+async def reload(run: Run) -> Run:
+    found = await Run.get(run.id)
+    assert found is not None
+    return found
+
+
+async def page_all(run: Run) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    after: int | None = -1
+    while after is not None:
+        page, after = await samples.sample_page(run, after, 700)
+        items += page
+    return items
+
+
+async def csv_text(run: Run) -> str:
+    return "".join([chunk async for chunk in samples.samples_csv(run)])
+
+
+def expected_csv(model: Model) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(samples.CSV_COLUMNS)
+    for seq in sorted(model):
+        stamp, cpu, per_cpu = model[seq]
+        writer.writerow(
+            (seq, stamp.isoformat(), cpu, ";".join(str(v) for v in per_cpu) if per_cpu else "")
+        )
+    return buffer.getvalue()
+
+
+def run_async(scenario: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(scenario())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(OPS)
+def test_blocks_answer_as_a_map_from_seq_to_sample(ops: list[tuple[Any, ...]]) -> None:
+    async def scenario() -> None:
+        await fresh_database()
+        cache: runs.SummaryCache = MonitoredTTLCache("test_summaries", maxsize=10, ttl=60)
+        threshold = 50.0
+        live = [await new_run(threshold), await new_run(threshold)]
+        models: list[Model] = [{}, {}]
+        for op in ops:
+            kind, index = op[0], op[1]
+            run, model = await reload(live[index]), models[index]
+            if kind in ("post", "race"):
+                batch = [sample_in(*s) for s in op[2]]
+                copies = op[3] if kind == "race" else 1
+                answers = await asyncio.gather(
+                    *(samples.add_samples(run, batch) for _ in range(copies))
+                )
+                new = {s.seq: s for s in reversed(batch) if s.seq not in model}
+                for seq, s in new.items():
+                    model[seq] = (s.timestamp, s.cpu_percent, s.per_cpu)
+                # However many copies race, each new seq is accepted exactly once.
+                assert sum(a for a, _ in answers) == len(new)
+                assert sum(d for _, d in answers) == copies * len(batch) - len(new)
+            elif kind == "page":
+                after, limit = op[2], op[3]
+                page, next_after = await samples.sample_page(run, after, limit)
+                wanted = [seq for seq in sorted(model) if seq > after][:limit]
+                assert [item["seq"] for item in page] == wanted
+                assert next_after == (wanted[-1] if len(wanted) == limit else None)
+                for item in page:
+                    stamp, cpu, per_cpu = model[item["seq"]]
+                    assert (item["timestamp"], item["cpu_percent"], item["per_cpu"]) == (
+                        stamp,
+                        cpu,
+                        per_cpu,
+                    )
+            elif kind == "csv":
+                assert await csv_text(run) == expected_csv(model)
+            elif kind == "summary":
+                got = await runs.run_summary(run, cache)
+                points = [(samples.to_ms(model[seq][0]), model[seq][1]) for seq in sorted(model)]
+                ended = got.duration_seconds  # the run is open: its end is "now"
+                want = summarize(points, threshold, BASE, BASE + timedelta(seconds=ended))
+                assert got == want
+            elif kind == "delete":
+                await samples.delete_samples(run.id)
+                await run.delete()
+                live[index], models[index] = await new_run(threshold), {}
+        for run, model in zip(live, models, strict=True):
+            run = await reload(run)
+            assert [item["seq"] for item in await page_all(run)] == sorted(model)
+
+    run_async(scenario)
+
+
+def test_twenty_parallel_copies_are_stored_once() -> None:
+    async def scenario() -> None:
+        await fresh_database()
+        run = await new_run()
+        batch = [sample_in(seq, seq, 1.0, None) for seq in range(990, 1_030)]
+        answers = await asyncio.gather(*(samples.add_samples(run, batch) for _ in range(20)))
+        assert sum(a for a, _ in answers) == 40 and sum(d for _, d in answers) == 19 * 40
+        again = await samples.add_samples(await reload(run), batch)
+        assert again == (0, 40)
+        assert [i["seq"] for i in await page_all(await reload(run))] == list(range(990, 1_030))
+
+    run_async(scenario)
+
+
+def test_samples_stored_one_per_document_are_moved_into_blocks() -> None:
+    """A database written before blocks: its samples are read the same after start-up."""
+
+    async def scenario() -> None:
+        await fresh_database()
+        run = await new_run(threshold=50.0)
+        legacy = samples.blocks_collection().database[samples.LEGACY_COLLECTION]
+        old = [
+            {
+                "_id": f"{run.id}:{seq}",
+                "run_id": run.id,
+                "seq": seq,
+                "timestamp": BASE + timedelta(seconds=seq),
+                "cpu_percent": float(seq % 97),
+                "per_cpu": [1.0, 2.0] if seq % 2 else None,
+            }
+            for seq in [*range(0, 1_500), 4_000]
+        ]
+        await legacy.insert_many(old)
+        await Run.get_motor_collection().update_one({"_id": run.id}, {"$set": {"max_seq": 4_000}})
+        # A migration cut short after writing some blocks: they are not stored twice.
+        first = {
+            d["seq"]: samples.Row(samples.to_ms(d["timestamp"]), d["cpu_percent"], {})
+            for d in old[:10]
+        }
+        await samples.write_block(run.id, 0, first)
+
+        assert await samples.migrate_legacy_samples(batch=600) == len(old)
+        assert await legacy.count_documents({}) == 0
+        assert await samples.migrate_legacy_samples() == 0  # nothing left: a no-op
+        run = await reload(run)
+        model: Model = {d["seq"]: (d["timestamp"], d["cpu_percent"], d["per_cpu"]) for d in old}
+        for seq in first:  # written without their per_cpu before the cut: first one wins
+            model[seq] = (model[seq][0], model[seq][1], None)
+        assert await csv_text(run) == expected_csv(model)
+        items = await page_all(run)
+        assert [i["seq"] for i in items] == sorted(model)
+        summary = await runs.run_summary(run, MonitoredTTLCache("t", maxsize=1, ttl=60))
+        assert summary.sample_count == len(model)
+
+    run_async(scenario)
