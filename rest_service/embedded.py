@@ -26,11 +26,13 @@ the cost changes, and the order among documents that a query leaves unordered, w
 MongoDB does not promise either.
 """
 
+import itertools
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bson import BSON, ObjectId
+from mongomock import collection as mongomock_collection
 from mongomock import filtering, helpers
 from mongomock.collection import Collection, Cursor, _validate_data_fields, validate_is_mapping
 from mongomock_motor import AsyncMongoMockClient
@@ -270,6 +272,113 @@ def _top_level_update(document: Any) -> bool:
     )
 
 
+_MISSING = object()
+
+
+def _settable(document: Any, path: str) -> tuple[Any, Any] | None:
+    """Where ``$set`` of ``path`` writes in ``document``: (container, key), with the dicts
+    it would create along the way, or None when MongoDB would do more (pad a list, refuse
+    a scalar parent): those take mongomock's own path."""
+    parts = path.split(".")
+    target = document
+    for position, part in enumerate(parts):
+        last = position == len(parts) - 1
+        kind = type(target)
+        if kind is list:
+            if not part.isdigit() or int(part) >= len(target):
+                return None
+            if last:
+                return target, int(part)
+            target = target[int(part)]
+        elif kind is dict:
+            if last:
+                return target, part
+            if part not in target:  # the rest of the path becomes nested documents
+                return target, ".".join(parts[position:])
+            target = target[part]
+        else:
+            return None
+    return None
+
+
+def _set_path(document: Any, path: str, value: Any) -> bool:
+    """Set ``path`` (checked by ``_settable``), creating the documents it lacks; whether
+    anything changed."""
+    parts = path.split(".")
+    target = document
+    for part in parts[:-1]:
+        if type(target) is list:
+            target = target[int(part)]
+        else:
+            target = target.setdefault(part, {})
+    key: Any = int(parts[-1]) if type(target) is list else parts[-1]
+    if type(target) is dict and key not in target:
+        target[key] = value
+        return True
+    changed = bool(target[key] != value)
+    target[key] = value
+    return changed
+
+
+def _stored_plain(value: Any) -> Any:
+    """A scalar, or a list of scalars, as mongomock stores it; _NOT_PLAIN otherwise."""
+    if type(value) is list:
+        items = [_plain_stored(item) for item in value]
+        return _NOT_PLAIN if any(item is _NOT_PLAIN for item in items) else items
+    return _plain_stored(value)
+
+
+def _path_update(self: Collection, spec: Any, document: Any) -> Any:
+    """``$set`` of dotted paths (into list slots and documents) and ``$inc`` of top-level
+    numbers, as MongoDB does them, in place: planned whole first, so nothing is half
+    applied. _MISSING when mongomock's own path must take it."""
+    if type(document) is not dict or not document or not document.keys() <= {"$set", "$inc"}:
+        return _MISSING
+    sets, incs = document.get("$set", {}), document.get("$inc", {})
+    if type(sets) is not dict or type(incs) is not dict or not (sets or incs):
+        return _MISSING
+    if any(type(f) is not str or f.split(".")[0] in ("_id", "") or "$" in f for f in sets):
+        return _MISSING
+    if any(type(f) is not str or "." in f or f == "_id" or "$" in f for f in incs):
+        return _MISSING
+    paths = [*sets, *incs]
+    pairs = itertools.permutations(paths, 2)
+    if any(a == b or b.startswith(a + ".") for a, b in pairs):
+        return _MISSING  # overlapping paths: MongoDB refuses them, as mongomock may
+    if not _plain_bulk(self):
+        return _MISSING
+    if any(type(v) not in (int, float) for v in incs.values()):
+        return _MISSING
+    values = {field: _stored_plain(value) for field, value in sets.items()}
+    if any(value is _NOT_PLAIN for value in values.values()):
+        return _MISSING
+    for existing in self._iter_documents(_stored_form(spec)):
+        if any(_settable(existing, field) is None for field in sets):
+            return _MISSING
+        if any(type(existing.get(f, 0)) not in (int, float) for f in incs):
+            return _MISSING
+        changed = False
+        for field in sets:
+            changed = _set_path(existing, field, values[field]) or changed
+        for field, step in incs.items():
+            existing[field] = existing.get(field, 0) + step
+            changed = changed or step != 0
+        return _result(matched=1, modified=int(changed), collection=self)
+    return _MISSING
+
+
+def _result(matched: int, modified: int, collection: Collection) -> dict[str, Any]:
+    return {
+        "connectionId": collection.database.client._id,
+        "err": None,
+        "n": matched,
+        "nModified": modified,
+        "ok": 1,
+        "upserted": None,
+        "updatedExisting": bool(matched),
+    }
+
+
 def _update(
     self: Collection,
     spec: Any,
@@ -281,11 +390,20 @@ def _update(
     **options: Any,
 ) -> Any:
     """One document's top-level fields updated, as mongomock does it, but compared and
-    rolled back against a shallow copy: mongomock deep-copies the whole document first."""
-    if upsert or multi or any(options.values()) or not _top_level_update(document):
+    rolled back against a shallow copy: mongomock deep-copies the whole document first.
+    Dotted ``$set`` paths with top-level ``$inc`` are applied in place (``_path_update``)."""
+    if upsert or multi or any(options.values()):
         return _original_update(
             self, spec, document, upsert, manipulate, multi, check_keys, **options
         )
+    if not _top_level_update(document):
+        validate_is_mapping("spec", spec)
+        result = _path_update(self, spec, document)
+        if result is _MISSING:
+            return _original_update(
+                self, spec, document, upsert, manipulate, multi, check_keys, **options
+            )
+        return result
     spec = _stored_form(spec)
     document = _stored_form(document)
     validate_is_mapping("spec", spec)
@@ -326,12 +444,31 @@ def _next(self: Cursor) -> Any:
     return doc
 
 
+_original_copy_field: Callable[[Any, Any], Any] = mongomock_collection._copy_field
+_SHARED = frozenset({int, float, str, bool, type(None)})  # copy.copy returns them as they are
+
+
+def _copy_field(obj: Any, container: Any) -> Any:
+    """mongomock's copy of a found document, without its per-item dispatch for the
+    immutable scalars that copy.copy hands back unchanged (a block's long arrays)."""
+    kind = type(obj)
+    if kind is list:
+        return [item if type(item) in _SHARED else _copy_field(item, container) for item in obj]
+    if kind is dict and container is dict:
+        return {
+            key: value if type(value) in _SHARED else _copy_field(value, container)
+            for key, value in obj.items()
+        }
+    return _original_copy_field(obj, container)
+
+
 def install_fast_paths() -> None:
     """Teach mongomock the fast paths; idempotent."""
     Collection._iter_documents = _iter_documents  # type: ignore[method-assign]
     Collection._insert = _insert  # type: ignore[method-assign]
     Collection._update = _update  # type: ignore[method-assign, assignment]
     Cursor.__next__ = Cursor.next = _next  # type: ignore[method-assign]
+    mongomock_collection._copy_field = _copy_field
 
 
 def uninstall_fast_paths() -> None:
@@ -340,6 +477,7 @@ def uninstall_fast_paths() -> None:
     Collection._insert = _original_insert  # type: ignore[method-assign]
     Collection._update = _original_update  # type: ignore[method-assign]
     Cursor.__next__ = Cursor.next = _original_next  # type: ignore[method-assign]
+    mongomock_collection._copy_field = _original_copy_field
 
 
 def embedded_client() -> Any:

@@ -4,19 +4,23 @@ CSV export, deletion, and the migration of samples stored one per document.
 Layout (MongoDB's bucket pattern, as its time-series collections use inside): one document
 per run and block of BLOCK consecutive seqs, ``_id`` ``"<run id>:<block>"``, with columnar
 arrays indexed by ``seq % BLOCK``: ``ts`` (ms since the epoch) and ``cpu``, None where no
-sample is stored. Optional fields go to ``extra.<field>.<offset>``, sparse, so a new one
-(per_cpu today, memory or disk tomorrow) needs no second design. Why this layout:
+sample is stored. Optional fields go to
+``extra.<field>.<offset>``, sparse, so a new one (per_cpu today, memory or disk tomorrow)
+needs no second design. Why this layout:
 - A run costs in proportion to its own samples: reading, exporting or deleting it touches
   about n / BLOCK documents, found by ``_id`` (both databases' primary index), or by the
   ``(run_id, block)`` index across gaps in the seqs.
-- Idempotency stays on ``(run, seq)``: a block is written with a version check (read its
-  ``ts`` and ``version``, ``$set`` only the absent offsets where the version is unchanged,
-  retry otherwise), so duplicates are counted exactly however many copies race, with
-  plain ``$set``/``$inc`` that both databases run the same way. No unique secondary index.
+- Idempotency stays on ``(run, seq)``: a few samples (what cpu-monitor sends live) are
+  written in one update on the condition that their slots are empty; otherwise, or when
+  that finds them taken, the block is written with a version check (read its ``ts`` and
+  ``version``, ``$set`` only the empty slots where the version is unchanged, retry
+  otherwise). Duplicates are thus counted exactly however many copies race, with plain
+  ``$set``/``$inc`` that both databases run the same way. No unique secondary index.
 - A stored sample costs two array slots instead of a document, its ``_id`` and an index
   entry.
 """
 
+import asyncio
 import csv
 import io
 from collections import defaultdict
@@ -37,6 +41,8 @@ BLOCK = 1_000  # seqs per block document
 EXPORT_WINDOW = 10
 # A block is written under a version check; a writer that loses a race reads it again.
 MAX_ATTEMPTS = 50
+# Up to this many samples for one block are first tried in a single conditional update.
+BLIND_WRITE_MAX = 16
 LEGACY_COLLECTION = "samples"  # one document per sample, before blocks
 CSV_COLUMNS = ("seq", "timestamp", "cpu_percent", "per_cpu")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -92,10 +98,28 @@ def blocks_collection() -> Any:
     return SampleBlock.get_motor_collection()
 
 
+def _changes(rows: dict[int, Row]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for offset, row in rows.items():
+        changes[f"ts.{offset}"] = row.ts
+        changes[f"cpu.{offset}"] = row.cpu
+        for name, value in row.extra.items():
+            changes[f"extra.{name}.{offset}"] = value
+    return changes
+
+
 async def write_block(run_id: ObjectId, block: int, rows: dict[int, Row]) -> int:
-    """Store the rows (by offset in the block) whose offset is free; returns how many were."""
+    """Store the rows (by offset in the block) whose slot is empty; returns how many were."""
     collection = blocks_collection()
     key = block_id(run_id, block)
+    if len(rows) <= BLIND_WRITE_MAX:  # one update when the slots are empty, as they mostly are
+        empty = {f"ts.{offset}": None for offset in rows}
+        written = await collection.update_one(
+            {"_id": key, **empty},
+            {"$set": _changes(rows), "$inc": {"version": 1, "samples": len(rows)}},
+        )
+        if written.modified_count:
+            return len(rows)
     for _ in range(MAX_ATTEMPTS):
         found = await collection.find_one({"_id": key}, {"ts": 1, "version": 1})
         if found is None:
@@ -108,15 +132,9 @@ async def write_block(run_id: ObjectId, block: int, rows: dict[int, Row]) -> int
         new = {offset: row for offset, row in rows.items() if stored[offset] is None}
         if not new:
             return 0
-        changes: dict[str, Any] = {}
-        for offset, row in new.items():
-            changes[f"ts.{offset}"] = row.ts
-            changes[f"cpu.{offset}"] = row.cpu
-            for name, value in row.extra.items():
-                changes[f"extra.{name}.{offset}"] = value
         result = await collection.update_one(
             {"_id": key, "version": found["version"]},
-            {"$set": changes, "$inc": {"version": 1, "samples": len(new)}},
+            {"$set": _changes(new), "$inc": {"version": 1, "samples": len(new)}},
         )
         if result.modified_count:
             return len(new)
@@ -205,7 +223,8 @@ async def sample_page(
     """Up to ``limit`` samples with seq > after_seq, in seq order, and the next after_seq."""
     start = after_seq + 1
     items: list[dict[str, Any]] = []
-    blocks = blocks_from(run, start // BLOCK, limit // BLOCK + 2)
+    window = (start % BLOCK + limit - 1) // BLOCK + 1  # the blocks a page without gaps spans
+    blocks = blocks_from(run, start // BLOCK, window)
     try:
         async for doc in blocks:
             for seq, stamp, cpu, per_cpu in rows_of(doc, start):
@@ -247,6 +266,9 @@ async def samples_csv(run: Run) -> AsyncIterator[str]:
     yield csv_rows(None, header=True)
     async for doc in blocks_from(run, 0, EXPORT_WINDOW):
         yield csv_rows(doc)
+        # The embedded database answers without ever suspending: let other requests in
+        # between blocks.
+        await asyncio.sleep(0)
 
 
 async def delete_samples(run_id: ObjectId) -> None:

@@ -172,7 +172,11 @@ field_values = st.one_of(
 updates = st.dictionaries(
     st.sampled_from(["$set", "$unset", "$inc", "$max", "$min", "$push", "$rename"]),
     st.dictionaries(
-        st.one_of(fields, fields, st.sampled_from(["nested.k", "_id", "listed.0"])),
+        st.one_of(
+            fields,
+            fields,
+            st.sampled_from(["nested.k", "_id", "listed.0", "listed.1", "new.x.3", "v.k", "n.0"]),
+        ),
         field_values,
         min_size=1,
         max_size=2,
@@ -253,5 +257,11 @@ def test_top_level_updates_skip_the_deep_copy(monkeypatch) -> None:
     monkeypatch.setattr(copy, "deepcopy", counting)
     assert collection.update_one({"_id": "r"}, {"$inc": {"count": 2}}).modified_count == 1
     assert copies == 0 and collection.find_one({"_id": "r"})["count"] == 3
-    collection.update_one({"_id": "r"}, {"$set": {"tags.0.deep": [3]}})  # nested: mongomock's way
+    # Dotted paths into list slots and documents, with $inc: in place too.
+    changed = collection.update_one(
+        {"_id": "r"}, {"$set": {"tags.0.deep": [3], "tags.0.new.k": 1}, "$inc": {"count": 1}}
+    )
+    assert changed.modified_count == 1 and copies == 0
+    assert collection.find_one({"_id": "r"})["tags"] == [{"deep": [3], "new": {"k": 1}}]
+    collection.update_one({"_id": "r"}, {"$push": {"tags": 2}})  # anything else: mongomock's way
     assert copies > 0
