@@ -63,6 +63,7 @@ screenshots: bootstrap system-deps ## the README's pictures, from a real run, in
 
 bench: bootstrap ## the benchmarks, printing their figures (not part of `make test`)
 	$(UV) run python -m benchmarks.ingest
+	$(UV) run python -m benchmarks.storage
 	$(UV) run python -m benchmarks.metrics
 	$(UV) run python -m benchmarks.monitor_overhead
 	$(UV) run python -m benchmarks.events

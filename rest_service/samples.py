@@ -21,10 +21,8 @@ needs no second design. Why this layout:
 """
 
 import asyncio
-import csv
-import io
 from collections import defaultdict
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -206,15 +204,15 @@ async def blocks_from(
             block = found[0]["block"]
 
 
-def rows_of(doc: dict[str, Any], start_seq: int = 0) -> Iterator[tuple[int, int, float, Any]]:
+def rows_of(doc: dict[str, Any], start_seq: int = 0) -> list[tuple[int, int, float, Any]]:
     """A block's samples from ``start_seq`` on, in seq order: (seq, ts ms, cpu, per_cpu)."""
     base = doc["block"] * BLOCK
     ts, cpu = doc["ts"], doc["cpu"]
-    per_cpu = doc.get("extra", {}).get("per_cpu") or {}
-    for offset in range(max(start_seq - base, 0), BLOCK):
-        stamp = ts[offset]
-        if stamp is not None:
-            yield base + offset, stamp, cpu[offset], per_cpu.get(str(offset))
+    per_cpu = doc.get("extra", {}).get("per_cpu")
+    offsets = range(max(start_seq - base, 0), BLOCK)
+    if not per_cpu:
+        return [(base + o, ts[o], cpu[o], None) for o in offsets if ts[o] is not None]
+    return [(base + o, ts[o], cpu[o], per_cpu.get(str(o))) for o in offsets if ts[o] is not None]
 
 
 async def sample_page(
@@ -227,38 +225,29 @@ async def sample_page(
     blocks = blocks_from(run, start // BLOCK, window)
     try:
         async for doc in blocks:
-            for seq, stamp, cpu, per_cpu in rows_of(doc, start):
-                items.append(
-                    {
-                        "seq": seq,
-                        "timestamp": from_ms(stamp),
-                        "cpu_percent": cpu,
-                        "per_cpu": per_cpu,
-                    }
-                )
-                if len(items) == limit:
-                    return items, seq
+            rows = rows_of(doc, start)[: limit - len(items)]
+            items += [
+                {"seq": seq, "timestamp": from_ms(stamp), "cpu_percent": cpu, "per_cpu": per}
+                for seq, stamp, cpu, per in rows
+            ]
+            if len(items) == limit:
+                return items, items[-1]["seq"]
     finally:
         await blocks.aclose()
     return items, None
 
 
 def csv_rows(doc: dict[str, Any] | None, header: bool = False) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    if header:
-        writer.writerow(CSV_COLUMNS)
+    """CSV lines (``\r\n``, as the csv module writes them) for a block's samples. No value
+    ever needs quoting: numbers, an ISO time, and per_cpu joined with ";"."""
+    lines = [",".join(CSV_COLUMNS) + "\r\n"] if header else []
     if doc is not None:
-        writer.writerows(
-            (
-                seq,
-                from_ms(stamp).isoformat(),
-                cpu,
-                ";".join(str(v) for v in per_cpu) if per_cpu else "",
-            )
-            for seq, stamp, cpu, per_cpu in rows_of(doc)
-        )
-    return buffer.getvalue()
+        lines += [
+            f"{seq},{from_ms(stamp).isoformat()},{cpu!r},"
+            f"{';'.join(map(str, per)) if per else ''}\r\n"
+            for seq, stamp, cpu, per in rows_of(doc)
+        ]
+    return "".join(lines)
 
 
 async def samples_csv(run: Run) -> AsyncIterator[str]:
