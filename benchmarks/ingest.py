@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from benchmarks.loadgen import SERVICE_ENV, client_sessions, run_for
+from benchmarks.loadgen import SERVICE_ENV, client_sessions, read_pages, run_for
 from tests.live import running_service
 
 CLIENTS = 50
@@ -91,13 +91,7 @@ async def read_run(session: aiohttp.ClientSession, size: int) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     for limit in (10_000, 1_000):
         started = time.perf_counter()
-        after, seen = -1, 0
-        while after is not None:
-            params = {"after_seq": after, "limit": limit}
-            async with session.get(f"/runs/{run_id}/samples", params=params) as response:
-                page = await response.json()
-            seen += len(page["items"])
-            after = page["next_after_seq"]
+        seen = await read_pages(session, run_id, limit)
         assert seen == size, (seen, size)
         figures[f"read_{size}_limit_{limit}_s"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()

@@ -63,3 +63,15 @@ async def run_for(
         "p99_ms": round(cuts[98] * 1000, 2),
         "errors": errors,
     }
+
+
+async def read_pages(session: aiohttp.ClientSession, run_id: str, limit: int) -> int:
+    """Page through a run's samples, ``limit`` at a time; how many were read."""
+    after, seen = -1, 0
+    while after is not None:
+        params = {"after_seq": after, "limit": limit}
+        async with session.get(f"/runs/{run_id}/samples", params=params) as response:
+            page = await response.json()
+        seen += len(page["items"])
+        after = page["next_after_seq"]
+    return seen

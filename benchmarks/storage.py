@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 import bcrypt
 
-from benchmarks.loadgen import SERVICE_ENV, client_session, client_sessions
+from benchmarks.loadgen import SERVICE_ENV, client_session, client_sessions, read_pages
 from tests.live import running_service
 
 CLIENTS = 50
@@ -90,14 +90,7 @@ async def read_figures(session: aiohttp.ClientSession, size: int) -> dict[str, f
     await fill(session, run_id, size)
 
     async def pages(limit: int) -> None:
-        after, seen = -1, 0
-        while after is not None:
-            params = {"after_seq": after, "limit": limit}
-            async with session.get(f"/runs/{run_id}/samples", params=params) as response:
-                page = await response.json()
-            seen += len(page["items"])
-            after = page["next_after_seq"]
-        assert seen == size
+        assert await read_pages(session, run_id, limit) == size
 
     async def as_csv() -> None:
         async with session.get(f"/runs/{run_id}/samples.csv") as response:

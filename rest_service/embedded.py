@@ -420,15 +420,7 @@ def _update(
                 raise
             modified = 1
         break
-    return {
-        "connectionId": self.database.client._id,
-        "err": None,
-        "n": matched,
-        "nModified": modified,
-        "ok": 1,
-        "upserted": None,
-        "updatedExisting": bool(matched),
-    }
+    return _result(matched, modified, self)
 
 
 def _next(self: Cursor) -> Any:
