@@ -111,6 +111,15 @@ def test_baseline_and_pacing_from_the_web_ui(
         report = httpx.get(f"{cluster.web_url}/stats/report", params={"download": "1"}).text
         assert 'id="loadwatch-baseline"' in report
         assert "run <code>second</code> against <code>base</code>" in report
+        # For scripts: the runs with their verdicts, the last comparison, a run's page.
+        listed = httpx.get(f"{cluster.web_url}/loadwatch/runs").json()
+        assert [r["label"] for r in listed] == ["second", "base"]
+        assert listed[1]["verdict"] is None and "against 'base'" in listed[0]["verdict"]
+        compared = httpx.get(f"{cluster.web_url}/loadwatch/comparison").json()
+        assert compared["current"]["label"] == "second" and compared["baseline"]["label"] == "base"
+        page = httpx.get(f"{cluster.web_url}/loadwatch/report/{listed[0]['id']}")
+        assert page.status_code == 200 and 'id="loadwatch-baseline"' in page.text
+        assert httpx.get(f"{cluster.web_url}/loadwatch/report/{listed[1]['id']}").status_code == 404
 
         # Bad values from a script are refused as the command line refuses them.
         refused = httpx.post(
