@@ -316,7 +316,7 @@ def _load_test() -> Dashboard:
                 "s",
                 [
                     (
-                        f"p{q[2:]} {{{{method}}}} {{{{name}}}}",
+                        f"p{float(q) * 100:g} {{{{method}}}} {{{{name}}}}",
                         f'locust_response_time_seconds{{job="locust", quantile="{q}"}}',
                     )
                     for q in ("0.5", "0.95", "0.99")

@@ -206,3 +206,13 @@ def test_panels_have_units_that_fit(name: str) -> None:
     allowed = {"percent", "percentunit", "s", "reqps", "short", "bytes"}
     for panel in json.loads((DASHBOARD_DIR / name).read_text())["panels"]:
         assert panel["fieldConfig"]["defaults"]["unit"] in allowed, panel["title"]
+
+
+def test_quantile_legends_name_their_quantile() -> None:
+    (panel,) = [
+        p
+        for p in dashboards()["load-test.json"]["panels"]
+        if p["title"] == "Response time p50, p95, p99 by endpoint"
+    ]
+    legends = [target["legendFormat"].split()[0] for target in panel["targets"]]
+    assert legends == ["p50", "p95", "p99"]

@@ -152,3 +152,21 @@ def test_batches_shrink_when_the_interval_is_long() -> None:
     assert effective_batch_size(10, 3) == 3
     assert effective_batch_size(10, 60) == 1
     assert effective_batch_size(5, 0.1) == 5
+
+
+def test_help_shows_defaults_but_never_a_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cpu_monitor import __version__
+    from cpu_monitor.cli import build_parser
+
+    monkeypatch.setenv("CPU_MONITOR_PASSWORD", "hunter2-secret")
+    monkeypatch.setenv("CPU_MONITOR_INTERVAL", "2.5")
+    parser = build_parser()
+    text = parser.format_help()
+    assert "seconds between samples (default: 2.5)" in text  # the environment's value
+    assert "(default: 80)" in text and "hunter2-secret" not in text
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"cpu-monitor {__version__}"

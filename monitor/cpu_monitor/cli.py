@@ -17,6 +17,7 @@ from types import FrameType
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
+from cpu_monitor import __version__
 from cpu_monitor.api import ApiClient, ApiError, Unreachable
 from cpu_monitor.report import Report, RunStats
 from cpu_monitor.sampler import CpuSampler
@@ -40,6 +41,20 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default in --help (after CPU_MONITOR_* variables), except a secret's
+    and an unset one's: a password from the environment must never be printed."""
+
+    SECRET = frozenset({"password"})
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.dest in self.SECRET or action.default in (None, False):
+            return action.help
+        if action.help and "default" in action.help:
+            return action.help  # the help says it in words already
+        return super()._get_help_string(action)
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"CPU_MONITOR_{name}", default)
 
@@ -51,11 +66,13 @@ def _env_flag(name: str) -> bool:
 def build_parser() -> Parser:
     parser = Parser(
         prog="cpu-monitor",
+        formatter_class=HelpFormatter,
         description="Record this machine's CPU into a loadwatch service as a new test run. "
         "Every option can also be set through the CPU_MONITOR_<OPTION> variable "
         "(for example CPU_MONITOR_PASSWORD). Ctrl-C or SIGTERM stops and prints the report.",
     )
     add = parser.add_argument
+    add("--version", action="version", version=f"%(prog)s {__version__}")
     add("--url", default=_env("URL"), help=f"the service (default {DEFAULT_URL})")
     add("--username", default=_env("USERNAME"), help="login name")
     add(
