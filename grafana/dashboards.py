@@ -27,6 +27,9 @@ class Panel:
     width: int = 12
     may_be_empty: bool = False  # said in the description too; the query test allows it
     overrides: list[dict[str, Any]] = field(default_factory=list)
+    # Where the matching alert rule fires (prometheus/alerts.yml): red from there on.
+    # Without one, a stat stays green (Grafana's default would turn it red at 80).
+    alert_at: float | None = None
 
 
 @dataclass
@@ -46,6 +49,19 @@ class Dashboard:
     file: str = ""
 
 
+def _field_defaults(panel: Panel) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = [{"color": "green", "value": None}]
+    if panel.alert_at is not None:
+        steps.append({"color": "red", "value": panel.alert_at})
+    defaults: dict[str, Any] = {
+        "unit": panel.unit,
+        "thresholds": {"mode": "absolute", "steps": steps},
+    }
+    if panel.kind == "timeseries" and panel.alert_at is not None:
+        defaults["custom"] = {"thresholdsStyle": {"mode": "dashed"}}
+    return defaults
+
+
 def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
     height = 8
     result: dict[str, Any] = {
@@ -60,7 +76,7 @@ def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
         ),
         "datasource": DATASOURCE,
         "gridPos": {"h": height, "w": panel.width, "x": x, "y": y},
-        "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": panel.overrides},
+        "fieldConfig": {"defaults": _field_defaults(panel), "overrides": panel.overrides},
         "options": {},
         "targets": [
             {
@@ -175,6 +191,7 @@ def _service() -> Dashboard:
                         f"or vector(0)) / {requests}",
                     ),
                 ],
+                alert_at=0.05,  # ServiceHighErrorRatio (5xx)
             ),
             Panel(
                 "Latency p50, p95, p99 by handler",
@@ -185,6 +202,7 @@ def _service() -> Dashboard:
                     f"(rate(http_request_duration_seconds_bucket{{{handler}}}[1m])))"
                 ),
                 width=24,
+                alert_at=0.5,  # ServiceHighLatencyP95
             ),
             Panel(
                 "Requests in progress",
@@ -298,6 +316,7 @@ def _load_test() -> Dashboard:
                 [("fail ratio", 'max(locust_fail_ratio{job="locust"})')],
                 kind="stat",
                 width=6,
+                alert_at=0.01,  # LoadTestFailureRatio
             ),
             Panel(
                 "Requests per second by endpoint",
@@ -394,6 +413,7 @@ def _cpu_runs() -> Dashboard:
                 ],
                 kind="stat",
                 may_be_empty=True,
+                alert_at=60,  # RunCPUAboveThreshold fires after 1 minute above
             ),
             active_runs(),
             Panel(

@@ -216,3 +216,42 @@ def test_quantile_legends_name_their_quantile() -> None:
     ]
     legends = [target["legendFormat"].split()[0] for target in panel["targets"]]
     assert legends == ["p50", "p95", "p99"]
+
+
+# Each panel that shows what an alert rule watches turns red where that rule fires.
+ALERTED_PANELS = {
+    ("service.json", "4xx and 5xx ratio"): "ServiceHighErrorRatio",
+    ("service.json", "Latency p50, p95, p99 by handler"): "ServiceHighLatencyP95",
+    ("load-test.json", "Failure ratio"): "LoadTestFailureRatio",
+    ("cpu-runs.json", "Time above the threshold"): "RunCPUAboveThreshold",
+}
+
+
+def _fires_at(rule: dict[str, Any]) -> float:
+    """The number the rule compares with (`… > N`), or, for a rule between two series,
+    the seconds of its `for:` (the time above the threshold before it fires)."""
+    found = re.search(r">\s*([0-9.]+)\s*$", rule["expr"].strip())
+    if found:
+        return float(found.group(1))
+    minutes = re.fullmatch(r"(\d+)m", rule["for"])
+    assert minutes, rule
+    return float(minutes.group(1)) * 60
+
+
+def test_thresholds_are_the_alert_rules() -> None:
+    rules = {
+        rule["alert"]: rule
+        for group in yaml.safe_load((ROOT / "prometheus" / "alerts.yml").read_text())["groups"]
+        for rule in group["rules"]
+    }
+    boards = dashboards()
+    for (file, title), alert in ALERTED_PANELS.items():
+        (panel,) = [p for p in boards[file]["panels"] if p["title"] == title]
+        steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        assert steps[-1] == {"color": "red", "value": _fires_at(rules[alert])}, (file, title)
+    # Every other stat stays green: Grafana's own default turns red at 80, whatever the unit.
+    for file, board in boards.items():
+        for panel in board["panels"]:
+            if panel["type"] == "stat" and (file, panel["title"]) not in ALERTED_PANELS:
+                steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+                assert [s["color"] for s in steps] == ["green"], (file, panel["title"])
