@@ -3,7 +3,6 @@
 import argparse
 import json
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -97,13 +96,12 @@ def list_runs(db: Path, form: str) -> int:
     )
     print(header)
     for run, count, verdict in runs:
-        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
         pacing = "-" if run.pacing is None else f"{run.pacing:g} s"
         rate = "-" if run.req_per_s is None else f"{run.req_per_s:,.1f}"
         users = "-" if run.users is None else str(run.users)
         print(
-            f"{run.label[:28]:<28} {started:<19} {users:>5} {pacing:>7} {rate:>8} {count:>9,}"
-            f"  {verdict or '-'}"
+            f"{run.label[:28]:<28} {run.started_text:<19} {users:>5} {pacing:>7} {rate:>8} "
+            f"{count:>9,}  {verdict or '-'}"
         )
     return 0
 

@@ -5,7 +5,6 @@ regression when asked to. Runs in the master (or the local process)."""
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +60,7 @@ def compare_and_store(
     from loadkit.compare import compare_runs
 
     comparison = compare_runs(store, label, baseline, alpha, min_change)
-    as_json = json.dumps(comparison.to_dict(), indent=2, default=str)
+    as_json = report.json_text(comparison)
     base_id = comparison.baseline.id if comparison.baseline else None
     store.save_comparison(
         comparison.current.id,
@@ -116,9 +115,14 @@ def conclude(environment: Environment, closed: recorder.ClosedRun) -> None:
     notify(options, comparison.to_dict(), text)
 
 
-def on_test_stop(environment: Environment, **_kwargs: Any) -> None:
+def close_with_verdict(environment: Environment, wait_for_workers: bool = True) -> None:
+    """Close the open run (if any) in the background, then conclude it."""
     if recorder.recorder is not None:
-        recorder.recorder.close_soon(lambda closed: conclude(environment, closed))
+        recorder.recorder.close_soon(lambda closed: conclude(environment, closed), wait_for_workers)
+
+
+def on_test_stop(environment: Environment, **_kwargs: Any) -> None:
+    close_with_verdict(environment)
 
 
 def on_reset_stats(environment: Environment) -> None:
@@ -132,7 +136,7 @@ def on_reset_stats(environment: Environment) -> None:
     if runner.state not in (STATE_RUNNING, STATE_SPAWNING):
         return
     spawned = rec.spawned_at is not None
-    rec.close_soon(lambda closed: conclude(environment, closed), wait_for_workers=False)
+    close_with_verdict(environment, wait_for_workers=False)
     recorder.start_run(environment)  # waits for the close
     if spawned:
         rec.spawned()
@@ -145,7 +149,7 @@ def on_quitting(environment: Environment, **_kwargs: Any) -> None:
         return
     # Quit while a test still runs (Ctrl-C in web-UI mode): its workers are not stopping,
     # so their last few seconds of timings are not waited for.
-    rec.close_soon(lambda closed: conclude(environment, closed), wait_for_workers=False)
+    close_with_verdict(environment, wait_for_workers=False)
     rec.wait_closed()
     rec.shutdown()
     comparison = last.comparison if last else None

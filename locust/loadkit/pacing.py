@@ -36,6 +36,10 @@ class Pacing:
         self.history.append((time.time(), seconds))
         log.info("loadkit: pacing is now %g s", seconds)
 
+    def changes_since(self, since: float) -> list[tuple[float, float]]:
+        """(time, seconds) of each change after ``since``, in order."""
+        return [(ts, seconds) for ts, seconds in self.history if ts > since]
+
 
 pacing = Pacing()
 

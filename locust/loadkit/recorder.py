@@ -69,7 +69,6 @@ class Recorder:
         self.started_at = 0.0
         self.spawned_at: float | None = None
         self.received = 0
-        self.dropped = 0  # timings that arrived after their run closed
         self.peak_cpu: float | None = None  # the busiest load generator's, this run
         self.reporters: set[str] = set()  # workers heard from during this run
         self.finals: set[str] = set()  # workers whose last timings arrived
@@ -106,7 +105,7 @@ class Recorder:
 
         self.wait_closed()  # a test started right after STOP: the last one closes first
         self.spawned_at = self.peak_cpu = None
-        self.received = self.dropped = 0
+        self.received = 0
         self.reporters, self.finals = set(), set()
         self.started_at = settings["started_at"] = time.time()
         self.run_id, self.label = self._write(start_in_writer).get()
@@ -125,10 +124,7 @@ class Recorder:
         self.peak_cpu = percent if self.peak_cpu is None else max(self.peak_cpu, percent)
 
     def add(self, batch: Batch) -> None:
-        if not len(batch):
-            return
-        if self.run_id is None:
-            self.dropped += len(batch)
+        if self.run_id is None or not len(batch):  # none, or after its run closed
             return
         self.received += len(batch)
         self._write(self.store.add_timings, self.run_id, batch, self.spawned_at)
@@ -173,7 +169,7 @@ class Recorder:
             return None
         self.add(buffer.take())  # local mode: what the flusher has not handed on yet
         run_id, started = self.run_id, self.started_at
-        changes = [(ts, seconds) for ts, seconds in pacing.history if ts > started]
+        changes = pacing.changes_since(started)
 
         def finish_in_writer(stopped_at: float, peak_cpu: float | None) -> None:
             for ts, seconds in changes:

@@ -4,7 +4,6 @@ a short text table for the terminal, and JSON for machines."""
 import json
 import math
 import re
-import time
 from html import escape
 from pathlib import Path
 
@@ -62,9 +61,13 @@ def text_table(comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
+def json_text(comparison: Comparison) -> str:
+    return json.dumps(comparison.to_dict(), indent=2, default=str)
+
+
 def write_json(comparison: Comparison, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(comparison.to_dict(), indent=2, default=str), encoding="utf-8")
+    path.write_text(json_text(comparison), encoding="utf-8")
 
 
 def _nice_ticks(low: float, high: float, log: bool) -> list[float]:
@@ -200,7 +203,7 @@ def _run_facts(run: RunInfo) -> list[str]:
     )
     return [
         escape(run.label),
-        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at)),
+        run.started_text,
         BLANK if run.users is None else str(run.users),
         BLANK if run.pacing is None else f"{run.pacing:g} s",
         BLANK if run.req_per_s is None else f"{run.req_per_s:,.1f}",

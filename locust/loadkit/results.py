@@ -132,6 +132,11 @@ class RunInfo:
     peak_cpu: float | None = None
     pacing_changes: int = 0  # changes of pacing during the run
 
+    @property
+    def started_text(self) -> str:
+        """The start, local time, as every listing shows it."""
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started_at))
+
 
 @dataclass(frozen=True)
 class StoredComparison:

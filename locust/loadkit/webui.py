@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from html import escape
 from pathlib import Path
@@ -34,10 +34,6 @@ SCRIPT = Path(__file__).with_name("webui.js")
 PREVIOUS = "previous"
 TABS = [{"title": "Baseline", "key": "baseline"}, {"title": "Pacing", "key": "pacing"}]
 BLANK = "-"
-
-
-def _started(run: RunInfo) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
 
 
 def _runs_with_verdicts(store: ResultsStore) -> list[tuple[RunInfo, str | None]]:
@@ -78,7 +74,7 @@ def _runs_table(runs: list[tuple[RunInfo, str | None]]) -> str:
             label = f'<a href="loadwatch/report/{run.id}" target="_blank">{label}</a>'
         cells = [
             label,
-            _started(run),
+            run.started_text,
             BLANK if run.users is None else str(run.users),
             _pacing_text(run),
             BLANK if run.req_per_s is None else f"{run.req_per_s:,.1f}",
@@ -93,7 +89,7 @@ def _runs_table(runs: list[tuple[RunInfo, str | None]]) -> str:
 def _pacing_changes() -> str:
     rec = recorder.recorder
     since = rec.started_at if rec is not None and rec.run_id is not None else time.time()
-    changes = [(ts, s) for ts, s in pacing.pacing.history if ts > since]
+    changes = pacing.pacing.changes_since(since)
     if not changes:
         return "<p>No change of pacing during this test.</p>"
     items = "".join(
@@ -115,13 +111,24 @@ def check_baseline(label: str) -> str:
     return label
 
 
-# What a scripted POST /swarm may carry for loadkit, checked as the command line would be.
-SWARM_FIELDS = {
+# Fields loadkit takes from the web (its routes, and a scripted POST /swarm), checked as
+# the command line checks them.
+CHECKS: dict[str, Callable[[str], Any]] = {
+    "seconds": options.positive_seconds,
     "pacing": options.positive_seconds,
     "alpha": options.alpha,
     "min_change": options.min_change,
     "baseline": check_baseline,
 }
+SWARM_FIELDS = ("pacing", "alpha", "min_change", "baseline")
+
+
+def checked(field: str, value: Any) -> Any:
+    """``value`` as ``field``'s check reads it; a ValueError naming the field otherwise."""
+    try:
+        return CHECKS[field](str(value))
+    except (ValueError, argparse.ArgumentTypeError) as error:
+        raise ValueError(f"{field}: {error}") from None
 
 
 def _last_comparison() -> StoredComparison | None:
@@ -225,11 +232,10 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
     @guard
     def pacing_route() -> Response | tuple[Response, int]:
         if request.method == "POST":
-            body = _fields(request)
             try:
-                seconds = options.positive_seconds(str(body.get("seconds", "")))
-            except argparse.ArgumentTypeError as error:
-                return jsonify(detail=f"seconds: {error}"), 400
+                seconds = checked("seconds", _fields(request).get("seconds", ""))
+            except ValueError as error:
+                return jsonify(detail=str(error)), 400
             pacing.set_everywhere(environment, seconds)
         return jsonify(seconds=pacing.pacing.seconds, changes=len(pacing.pacing.history))
 
@@ -237,9 +243,8 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
     @guard
     def baseline_route() -> Response | tuple[Response, int]:
         if request.method == "POST":
-            body = _fields(request)
             try:
-                label = check_baseline(str(body.get("baseline", "")))
+                label = checked("baseline", _fields(request).get("baseline", ""))
             except ValueError as error:
                 return jsonify(detail=str(error)), 400
             if environment.parsed_options is not None:
@@ -296,12 +301,12 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         # command line does.
         if request.path != swarm_path or request.method != "POST":
             return None
-        for field, check in SWARM_FIELDS.items():
+        for field in SWARM_FIELDS:
             if field in request.form:
                 try:
-                    check(request.form[field])
-                except (ValueError, argparse.ArgumentTypeError) as error:
-                    return jsonify(success=False, message=f"{field}: {error}"), 400
+                    checked(field, request.form[field])
+                except ValueError as error:
+                    return jsonify(success=False, message=str(error)), 400
         return None
 
     @web_ui.app.after_request
