@@ -72,7 +72,7 @@ async def scrape_time(url: str, runs: int, scrapes: int) -> dict[str, Any]:
             async with session.get("/metrics") as response:
                 text = await response.text()
             timings.append(time.perf_counter() - start)
-        assert text.count("cpu_usage_percent{") == runs
+        assert text.count("loadwatch_cpu_usage_percent{") == runs
         cuts = statistics.quantiles(timings, n=20)
         return {
             "active_runs": runs,

@@ -125,7 +125,10 @@ def test_csv_export_streams_every_sample(user: httpx.Client, run: dict[str, obje
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert list(rows[0]) == ["seq", "timestamp", "cpu_percent", "per_cpu"]
+    # The first columns as ever, then one per optional figure (empty where a sample lacks it).
+    assert list(rows[0])[:4] == ["seq", "timestamp", "cpu_percent", "per_cpu"]
+    assert {"memory_used_percent", "process_cpu_percent"} <= set(rows[0])
+    assert rows[0]["memory_used_percent"] == ""
     assert [int(r["seq"]) for r in rows] == [*range(2500), 9000]
     assert rows[-1]["per_cpu"] == "1.5;2.5"
 

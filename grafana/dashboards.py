@@ -148,7 +148,7 @@ def active_runs(width: int = 12) -> Panel:
         "Active runs",
         "Test runs in status running.",
         "short",
-        [("active", f"max(test_runs_active{{{SERVICE}}})")],
+        [("active", f"max(loadwatch_test_runs_active{{{SERVICE}}})")],
         kind="stat",
         width=width,
     )
@@ -216,8 +216,11 @@ def _service() -> Dashboard:
                 "CPU samples stored per second, and retried samples dropped as duplicates.",
                 "short",
                 [
-                    ("ingested", f"sum(rate(cpu_samples_ingested_total{{{SERVICE}}}[1m]))"),
-                    ("duplicates", f"sum(rate(cpu_samples_duplicates_total{{{SERVICE}}}[1m]))"),
+                    ("ingested", f"sum(rate(loadwatch_samples_ingested_total{{{SERVICE}}}[1m]))"),
+                    (
+                        "duplicates",
+                        f"sum(rate(loadwatch_samples_duplicates_total{{{SERVICE}}}[1m]))",
+                    ),
                 ],
                 width=8,
             ),
@@ -227,7 +230,12 @@ def _service() -> Dashboard:
                 "Login attempts per second: success, failure (wrong password or user), "
                 "throttled (too many failures).",
                 "reqps",
-                [("{{result}}", f"sum by (result) (rate(auth_logins_total{{{SERVICE}}}[5m]))")],
+                [
+                    (
+                        "{{result}}",
+                        f"sum by (result) (rate(loadwatch_auth_logins_total{{{SERVICE}}}[5m]))",
+                    )
+                ],
                 width=8,
             ),
             Panel(
@@ -251,9 +259,9 @@ def _service() -> Dashboard:
                 [
                     (
                         "{{cache}}",
-                        f"sum by (cache) (rate(cache_hits_total{{{SERVICE}}}[5m])) / "
-                        f"(sum by (cache) (rate(cache_hits_total{{{SERVICE}}}[5m])) + "
-                        f"sum by (cache) (rate(cache_misses_total{{{SERVICE}}}[5m])))",
+                        f"sum by (cache) (rate(loadwatch_cache_hits_total{{{SERVICE}}}[5m])) / "
+                        f"(sum by (cache) (rate(loadwatch_cache_hits_total{{{SERVICE}}}[5m])) + "
+                        f"sum by (cache) (rate(loadwatch_cache_misses_total{{{SERVICE}}}[5m])))",
                     )
                 ],
                 width=8,
@@ -262,14 +270,19 @@ def _service() -> Dashboard:
                 "Cache items",
                 "Items each cache holds.",
                 "short",
-                [("{{cache}}", f"sum by (cache) (cache_items{{{SERVICE}}})")],
+                [("{{cache}}", f"sum by (cache) (loadwatch_cache_items{{{SERVICE}}})")],
                 width=8,
             ),
             Panel(
                 "Cache evictions per second",
                 "Items dropped on expiry or to make room, per cache.",
                 "short",
-                [("{{cache}}", f"sum by (cache) (rate(cache_evictions_total{{{SERVICE}}}[5m]))")],
+                [
+                    (
+                        "{{cache}}",
+                        f"sum by (cache) (rate(loadwatch_cache_evictions_total{{{SERVICE}}}[5m]))",
+                    )
+                ],
                 width=8,
             ),
         ],
@@ -375,8 +388,10 @@ def _cpu_runs() -> Dashboard:
         file="cpu-runs.json",
         description="Live CPU of the runs that cpu-monitor records, against their thresholds.",
         variables=[
-            Variable("run_id", "label_values(cpu_usage_percent, run_id)", "Run"),
-            Variable("host", 'label_values(cpu_usage_percent{run_id=~"$run_id"}, host)', "Host"),
+            Variable("run_id", "label_values(loadwatch_cpu_usage_percent, run_id)", "Run"),
+            Variable(
+                "host", 'label_values(loadwatch_cpu_usage_percent{run_id=~"$run_id"}, host)', "Host"
+            ),
         ],
         panels=[
             Panel(
@@ -385,8 +400,8 @@ def _cpu_runs() -> Dashboard:
                 "dashed line.",
                 "percent",
                 [
-                    ("{{host}} {{run_id}}", f"cpu_usage_percent{{{run}}}"),
-                    ("threshold {{run_id}}", f"test_run_threshold_percent{{{run}}}"),
+                    ("{{host}} {{run_id}}", f"loadwatch_cpu_usage_percent{{{run}}}"),
+                    ("threshold {{run_id}}", f"loadwatch_test_run_threshold_percent{{{run}}}"),
                 ],
                 width=24,
                 overrides=[
@@ -407,8 +422,8 @@ def _cpu_runs() -> Dashboard:
                 [
                     (
                         "{{host}} {{run_id}}",
-                        f"sum by (run_id, host) (count_over_time((cpu_usage_percent{{{run}}} > "
-                        f"test_run_threshold_percent{{{run}}})[$__range:5s])) * 5",
+                        f"sum by (run_id, host) (count_over_time((loadwatch_cpu_usage_percent{{{run}}} > "
+                        f"loadwatch_test_run_threshold_percent{{{run}}})[$__range:5s])) * 5",
                     )
                 ],
                 kind="stat",
@@ -425,7 +440,7 @@ def _cpu_runs() -> Dashboard:
                 [
                     (
                         "{{status}}",
-                        f"sum by (status) (increase(test_runs_total{{{SERVICE}}}[$__range]))",
+                        f"sum by (status) (increase(loadwatch_test_runs_total{{{SERVICE}}}[$__range]))",
                     )
                 ],
                 kind="stat",

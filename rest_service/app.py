@@ -25,7 +25,7 @@ from rest_service.runs import close_silent_runs_forever
 from rest_service.samples import migrate_legacy_samples
 from rest_service.settings import Settings
 from rest_service.shared_counter import SharedCounter
-from rest_service.users import ensure_admin
+from rest_service.users import ensure_admin, ensure_grafana_token
 
 log = logging.getLogger("rest_service")
 LOGOUT_COUNTER_FILE = "session-logouts.counter"
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if moved:
             log.info("moved %d samples stored one per document into blocks", moved)
         await ensure_admin(settings)
+        await ensure_grafana_token(settings)
         silence = timedelta(seconds=settings.run_silence_timeout_seconds)
         closer = asyncio.create_task(close_silent_runs_forever(silence))
         yield

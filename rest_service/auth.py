@@ -22,7 +22,7 @@ from starlette.requests import HTTPConnection
 from rest_service.cache import MonitoredTTLCache
 from rest_service.errors import Forbidden, NotAuthenticated, Throttled
 from rest_service.metrics import LOGINS
-from rest_service.models import LoginAttempts, Session, User
+from rest_service.models import ApiToken, LoginAttempts, Session, User
 from rest_service.settings import Settings
 from rest_service.shared_counter import SharedCounter
 
@@ -248,6 +248,34 @@ async def user_for_token(token: str, sessions: SessionCache) -> User | None:
     return user
 
 
+NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+async def user_for_api_token(token: str, sessions: SessionCache) -> User | None:
+    """The owner of a live API token (see tokens.py), through the same cache as sessions:
+    a revocation clears it everywhere."""
+    key = token_hash(token)
+    cached = sessions.get(key)
+    if cached is not None:
+        return cached
+    record = await ApiToken.get(key)
+    if record is None or (record.expires_at is not None and record.expires_at <= _now()):
+        return None
+    user = await User.get(record.username)
+    if user is not None:
+        sessions.put(key, user, record.expires_at or NEVER)
+    return user
+
+
+def _bearer(connection: HTTPConnection) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if the request has one."""
+    header = connection.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 def _sessions(connection: HTTPConnection) -> SessionCache:
     sessions: SessionCache = connection.app.state.sessions
     return sessions
@@ -264,12 +292,24 @@ class SessionCookie(APIKeyCookie):
     The session cookie is documented as the API's security scheme, and the user is
     found in one dependency with no parameters of its own: every authenticated request
     resolves it, and each further level (a Cookie parameter, a sub-dependency) costs
-    FastAPI measurable time on every request.
+    FastAPI measurable time on every request. With ``bearer`` (the default), an
+    ``Authorization: Bearer`` API token is taken as well, and goes first.
     """
 
+    def __init__(self, *, bearer: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bearer = bearer
+
     async def __call__(self, request: HTTPConnection) -> User:
-        token = request.cookies.get(COOKIE_NAME)
-        user = await user_for_token(token, _sessions(request)) if token else None
+        sessions = _sessions(request)
+        token = _bearer(request) if self.bearer else None
+        if token is not None:
+            user = await user_for_api_token(token, sessions) if token else None
+            if user is None:
+                raise NotAuthenticated("Invalid or expired API token")
+            return user
+        cookie = request.cookies.get(COOKIE_NAME)
+        user = await user_for_token(cookie, sessions) if cookie else None
         if user is None:
             raise NotAuthenticated("Not authenticated")
         return user
@@ -278,7 +318,16 @@ class SessionCookie(APIKeyCookie):
 current_user = SessionCookie(
     name=COOKIE_NAME,
     scheme_name="session",
-    description="The cookie that POST /auth/login sets.",
+    description="The cookie that POST /auth/login sets, or an API token (POST /auth/tokens) "
+    "sent as `Authorization: Bearer <token>`.",
+    auto_error=False,
+)
+# Tokens are made and revoked with a password login only: a leaked token cannot mint more.
+session_user = SessionCookie(
+    bearer=False,
+    name=COOKIE_NAME,
+    scheme_name="session",
+    description="The cookie that POST /auth/login sets (an API token is not enough).",
     auto_error=False,
 )
 
@@ -299,6 +348,7 @@ async def app_settings(request: Request) -> Settings:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+SessionUser = Annotated[User, Depends(session_user)]
 AdminUser = Annotated[User, Depends(admin_user)]
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 SessionCacheDep = Annotated[SessionCache, Depends(session_cache)]

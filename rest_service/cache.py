@@ -18,7 +18,7 @@ class MonitoredTTLCache(TTLCache[K, V]):
     - Lookups through :meth:`get` count as hits or misses.
     - Expired items and items pushed out by a full cache count as evictions; an explicit
       delete (``del``, ``pop``, ``clear``) counts as neither.
-    - ``cache_items`` follows the number of items held.
+    - ``loadwatch_cache_items`` follows the number of items held.
     """
 
     def __init__(

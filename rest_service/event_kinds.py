@@ -43,6 +43,19 @@ class ThresholdCleared(EventData):
     seconds_above: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
 
 
+@kind("monitor", "memory_threshold_exceeded")
+class MemoryThresholdExceeded(EventData):
+    memory_used_percent: Percent
+    threshold: Percent
+
+
+@kind("monitor", "memory_threshold_cleared")
+class MemoryThresholdCleared(EventData):
+    memory_used_percent: Percent
+    threshold: Percent
+    seconds_above: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+
+
 @kind("deploy", "deployed")
 class Deployed(EventData):
     version: Annotated[str, Field(min_length=1, max_length=200)]

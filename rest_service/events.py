@@ -1,7 +1,7 @@
 """Operations on run events: validate a batch against the registry, store it, page it.
 
 A batch is all or nothing: every event is checked first, and one bad event stores none.
-Each rejected event is counted in ``events_rejected_total`` and kept, with its reason, in
+Each rejected event is counted in ``loadwatch_events_rejected_total`` and kept, with its reason, in
 ``rejected_events``: a ring of the last REJECTED_CAPACITY rejections whose slots have
 deterministic ``_id``s, which caps its size on a real MongoDB and on the embedded
 emulation alike (mongomock has no capped collections).

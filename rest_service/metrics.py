@@ -1,14 +1,17 @@
 """Prometheus metrics: the metric objects, the HTTP middleware, and the /metrics body.
 
-Names follow prometheus-fastapi-instrumentator (http_requests_total and friends), so
-existing dashboards and habits fit. With several uvicorn workers, prometheus-client runs
-in multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set by `python -m rest_service serve`).
+The HTTP series are named as prometheus-fastapi-instrumentator names them
+(http_requests_total, http_request_duration_seconds, http_request_size_bytes,
+http_response_size_bytes...), so community FastAPI dashboards fit; the service's own
+start with ``loadwatch_``, so that they cannot collide in a shared Prometheus. With several
+uvicorn workers, prometheus-client runs in multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set
+by `python -m rest_service serve`).
 """
 
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +25,15 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 # 1 ms to 10 s, as the latency alert (500 ms) and the dashboards need.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# 100 B to 10 MB: a login, a page of samples, a batch of 10,000 samples, a run's CSV.
+SIZE_BUCKETS = (100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0, 10_000_000.0)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 HTTP_REQUESTS = Counter(
@@ -42,29 +47,47 @@ HTTP_DURATION = Histogram(
     ["method", "handler"],
     buckets=LATENCY_BUCKETS,
 )
+HTTP_REQUEST_SIZE = Histogram(
+    "http_request_size_bytes",
+    "HTTP request body sizes (Content-Length) by route template.",
+    ["handler"],
+    buckets=SIZE_BUCKETS,
+)
+HTTP_RESPONSE_SIZE = Histogram(
+    "http_response_size_bytes",
+    "HTTP response body sizes by route template.",
+    ["handler"],
+    buckets=SIZE_BUCKETS,
+)
 HTTP_INPROGRESS = Gauge(
     "http_requests_inprogress",
     "HTTP requests being answered now.",
     multiprocess_mode="livesum",
 )
-SAMPLES_INGESTED = Counter("cpu_samples_ingested_total", "CPU samples stored.")
+SAMPLES_INGESTED = Counter("loadwatch_samples_ingested_total", "Samples stored.")
 SAMPLES_DUPLICATES = Counter(
-    "cpu_samples_duplicates_total", "CPU samples dropped because their (run, seq) was stored."
+    "loadwatch_samples_duplicates_total", "Samples dropped because their (run, seq) was stored."
 )
-RUNS_ENDED = Counter("test_runs_total", "Test runs that ended, by final status.", ["status"])
-LOGINS = Counter("auth_logins_total", "Login attempts by result.", ["result"])
-EVENTS_STORED = Counter("events_stored_total", "Run events stored.")
+RUNS_ENDED = Counter(
+    "loadwatch_test_runs_total", "Test runs that ended, by final status.", ["status"]
+)
+LOGINS = Counter("loadwatch_auth_logins_total", "Login attempts by result.", ["result"])
+EVENTS_STORED = Counter("loadwatch_events_stored_total", "Run events stored.")
 EVENTS_REJECTED = Counter(
-    "events_rejected_total",
+    "loadwatch_events_rejected_total",
     "Run events refused, by category (or 'unknown') and reason.",
     ["category", "reason"],
 )
-CACHE_HITS = Counter("cache_hits_total", "Cache lookups that found a live item.", ["cache"])
-CACHE_MISSES = Counter("cache_misses_total", "Cache lookups that found nothing.", ["cache"])
-CACHE_EVICTIONS = Counter(
-    "cache_evictions_total", "Items dropped on expiry or to make room.", ["cache"]
+CACHE_HITS = Counter(
+    "loadwatch_cache_hits_total", "Cache lookups that found a live item.", ["cache"]
 )
-CACHE_ITEMS = Gauge("cache_items", "Items held.", ["cache"], multiprocess_mode="livesum")
+CACHE_MISSES = Counter(
+    "loadwatch_cache_misses_total", "Cache lookups that found nothing.", ["cache"]
+)
+CACHE_EVICTIONS = Counter(
+    "loadwatch_cache_evictions_total", "Items dropped on expiry or to make room.", ["cache"]
+)
+CACHE_ITEMS = Gauge("loadwatch_cache_items", "Items held.", ["cache"], multiprocess_mode="livesum")
 
 # Every label value exists from the start, so rates and alerts see zeros, not gaps.
 for _status in ("finished", "aborted", "abandoned"):
@@ -81,17 +104,21 @@ class HTTPMetrics:
         # labels() validates and locks on every call: look each label set up once.
         self._requests: dict[tuple[str, str, str], Any] = {}
         self._durations: dict[tuple[str, str], Any] = {}
+        self._sizes: dict[str, tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         status = 500  # what the client gets if the app raises before answering
+        sent = 0
 
         async def send_and_note(message: Message) -> None:
-            nonlocal status
+            nonlocal status, sent
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
             await send(message)
 
         HTTP_INPROGRESS.inc()
@@ -114,6 +141,22 @@ class HTTPMetrics:
             if histogram is None:
                 histogram = self._durations[key[:2]] = HTTP_DURATION.labels(*key[:2])
             histogram.observe(elapsed)
+            sizes = self._sizes.get(handler)
+            if sizes is None:
+                sizes = self._sizes[handler] = (
+                    HTTP_REQUEST_SIZE.labels(handler),
+                    HTTP_RESPONSE_SIZE.labels(handler),
+                )
+            sizes[0].observe(_content_length(scope))
+            sizes[1].observe(sent)
+
+
+def _content_length(scope: Scope) -> int:
+    """The request body's declared size (0 without one), as the instrumentator reads it."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
 
 
 @dataclass(frozen=True)
@@ -122,34 +165,72 @@ class ActiveRun:
     host: str
     threshold: float | None
     last_cpu: float | None
+    # The latest sample's optional figures, and per figure (cpu_usage_percent included)
+    # {"sum", "count", "max"} over every stored sample.
+    last: dict[str, float] = field(default_factory=dict)
+    totals: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class _ActiveRuns(Collector):
-    """Gauges read from the database at scrape time, so every worker agrees and a run
-    that ends simply stops appearing (no remove() needed, which multiprocess mode lacks)."""
+    """Series read from the database at scrape time, so every worker agrees and a run
+    that ends simply stops appearing (no remove() needed, which multiprocess mode lacks).
+
+    Per running run and figure F (cpu_usage_percent, memory_used_percent...):
+    ``loadwatch_F`` the latest sample, ``loadwatch_F_max`` the highest so far, and the
+    summary ``loadwatch_F_samples`` (``_sum``, ``_count`` of every stored sample), so that
+    ``rate(_sum) / rate(_count)`` is the exact mean over any window even when samples come
+    faster than Prometheus scrapes."""
 
     def __init__(self, runs: Sequence[ActiveRun]) -> None:
         self.runs = runs
 
     def collect(self) -> Iterable[Metric]:
-        active = GaugeMetricFamily("test_runs_active", "Test runs in status running.")
+        active = GaugeMetricFamily("loadwatch_test_runs_active", "Test runs in status running.")
         active.add_metric([], len(self.runs))
-        cpu = GaugeMetricFamily(
-            "cpu_usage_percent",
-            "Latest CPU sample of each running run.",
-            labels=["run_id", "host"],
-        )
+        labels = ["run_id", "host"]
         threshold = GaugeMetricFamily(
-            "test_run_threshold_percent",
+            "loadwatch_test_run_threshold_percent",
             "CPU threshold of each running run that has one.",
-            labels=["run_id", "host"],
+            labels=labels,
         )
+        figures: dict[str, tuple[GaugeMetricFamily, GaugeMetricFamily, SummaryMetricFamily]] = {}
+
+        def families(name: str) -> tuple[GaugeMetricFamily, GaugeMetricFamily, SummaryMetricFamily]:
+            found = figures.get(name)
+            if found is None:
+                found = figures[name] = (
+                    GaugeMetricFamily(
+                        f"loadwatch_{name}",
+                        f"Latest {name} sample of each running run.",
+                        labels=labels,
+                    ),
+                    GaugeMetricFamily(
+                        f"loadwatch_{name}_max",
+                        f"Highest {name} sample of each running run.",
+                        labels=labels,
+                    ),
+                    SummaryMetricFamily(
+                        f"loadwatch_{name}_samples",
+                        f"Every stored {name} sample of each running run.",
+                        labels=labels,
+                    ),
+                )
+            return found
+
+        families("cpu_usage_percent")  # present (maybe empty) whatever the runs carry
         for run in self.runs:
-            if run.last_cpu is not None:
-                cpu.add_metric([run.run_id, run.host], run.last_cpu)
+            key = [run.run_id, run.host]
             if run.threshold is not None:
-                threshold.add_metric([run.run_id, run.host], run.threshold)
-        return [active, cpu, threshold]
+                threshold.add_metric(key, run.threshold)
+            last = {"cpu_usage_percent": run.last_cpu, **run.last}
+            for name, value in last.items():
+                if value is not None:
+                    families(name)[0].add_metric(key, value)
+            for name, total in run.totals.items():
+                _last, maximum, samples = families(name)
+                maximum.add_metric(key, total["max"])
+                samples.add_metric(key, count_value=int(total["count"]), sum_value=total["sum"])
+        return [active, threshold, *(f for trio in figures.values() for f in trio)]
 
 
 def _alive(pid: int) -> bool:

@@ -37,6 +37,26 @@ class Session(Document):
         indexes = [IndexModel([("expires_at", pymongo.ASCENDING)], expireAfterSeconds=0)]
 
 
+class ApiToken(Document):
+    """A named API token for a machine client (cpu-monitor, Grafana), sent as
+    ``Authorization: Bearer``. Like a session, only its SHA-256 is stored."""
+
+    id: str  # type: ignore[assignment]  # SHA-256 of the token
+    token_id: str  # public: listed, and what a revocation names
+    name: str
+    username: str
+    created_at: datetime
+    expires_at: datetime | None = None  # None: until revoked
+
+    class Settings:
+        name = "api_tokens"
+        indexes = [
+            IndexModel([("username", pymongo.ASCENDING)]),
+            # MongoDB's TTL monitor removes expired tokens (never those without expiry).
+            IndexModel([("expires_at", pymongo.ASCENDING)], expireAfterSeconds=0),
+        ]
+
+
 class LoginAttempt(BaseModel):
     at: datetime
     nonce: str
@@ -69,6 +89,10 @@ class Run(Document):
     # Highest seq stored so far (lets sample pages be fetched by _id) and its CPU value.
     max_seq: int = -1
     last_cpu: float | None = None
+    # The optional figures of that sample, and per figure (and "cpu_usage_percent") the
+    # sum, count and maximum of every stored sample: what /metrics exports for the run.
+    last: dict[str, float] = Field(default_factory=dict)
+    totals: dict[str, dict[str, float]] = Field(default_factory=dict)
     # Events stored for the run, counted as they are inserted.
     event_count: int = 0
     # When a client last wrote to the running run (None: not since it started). A run
@@ -153,6 +177,7 @@ class Counter(Document):
 DOCUMENT_MODELS: list[type[Document]] = [
     User,
     Session,
+    ApiToken,
     LoginAttempts,
     Run,
     SampleBlock,

@@ -20,7 +20,14 @@ from rest_service.models import Run, RunStatus, User
 from rest_service.ownership import RUN_NOT_FOUND, run_filter, visible_runs
 from rest_service.samples import blocks_collection, blocks_from, delete_samples, rows_of
 from rest_service.schemas import RunIn, Summary, to_millis
-from rest_service.summary import BlockFigures, Point, block_figures, combine, summarize
+from rest_service.summary import (
+    BlockFigures,
+    Figures,
+    Point,
+    block_figures,
+    combine,
+    summarize,
+)
 
 SummaryCache = MonitoredTTLCache[ObjectId, Summary]
 # Block figures by (block id, version, threshold): a version is written once, so an entry
@@ -142,19 +149,39 @@ async def run_summary(run: Run, summaries: SummaryCache) -> Summary:
     ordered = [figures[doc["_id"]] for doc in listed if doc["_id"] in figures]
     summary = await run_in_threadpool(combine, ordered, threshold, run.started_at, ended_at)
     if summary is None:  # blocks overlap in time: from every sample
-        points = [p async for doc in blocks_from(run, 0, FIGURES_WINDOW) for p in _points(doc)]
-        summary = await run_in_threadpool(summarize, points, threshold, run.started_at, ended_at)
+        points: list[Point] = []
+        figures_of_run: Figures = {}
+        async for doc in blocks_from(run, 0, FIGURES_WINDOW):
+            block_points, block_figures_found = _points(doc)
+            points += block_points
+            for name, found in block_figures_found.items():
+                figures_of_run.setdefault(name, []).extend(found)
+        summary = await run_in_threadpool(
+            summarize, points, threshold, run.started_at, ended_at, figures_of_run
+        )
     if run.status != "running":
         summaries[run.id] = summary
     return summary
 
 
-def _points(doc: dict[str, Any]) -> list[Point]:
-    return [(stamp, cpu) for _, stamp, cpu, _ in rows_of(doc)]
+def _points(doc: dict[str, Any]) -> tuple[list[Point], Figures]:
+    """A block's (time, cpu) points, and its optional fields' values (per_cpu aside)."""
+    points: list[Point] = []
+    figures: Figures = {}
+    for _, stamp, cpu, extra in rows_of(doc):
+        points.append((stamp, cpu))
+        for name, value in extra.items():
+            if name != "per_cpu":
+                figures.setdefault(name, []).append(value)
+    return points, figures
 
 
 def _figures_of(docs: list[dict[str, Any]], threshold: float | None) -> list[BlockFigures | None]:
-    return [block_figures(_points(doc), threshold) for doc in docs]
+    found: list[BlockFigures | None] = []
+    for doc in docs:
+        points, figures = _points(doc)
+        found.append(block_figures(points, threshold, figures))
+    return found
 
 
 async def abandon_silent_runs(silence: timedelta, now: datetime | None = None) -> int:
@@ -198,7 +225,7 @@ async def close_silent_runs_forever(silence: timedelta) -> None:
 
 async def active_runs() -> list[ActiveRun]:
     """Every running run, for the scrape-time gauges."""
-    fields = {"_id": 1, "host": 1, "threshold": 1, "last_cpu": 1}
+    fields = {"_id": 1, "host": 1, "threshold": 1, "last_cpu": 1, "last": 1, "totals": 1}
     docs = await Run.get_motor_collection().find({"status": "running"}, fields).to_list(None)
     return [
         ActiveRun(
@@ -206,6 +233,8 @@ async def active_runs() -> list[ActiveRun]:
             host=doc.get("host") or "",
             threshold=doc.get("threshold"),
             last_cpu=doc.get("last_cpu"),
+            last=doc.get("last") or {},
+            totals=doc.get("totals") or {},
         )
         for doc in docs
     ]

@@ -4,9 +4,9 @@ CSV export, deletion, and the migration of samples stored one per document.
 Layout (MongoDB's bucket pattern, as its time-series collections use inside): one document
 per run and block of BLOCK consecutive seqs, ``_id`` ``"<run id>:<block>"``, with columnar
 arrays indexed by ``seq % BLOCK``: ``ts`` (ms since the epoch) and ``cpu``, None where no
-sample is stored. Optional fields go to
-``extra.<field>.<offset>``, sparse, so a new one (per_cpu today, memory or disk tomorrow)
-needs no second design. Why this layout:
+sample is stored. Optional fields go to ``extra.<field>.<offset>``, sparse (per_cpu, and
+the figures of schemas.SAMPLE_FIELDS: memory, disk, network, process...), so a block holds
+only the fields its samples carry. Why this layout:
 - A run costs in proportion to its own samples: reading, exporting or deleting it touches
   about n / BLOCK documents, found by ``_id`` (both databases' primary index), or by the
   ``(run_id, block)`` index across gaps in the seqs.
@@ -32,7 +32,7 @@ from pymongo.errors import DuplicateKeyError
 from rest_service.errors import Conflict
 from rest_service.metrics import SAMPLES_DUPLICATES, SAMPLES_INGESTED
 from rest_service.models import Run, SampleBlock
-from rest_service.schemas import SampleIn
+from rest_service.schemas import SAMPLE_FIELDS, SampleIn
 
 BLOCK = 1_000  # seqs per block document
 # Blocks fetched per query while exporting a run: a few MB at most in memory at once.
@@ -42,7 +42,7 @@ MAX_ATTEMPTS = 50
 # Up to this many samples for one block are first tried in a single conditional update.
 BLIND_WRITE_MAX = 16
 LEGACY_COLLECTION = "samples"  # one document per sample, before blocks
-CSV_COLUMNS = ("seq", "timestamp", "cpu_percent", "per_cpu")
+CSV_COLUMNS = ("seq", "timestamp", "cpu_percent", "per_cpu", *SAMPLE_FIELDS)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MILLISECOND = timedelta(milliseconds=1)
 
@@ -68,7 +68,9 @@ def from_ms(ms: int) -> datetime:
 
 
 def _row(sample: SampleIn) -> Row:
-    extra = {} if sample.per_cpu is None else {"per_cpu": sample.per_cpu}
+    extra: dict[str, Any] = sample.figures()
+    if sample.per_cpu is not None:
+        extra["per_cpu"] = sample.per_cpu
     return Row(to_ms(sample.timestamp), sample.cpu_percent, extra)
 
 
@@ -106,8 +108,8 @@ def _changes(rows: dict[int, Row]) -> dict[str, Any]:
     return changes
 
 
-async def write_block(run_id: ObjectId, block: int, rows: dict[int, Row]) -> int:
-    """Store the rows (by offset in the block) whose slot is empty; returns how many were."""
+async def write_block(run_id: ObjectId, block: int, rows: dict[int, Row]) -> dict[int, Row]:
+    """Store the rows (by offset in the block) whose slot is empty; returns those."""
     collection = blocks_collection()
     key = block_id(run_id, block)
     if len(rows) <= BLIND_WRITE_MAX:  # one update when the slots are empty, as they mostly are
@@ -117,7 +119,7 @@ async def write_block(run_id: ObjectId, block: int, rows: dict[int, Row]) -> int
             {"$set": _changes(rows), "$inc": {"version": 1, "samples": len(rows)}},
         )
         if written.modified_count:
-            return len(rows)
+            return rows
     for _ in range(MAX_ATTEMPTS):
         found = await collection.find_one({"_id": key}, {"ts": 1, "version": 1})
         if found is None:
@@ -125,17 +127,17 @@ async def write_block(run_id: ObjectId, block: int, rows: dict[int, Row]) -> int
                 await collection.insert_one(_new_block(run_id, block, rows))
             except DuplicateKeyError:
                 continue  # another writer created it first: read it
-            return len(rows)
+            return rows
         stored = found["ts"]
         new = {offset: row for offset, row in rows.items() if stored[offset] is None}
         if not new:
-            return 0
+            return {}
         result = await collection.update_one(
             {"_id": key, "version": found["version"]},
             {"$set": _changes(new), "$inc": {"version": 1, "samples": len(new)}},
         )
         if result.modified_count:
-            return len(new)
+            return new
     raise Conflict("Too many concurrent writes to these samples; send them again")
 
 
@@ -148,28 +150,63 @@ def by_block(rows: Iterable[tuple[int, Row]]) -> dict[int, dict[int, Row]]:
     return blocks
 
 
+def totals_update(written: Iterable[Row]) -> dict[str, Any]:
+    """The run's running figures for Prometheus, moved by the samples just stored: per
+    field the sum and count (an exact mean over any window) and the maximum."""
+    sums: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    maxima: dict[str, float] = {}
+    for row in written:
+        for name, value in (("cpu_usage_percent", row.cpu), *row.extra.items()):
+            if name == "per_cpu":
+                continue
+            sums[name] += value
+            counts[name] += 1
+            maxima[name] = max(value, maxima.get(name, value))
+    if not counts:
+        return {}
+    return {
+        "$inc": {
+            **{f"totals.{name}.sum": total for name, total in sums.items()},
+            **{f"totals.{name}.count": count for name, count in counts.items()},
+        },
+        "$max": {f"totals.{name}.max": value for name, value in maxima.items()},
+    }
+
+
 async def add_samples(run: Run, samples: list[SampleIn]) -> tuple[int, int]:
     """Store new samples; returns (accepted, duplicates). A stored (run, seq) is skipped."""
     if run.status != "running":
         raise Conflict(f"Run is {run.status}; samples can only be added to a running run")
     blocks = by_block((s.seq, _row(s)) for s in samples)
-    accepted = 0
+    written: list[Row] = []
     for block, rows in blocks.items():
-        accepted += await write_block(run.id, block, rows)
+        written += (await write_block(run.id, block, rows)).values()
+    accepted = len(written)
     duplicates = len(samples) - accepted
     SAMPLES_INGESTED.inc(accepted)
     SAMPLES_DUPLICATES.inc(duplicates)
+    totals = totals_update(written)
     latest = max(samples, key=lambda s: s.seq)
     now = datetime.now(UTC)
     runs = Run.get_motor_collection()
     if latest.seq > run.max_seq:
         # Only a newer seq moves these, whatever order batches arrive in.
-        await runs.update_one(
-            {"_id": run.id, "max_seq": {"$lt": latest.seq}},
-            {"$set": {"max_seq": latest.seq, "last_cpu": latest.cpu_percent, "last_seen_at": now}},
+        newest = {
+            "max_seq": latest.seq,
+            "last_cpu": latest.cpu_percent,
+            "last": latest.figures(),
+            "last_seen_at": now,
+        }
+        moved = await runs.update_one(
+            {"_id": run.id, "max_seq": {"$lt": latest.seq}}, {"$set": newest, **totals}
         )
+        if moved.modified_count:
+            return accepted, duplicates
     elif seen_long_ago(run, now):  # a retry of old seqs: still a sign of life
-        await runs.update_one({"_id": run.id}, {"$set": {"last_seen_at": now}})
+        totals = {**totals, "$set": {"last_seen_at": now}}
+    if totals:
+        await runs.update_one({"_id": run.id}, totals)
     return accepted, duplicates
 
 
@@ -204,15 +241,39 @@ async def blocks_from(
             block = found[0]["block"]
 
 
-def rows_of(doc: dict[str, Any], start_seq: int = 0) -> list[tuple[int, int, float, Any]]:
-    """A block's samples from ``start_seq`` on, in seq order: (seq, ts ms, cpu, per_cpu)."""
+def rows_of(
+    doc: dict[str, Any], start_seq: int = 0
+) -> list[tuple[int, int, float, dict[str, Any]]]:
+    """A block's samples from ``start_seq`` on, in seq order: (seq, ts ms, cpu, the optional
+    fields it carries)."""
     base = doc["block"] * BLOCK
     ts, cpu = doc["ts"], doc["cpu"]
-    per_cpu = doc.get("extra", {}).get("per_cpu")
+    extra: dict[str, dict[str, Any]] = doc.get("extra") or {}
     offsets = range(max(start_seq - base, 0), BLOCK)
-    if not per_cpu:
-        return [(base + o, ts[o], cpu[o], None) for o in offsets if ts[o] is not None]
-    return [(base + o, ts[o], cpu[o], per_cpu.get(str(o))) for o in offsets if ts[o] is not None]
+    if not extra:
+        return [(base + o, ts[o], cpu[o], {}) for o in offsets if ts[o] is not None]
+    columns = list(extra.items())
+    return [
+        (
+            base + o,
+            ts[o],
+            cpu[o],
+            {name: values[key] for name, values in columns if (key := str(o)) in values},
+        )
+        for o in offsets
+        if ts[o] is not None
+    ]
+
+
+def sample_out(seq: int, stamp: int, cpu: float, extra: dict[str, Any]) -> dict[str, Any]:
+    """A sample as pages show it: per_cpu always, other optional fields when present."""
+    return {
+        "seq": seq,
+        "timestamp": from_ms(stamp),
+        "cpu_percent": cpu,
+        "per_cpu": extra.get("per_cpu"),
+        **{name: value for name, value in extra.items() if name != "per_cpu"},
+    }
 
 
 async def sample_page(
@@ -226,10 +287,7 @@ async def sample_page(
     try:
         async for doc in blocks:
             rows = rows_of(doc, start)[: limit - len(items)]
-            items += [
-                {"seq": seq, "timestamp": from_ms(stamp), "cpu_percent": cpu, "per_cpu": per}
-                for seq, stamp, cpu, per in rows
-            ]
+            items += [sample_out(*row) for row in rows]
             if len(items) == limit:
                 return items, items[-1]["seq"]
     finally:
@@ -237,15 +295,24 @@ async def sample_page(
     return items, None
 
 
+def _csv_figures(extra: dict[str, Any]) -> str:
+    per = extra.get("per_cpu")
+    cells = [";".join(map(repr, per)) if per else ""]
+    cells += [
+        repr(value) if (value := extra.get(name)) is not None else "" for name in SAMPLE_FIELDS
+    ]
+    return ",".join(cells)
+
+
 def csv_rows(doc: dict[str, Any] | None, header: bool = False) -> str:
-    """CSV lines (``\r\n``, as the csv module writes them) for a block's samples. No value
-    ever needs quoting: numbers, an ISO time, and per_cpu joined with ";"."""
+    """CSV lines (``\r\n``, as the csv module writes them) for a block's samples, an empty
+    cell for a field a sample lacks. No value ever needs quoting: numbers, an ISO time, and
+    per_cpu joined with ";"."""
     lines = [",".join(CSV_COLUMNS) + "\r\n"] if header else []
     if doc is not None:
         lines += [
-            f"{seq},{from_ms(stamp).isoformat()},{cpu!r},"
-            f"{';'.join(map(str, per)) if per else ''}\r\n"
-            for seq, stamp, cpu, per in rows_of(doc)
+            f"{seq},{from_ms(stamp).isoformat()},{cpu!r},{_csv_figures(extra)}\r\n"
+            for seq, stamp, cpu, extra in rows_of(doc)
         ]
     return "".join(lines)
 

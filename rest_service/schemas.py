@@ -54,6 +54,27 @@ class UserOut(BaseModel):
     is_admin: bool
 
 
+class TokenIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=100, description="what uses it")]
+    expires_in_days: Annotated[
+        int | None,
+        Field(strict=True, ge=1, le=3650, description="None (the default): until revoked"),
+    ] = None
+
+
+class TokenOut(BaseModel):
+    id: str = Field(description="the token's public id, for DELETE /auth/tokens/{id}")
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(
+        description="send as `Authorization: Bearer <token>`; shown this once, never stored"
+    )
+
+
 class UserIn(Strict):
     username: Username
     password: Annotated[
@@ -81,6 +102,15 @@ class RunPatch(Strict):
     status: Literal["finished", "aborted"]
 
 
+class FieldSummary(BaseModel):
+    """One optional sample field over the samples that carry it."""
+
+    count: int
+    avg: float
+    p95: float
+    max: float
+
+
 class Summary(BaseModel):
     sample_count: int
     cpu_avg: float | None
@@ -88,6 +118,11 @@ class Summary(BaseModel):
     cpu_p95: float | None
     duration_seconds: float
     time_above_threshold_seconds: float | None
+    fields: dict[str, FieldSummary] = Field(
+        default_factory=dict,
+        description="The optional sample fields the run's samples carry (memory, disk, "
+        "network, process...), each over the samples that have it.",
+    )
 
 
 class RunOut(BaseModel):
@@ -175,11 +210,50 @@ QueryTime = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidato
 EventTime = Annotated[AwareDatetime, BeforeValidator(_iso_string), Field(ge=EPOCH)]
 
 
+# The optional figures a sample may carry besides its total CPU, each a JSON number (the
+# name says the unit). They are stored, paged, exported as CSV, summarized and exported to
+# Prometheus under these names. Percent of one core for a process (it may pass 100).
+Rate = Annotated[float, Field(strict=True, ge=0, le=1e15, allow_inf_nan=False)]
+Bytes = Annotated[float, Field(strict=True, ge=0, le=MAX_SAFE_INT, allow_inf_nan=False)]
+Load = Annotated[float, Field(strict=True, ge=0, le=1e6, allow_inf_nan=False)]
+CorePercent = Annotated[float, Field(strict=True, ge=0, le=100 * 4096, allow_inf_nan=False)]
+
+
 class SampleIn(Strict):
     seq: Annotated[int, Field(strict=True, ge=0, le=MAX_SAFE_INT)]
     timestamp: Annotated[Timestamp, AfterValidator(_not_in_future)]
     cpu_percent: Percent
     per_cpu: Annotated[list[Percent], Field(max_length=1024)] | None = None
+    cpu_user_percent: Percent | None = None
+    cpu_system_percent: Percent | None = None
+    cpu_iowait_percent: Percent | None = None
+    cpu_steal_percent: Percent | None = None
+    memory_used_percent: Percent | None = None
+    memory_available_bytes: Bytes | None = None
+    swap_used_percent: Percent | None = None
+    load_1m: Load | None = None
+    disk_read_bytes_per_second: Rate | None = None
+    disk_write_bytes_per_second: Rate | None = None
+    network_receive_bytes_per_second: Rate | None = None
+    network_transmit_bytes_per_second: Rate | None = None
+    process_cpu_percent: Annotated[
+        CorePercent | None,
+        Field(description="CPU of the watched process tree, in percent of one core"),
+    ] = None
+    process_rss_bytes: Annotated[
+        Bytes | None, Field(description="Resident memory of the watched process tree")
+    ] = None
+
+    def figures(self) -> dict[str, float]:
+        """The optional figures it carries."""
+        return {name: value for name in SAMPLE_FIELDS if (value := getattr(self, name)) is not None}
+
+
+SAMPLE_FIELDS: tuple[str, ...] = tuple(
+    name
+    for name in SampleIn.model_fields
+    if name not in ("seq", "timestamp", "cpu_percent", "per_cpu")
+)
 
 
 class SamplesIn(Strict):
@@ -192,10 +266,26 @@ class SamplesAccepted(BaseModel):
 
 
 class SampleOut(BaseModel):
+    """A stored sample; each optional figure appears only when it was sent."""
+
     seq: int
     timestamp: datetime
     cpu_percent: float
     per_cpu: list[float] | None = None
+    cpu_user_percent: float | None = None
+    cpu_system_percent: float | None = None
+    cpu_iowait_percent: float | None = None
+    cpu_steal_percent: float | None = None
+    memory_used_percent: float | None = None
+    memory_available_bytes: float | None = None
+    swap_used_percent: float | None = None
+    load_1m: float | None = None
+    disk_read_bytes_per_second: float | None = None
+    disk_write_bytes_per_second: float | None = None
+    network_receive_bytes_per_second: float | None = None
+    network_transmit_bytes_per_second: float | None = None
+    process_cpu_percent: float | None = None
+    process_rss_bytes: float | None = None
 
 
 class SamplePage(BaseModel):

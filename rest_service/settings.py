@@ -46,6 +46,9 @@ class Settings(BaseSettings):
 
     admin_username: str | None = None
     admin_password: SecretStr | None = None
+    # An API token the admin holds from start-up, named "grafana": what compose's Grafana
+    # sends to read runs and samples (its Infinity datasource).
+    grafana_api_token: Annotated[SecretStr, Field(min_length=32)] | None = None
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from rest_service.schemas import Summary
+from rest_service.schemas import FieldSummary, Summary
 
 Point = tuple[int, float]  # (timestamp in ms since the epoch, cpu percent)
+Figures = dict[str, list[float]]  # optional field -> its values (sorted where said)
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -37,14 +38,25 @@ def _above_ms(ordered: Sequence[Point], threshold: float) -> int:
     )
 
 
+def _field_summary(values: list[float]) -> FieldSummary:
+    """``values`` sorted, at least one."""
+    return FieldSummary(
+        count=len(values),
+        avg=sum(values) / len(values),
+        p95=percentile(values, 0.95),
+        max=values[-1],
+    )
+
+
 def _summary(
     values: list[float],
     above_ms: int | None,
     threshold: float | None,
     started_at: datetime,
     ended_at: datetime,
+    figures: Figures,
 ) -> Summary:
-    """``values``: every CPU value, sorted."""
+    """``values``: every CPU value, sorted; ``figures``: each optional field's, sorted."""
     duration = max((ended_at - started_at).total_seconds(), 0.0)
     if not values:
         return Summary(
@@ -62,11 +74,20 @@ def _summary(
         cpu_p95=percentile(values, 0.95),
         duration_seconds=duration,
         time_above_threshold_seconds=None if above_ms is None else above_ms / 1000,
+        fields={name: _field_summary(found) for name, found in figures.items() if found},
     )
 
 
+def _sorted(figures: Figures) -> Figures:
+    return {name: sorted(values) for name, values in figures.items()}
+
+
 def summarize(
-    points: list[Point], threshold: float | None, started_at: datetime, ended_at: datetime
+    points: list[Point],
+    threshold: float | None,
+    started_at: datetime,
+    ended_at: datetime,
+    figures: Figures | None = None,
 ) -> Summary:
     """``points`` in seq order. Time above the threshold adds, for each sample strictly
     above it, the time until the next sample in time order (ties keep seq order); the last
@@ -74,7 +95,7 @@ def summarize(
     ordered = sorted(points, key=lambda p: p[0])  # stable: ties keep seq order
     above = None if threshold is None else _above_ms(ordered, threshold)
     values = sorted(value for _, value in points)
-    return _summary(values, above, threshold, started_at, ended_at)
+    return _summary(values, above, threshold, started_at, ended_at, _sorted(figures or {}))
 
 
 @dataclass(frozen=True)
@@ -85,15 +106,20 @@ class BlockFigures:
     first: Point  # the earliest sample (the lowest seq among ties)
     last: Point  # the latest (the highest seq among ties)
     above_ms: int  # time above the threshold between the block's own samples
+    figures: Figures  # sorted
 
 
-def block_figures(points: list[Point], threshold: float | None) -> BlockFigures | None:
+def block_figures(
+    points: list[Point], threshold: float | None, figures: Figures | None = None
+) -> BlockFigures | None:
     """``points`` of one block in seq order; None for a block with none."""
     if not points:
         return None
     ordered = sorted(points, key=lambda p: p[0])
     above = 0 if threshold is None else _above_ms(ordered, threshold)
-    return BlockFigures(sorted(v for _, v in points), ordered[0], ordered[-1], above)
+    return BlockFigures(
+        sorted(v for _, v in points), ordered[0], ordered[-1], above, _sorted(figures or {})
+    )
 
 
 def combine(
@@ -115,4 +141,8 @@ def combine(
             for before, after in itertools.pairwise(blocks)
             if before.last[1] > threshold
         )
-    return _summary(values, above, threshold, started_at, ended_at)
+    merged: Figures = {}
+    for block in blocks:
+        for name, found in block.figures.items():
+            merged.setdefault(name, []).extend(found)
+    return _summary(values, above, threshold, started_at, ended_at, _sorted(merged))

@@ -9,6 +9,7 @@ from rest_service.auth import hash_password
 from rest_service.errors import Conflict
 from rest_service.models import User
 from rest_service.settings import Settings
+from rest_service.tokens import GRAFANA_TOKEN_NAME, ensure_token
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,18 @@ async def create_user(username: str, password: str, is_admin: bool, rounds: int)
     except DuplicateKeyError:
         raise Conflict(f"User {username!r} already exists") from None
     return user
+
+
+async def ensure_grafana_token(settings: Settings) -> None:
+    """The admin holds GRAFANA_API_TOKEN, when it is set."""
+    if settings.grafana_api_token is None:
+        return
+    username = settings.admin_username or DEFAULT_ADMIN[0]
+    if await User.get(username) is None:
+        log.warning("GRAFANA_API_TOKEN is set, but there is no user %r to hold it", username)
+        return
+    if await ensure_token(username, settings.grafana_api_token.get_secret_value()):
+        log.info("Added the API token %r for %r", GRAFANA_TOKEN_NAME, username)
 
 
 async def ensure_admin(settings: Settings) -> None:

@@ -30,9 +30,9 @@ def test_hits_and_misses(clock: Clock) -> None:
     assert cache.get("a") == 1
     assert cache.get("a") == 1
     assert cache.get("b", 7) == 7
-    assert value("cache_hits_total", "t_hits") == 2
-    assert value("cache_misses_total", "t_hits") == 2
-    assert value("cache_items", "t_hits") == 1
+    assert value("loadwatch_cache_hits_total", "t_hits") == 2
+    assert value("loadwatch_cache_misses_total", "t_hits") == 2
+    assert value("loadwatch_cache_items", "t_hits") == 1
 
 
 def test_expiry_is_a_miss_then_an_eviction(clock: Clock) -> None:
@@ -41,19 +41,19 @@ def test_expiry_is_a_miss_then_an_eviction(clock: Clock) -> None:
     cache["b"] = 2
     clock.now += 6
     assert cache.get("a") is None
-    assert value("cache_misses_total", "t_expiry") == 1
-    assert value("cache_evictions_total", "t_expiry") == 0  # not yet purged
+    assert value("loadwatch_cache_misses_total", "t_expiry") == 1
+    assert value("loadwatch_cache_evictions_total", "t_expiry") == 0  # not yet purged
     cache["c"] = 3  # a write purges what has expired
-    assert value("cache_evictions_total", "t_expiry") == 2
-    assert value("cache_items", "t_expiry") == 1
+    assert value("loadwatch_cache_evictions_total", "t_expiry") == 2
+    assert value("loadwatch_cache_items", "t_expiry") == 1
 
 
 def test_overflow_evicts_the_oldest(clock: Clock) -> None:
     cache = MonitoredTTLCache[str, int]("t_full", maxsize=2, ttl=60, timer=clock)
     cache["a"], cache["b"], cache["c"] = 1, 2, 3
     assert "a" not in cache and "c" in cache
-    assert value("cache_evictions_total", "t_full") == 1
-    assert value("cache_items", "t_full") == 2
+    assert value("loadwatch_cache_evictions_total", "t_full") == 1
+    assert value("loadwatch_cache_items", "t_full") == 2
 
 
 def test_explicit_deletes_are_not_evictions(clock: Clock) -> None:
@@ -61,8 +61,8 @@ def test_explicit_deletes_are_not_evictions(clock: Clock) -> None:
     cache["a"], cache["b"], cache["c"] = 1, 2, 3
     del cache["a"]
     assert cache.pop("b") == 2
-    assert value("cache_items", "t_delete") == 1
+    assert value("loadwatch_cache_items", "t_delete") == 1
     cache.clear()
-    assert value("cache_evictions_total", "t_delete") == 0
-    assert value("cache_hits_total", "t_delete") == 0  # pop is not a lookup
-    assert value("cache_items", "t_delete") == 0
+    assert value("loadwatch_cache_evictions_total", "t_delete") == 0
+    assert value("loadwatch_cache_hits_total", "t_delete") == 0  # pop is not a lookup
+    assert value("loadwatch_cache_items", "t_delete") == 0

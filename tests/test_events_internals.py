@@ -32,8 +32,8 @@ async def test_rejections_are_counted_with_bounded_labels(admin_client: httpx.As
     after = (await admin_client.get("/metrics")).text
 
     def delta(**labels: str) -> float:
-        return value(after, "events_rejected_total", **labels) - value(
-            before, "events_rejected_total", **labels
+        return value(after, "loadwatch_events_rejected_total", **labels) - value(
+            before, "loadwatch_events_rejected_total", **labels
         )
 
     assert delta(category="unknown", reason="unknown_kind") == 3

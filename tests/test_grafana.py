@@ -167,7 +167,7 @@ def test_every_panel_query_against_a_live_prometheus(tmp_path: Path) -> None:
                     for job in ("rest_service", "locust", "prometheus"):
                         assert prom.wait_for(f'up{{job="{job}"}} == 1'), job
                     assert prom.wait_for('locust_running{job="locust"} == 1')
-                    assert prom.wait_for("cpu_usage_percent")
+                    assert prom.wait_for("loadwatch_cpu_usage_percent")
                     time.sleep(6)  # a few scrapes, so that rates have points to work with
                     rows = run_every_panel(prom.url)
             finally:

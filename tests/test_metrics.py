@@ -73,9 +73,9 @@ async def test_logins_by_result(client: httpx.AsyncClient) -> None:
         await login(client, ADMIN[0], "wrong-password")
     await login(client, *ADMIN)  # throttled now
     after = await scrape(client)
-    assert delta(before, after, "auth_logins_total", result="success") == 1
-    assert delta(before, after, "auth_logins_total", result="failure") == 5
-    assert delta(before, after, "auth_logins_total", result="throttled") == 1
+    assert delta(before, after, "loadwatch_auth_logins_total", result="success") == 1
+    assert delta(before, after, "loadwatch_auth_logins_total", result="failure") == 5
+    assert delta(before, after, "loadwatch_auth_logins_total", result="throttled") == 1
 
 
 async def test_samples_runs_and_live_cpu(admin_client: httpx.AsyncClient) -> None:
@@ -89,23 +89,23 @@ async def test_samples_runs_and_live_cpu(admin_client: httpx.AsyncClient) -> Non
     await admin_client.post(path, json={"samples": [sample(1, 20), sample(0, 99)]})  # retries
     during = await scrape(admin_client)
 
-    assert delta(before, during, "cpu_samples_ingested_total") == 3
-    assert delta(before, during, "cpu_samples_duplicates_total") == 2
-    assert value(during, "test_runs_active") == 2
+    assert delta(before, during, "loadwatch_samples_ingested_total") == 3
+    assert delta(before, during, "loadwatch_samples_duplicates_total") == 2
+    assert value(during, "loadwatch_test_runs_active") == 2
     # The latest sample by seq, not by arrival; a run with no sample has no series.
     labels = {"run_id": run["id"], "host": "web-1"}
-    assert value(during, "cpu_usage_percent", **labels) == 30
-    assert value(during, "test_run_threshold_percent", **labels) == 70
-    assert [s["run_id"] for s in series(during, "cpu_usage_percent")] == [run["id"]]
+    assert value(during, "loadwatch_cpu_usage_percent", **labels) == 30
+    assert value(during, "loadwatch_test_run_threshold_percent", **labels) == 70
+    assert [s["run_id"] for s in series(during, "loadwatch_cpu_usage_percent")] == [run["id"]]
 
     await admin_client.patch(f"/runs/{run['id']}", json={"status": "finished"})
     await admin_client.patch(f"/runs/{other['id']}", json={"status": "aborted"})
     after = await scrape(admin_client)
-    assert series(after, "cpu_usage_percent") == []
-    assert series(after, "test_run_threshold_percent") == []
-    assert value(after, "test_runs_active") == 0
-    assert delta(before, after, "test_runs_total", status="finished") == 1
-    assert delta(before, after, "test_runs_total", status="aborted") == 1
+    assert series(after, "loadwatch_cpu_usage_percent") == []
+    assert series(after, "loadwatch_test_run_threshold_percent") == []
+    assert value(after, "loadwatch_test_runs_active") == 0
+    assert delta(before, after, "loadwatch_test_runs_total", status="finished") == 1
+    assert delta(before, after, "loadwatch_test_runs_total", status="aborted") == 1
 
 
 async def test_default_process_metrics_are_there(client: httpx.AsyncClient) -> None:
@@ -128,9 +128,9 @@ async def test_a_session_hit_skips_the_database(
     for _ in range(3):
         assert (await client.get("/auth/me")).status_code == 200
     after = await scrape(client)
-    assert delta(before, after, "cache_misses_total", cache="sessions") == 1
-    assert delta(before, after, "cache_hits_total", cache="sessions") == 3
-    assert value(after, "cache_items", cache="sessions") == 1
+    assert delta(before, after, "loadwatch_cache_misses_total", cache="sessions") == 1
+    assert delta(before, after, "loadwatch_cache_hits_total", cache="sessions") == 3
+    assert value(after, "loadwatch_cache_items", cache="sessions") == 1
 
     # Logout drops it: the same cookie is refused at once, without waiting for the TTL.
     token = client.cookies["session"]
@@ -156,8 +156,8 @@ async def test_a_finished_runs_summary_is_served_from_the_cache(
     before = await scrape(admin_client)
     assert (await admin_client.get(path)).json()["summary"] == first
     after = await scrape(admin_client)
-    assert delta(before, after, "cache_hits_total", cache="run_summaries") == 1
+    assert delta(before, after, "loadwatch_cache_hits_total", cache="run_summaries") == 1
     monkeypatch.undo()
     # Deleting the run drops its entry.
     assert (await admin_client.delete(path)).status_code == 204
-    assert value(await scrape(admin_client), "cache_items", cache="run_summaries") == 0
+    assert value(await scrape(admin_client), "loadwatch_cache_items", cache="run_summaries") == 0

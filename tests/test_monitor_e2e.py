@@ -235,7 +235,7 @@ def test_a_monitor_killed_with_sigkill_leaves_an_abandoned_run(tmp_path: Path) -
             run = api.get(f"/runs/{run_id}").json()
             metrics = api.get("/metrics").text
     assert run["status"] == "abandoned" and run["ended_at"] is not None
-    assert 'test_runs_total{status="abandoned"} 1.0' in metrics
+    assert 'loadwatch_test_runs_total{status="abandoned"} 1.0' in metrics
 
 
 def test_a_spool_for_a_run_the_service_lost_goes_into_a_new_run(

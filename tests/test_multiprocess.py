@@ -63,10 +63,10 @@ def test_metrics_in_multiprocess_mode(tmp_path: Path) -> None:
     assert list(tmp_path.glob("*.db")), "no multiprocess files were written"
     handler = "/runs/{id}/samples"
     assert value(text, "http_requests_total", method="POST", handler=handler, status="2xx") == 3
-    assert value(text, "cpu_samples_ingested_total") == 1
-    assert value(text, "cpu_samples_duplicates_total") == 2
-    assert value(text, "auth_logins_total", result="success") == 1
-    assert value(text, "cpu_usage_percent", run_id=run["id"], host="h") == 7
-    assert value(text, "cache_hits_total", cache="sessions") >= 1
+    assert value(text, "loadwatch_samples_ingested_total") == 1
+    assert value(text, "loadwatch_samples_duplicates_total") == 2
+    assert value(text, "loadwatch_auth_logins_total", result="success") == 1
+    assert value(text, "loadwatch_cpu_usage_percent", run_id=run["id"], host="h") == 7
+    assert value(text, "loadwatch_cache_hits_total", cache="sessions") >= 1
     assert value(text, "http_requests_inprogress") == 1  # the dead worker's 5 are gone
     assert value(text, "process_resident_memory_bytes") > 0

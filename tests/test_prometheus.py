@@ -95,9 +95,9 @@ def test_prometheus_scrapes_the_live_service(live_service: Service, tmp_path: Pa
             f'sum(http_requests_total{{job="rest_service"}}) >= {before + 22}'
         )
         assert rose, "http_requests_total did not rise in Prometheus"
-        cpu = prometheus.wait_for(f'cpu_usage_percent{{run_id="{run["id"]}"}}')
-        assert cpu, "cpu_usage_percent does not show the active run"
+        cpu = prometheus.wait_for(f'loadwatch_cpu_usage_percent{{run_id="{run["id"]}"}}')
+        assert cpu, "loadwatch_cpu_usage_percent does not show the active run"
         assert cpu[0]["metric"]["host"] == "box-1"
         assert float(cpu[0]["value"][1]) == 42.5
-        active = prometheus.wait_for('test_runs_active{job="rest_service"} >= 1')
+        active = prometheus.wait_for('loadwatch_test_runs_active{job="rest_service"} >= 1')
         assert active

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from beanie import init_beanie
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,7 +18,7 @@ from rest_service import runs, samples
 from rest_service.cache import MonitoredTTLCache
 from rest_service.embedded import embedded_client
 from rest_service.models import DOCUMENT_MODELS, Run
-from rest_service.schemas import SampleIn
+from rest_service.schemas import SAMPLE_FIELDS, SampleIn
 from rest_service.summary import summarize
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -33,6 +34,7 @@ SAMPLE = st.tuples(
     st.integers(0, 10_000),  # seconds after BASE: not always in seq order
     st.floats(0, 100, allow_nan=False),
     st.one_of(st.none(), st.lists(st.floats(0, 100, allow_nan=False), max_size=3)),
+    st.one_of(st.none(), st.floats(0, 100, allow_nan=False)),  # memory_used_percent
 )
 BATCH = st.lists(SAMPLE, min_size=1, max_size=40)
 OPS = st.lists(
@@ -49,12 +51,20 @@ OPS = st.lists(
     max_size=12,
 )
 
-Model = dict[int, tuple[datetime, float, list[float] | None]]
+Model = dict[int, tuple[datetime, float, list[float] | None, float | None]]
 
 
-def sample_in(seq: int, seconds: int, cpu: float, per_cpu: list[float] | None) -> SampleIn:
+def sample_in(
+    seq: int, seconds: int, cpu: float, per_cpu: list[float] | None, memory: float | None = None
+) -> SampleIn:
     stamp = (BASE + timedelta(seconds=seconds)).isoformat()
-    body = {"seq": seq, "timestamp": stamp, "cpu_percent": cpu, "per_cpu": per_cpu}
+    body = {
+        "seq": seq,
+        "timestamp": stamp,
+        "cpu_percent": cpu,
+        "per_cpu": per_cpu,
+        "memory_used_percent": memory,
+    }
     return SampleIn.model_validate(body)
 
 
@@ -92,10 +102,21 @@ def expected_csv(model: Model) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(samples.CSV_COLUMNS)
+    blank = [""] * len(SAMPLE_FIELDS)
+    memory_column = SAMPLE_FIELDS.index("memory_used_percent")
     for seq in sorted(model):
-        stamp, cpu, per_cpu = model[seq]
+        stamp, cpu, per_cpu, memory = model[seq]
+        figures = list(blank)
+        if memory is not None:
+            figures[memory_column] = repr(memory)
         writer.writerow(
-            (seq, stamp.isoformat(), cpu, ";".join(str(v) for v in per_cpu) if per_cpu else "")
+            (
+                seq,
+                stamp.isoformat(),
+                cpu,
+                ";".join(str(v) for v in per_cpu) if per_cpu else "",
+                *figures,
+            )
         )
     return buffer.getvalue()
 
@@ -124,7 +145,7 @@ def test_blocks_answer_as_a_map_from_seq_to_sample(ops: list[tuple[Any, ...]]) -
                 )
                 new = {s.seq: s for s in reversed(batch) if s.seq not in model}
                 for seq, s in new.items():
-                    model[seq] = (s.timestamp, s.cpu_percent, s.per_cpu)
+                    model[seq] = (s.timestamp, s.cpu_percent, s.per_cpu, s.memory_used_percent)
                 # However many copies race, each new seq is accepted exactly once.
                 assert sum(a for a, _ in answers) == len(new)
                 assert sum(d for _, d in answers) == copies * len(batch) - len(new)
@@ -135,19 +156,27 @@ def test_blocks_answer_as_a_map_from_seq_to_sample(ops: list[tuple[Any, ...]]) -
                 assert [item["seq"] for item in page] == wanted
                 assert next_after == (wanted[-1] if len(wanted) == limit else None)
                 for item in page:
-                    stamp, cpu, per_cpu = model[item["seq"]]
+                    stamp, cpu, per_cpu, memory = model[item["seq"]]
                     assert (item["timestamp"], item["cpu_percent"], item["per_cpu"]) == (
                         stamp,
                         cpu,
                         per_cpu,
                     )
+                    assert item.get("memory_used_percent") == memory
             elif kind == "csv":
                 assert await csv_text(run) == expected_csv(model)
             elif kind == "summary":
                 got = await runs.run_summary(run, cache)
                 points = [(samples.to_ms(model[seq][0]), model[seq][1]) for seq in sorted(model)]
+                memory = [m for *_, m in model.values() if m is not None]
                 ended = got.duration_seconds  # the run is open: its end is "now"
-                want = summarize(points, threshold, BASE, BASE + timedelta(seconds=ended))
+                want = summarize(
+                    points,
+                    threshold,
+                    BASE,
+                    BASE + timedelta(seconds=ended),
+                    {"memory_used_percent": memory},
+                )
                 assert got == want
             elif kind == "delete":
                 await samples.delete_samples(run.id)
@@ -156,6 +185,16 @@ def test_blocks_answer_as_a_map_from_seq_to_sample(ops: list[tuple[Any, ...]]) -
         for run, model in zip(live, models, strict=True):
             run = await reload(run)
             assert [item["seq"] for item in await page_all(run)] == sorted(model)
+            # What /metrics exports: every stored sample counted once, duplicates never.
+            for name, values in (
+                ("cpu_usage_percent", [cpu for _, cpu, _, _ in model.values()]),
+                ("memory_used_percent", [m for *_, m in model.values() if m is not None]),
+            ):
+                total = run.totals.get(name, {"count": 0, "sum": 0.0})
+                assert total["count"] == len(values)
+                assert total["sum"] == pytest.approx(sum(values), abs=1e-6)
+                if values:
+                    assert total["max"] == max(values)
 
     run_async(scenario)
 
@@ -205,9 +244,11 @@ def test_samples_stored_one_per_document_are_moved_into_blocks() -> None:
         assert await legacy.count_documents({}) == 0
         assert await samples.migrate_legacy_samples() == 0  # nothing left: a no-op
         run = await reload(run)
-        model: Model = {d["seq"]: (d["timestamp"], d["cpu_percent"], d["per_cpu"]) for d in old}
+        model: Model = {
+            d["seq"]: (d["timestamp"], d["cpu_percent"], d["per_cpu"], None) for d in old
+        }
         for seq in first:  # written without their per_cpu before the cut: first one wins
-            model[seq] = (model[seq][0], model[seq][1], None)
+            model[seq] = (model[seq][0], model[seq][1], None, None)
         assert await csv_text(run) == expected_csv(model)
         items = await page_all(run)
         assert [i["seq"] for i in items] == sorted(model)

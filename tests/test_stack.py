@@ -64,7 +64,7 @@ def test_the_stack_comes_up_and_goes_down_cleanly(tmp_path: Path) -> None:
             time.sleep(1)
         # The optional cpu-monitor records into the service (its first batch takes ~10 s).
         deadline = time.monotonic() + 30
-        while "cpu_usage_percent{" not in httpx.get("http://127.0.0.1:8000/metrics").text:
+        while "loadwatch_cpu_usage_percent{" not in httpx.get("http://127.0.0.1:8000/metrics").text:
             assert time.monotonic() < deadline, "cpu-monitor's samples never arrived"
             time.sleep(1)
     finally:

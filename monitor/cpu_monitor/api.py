@@ -32,12 +32,18 @@ def _detail(response: requests.Response) -> str:
 
 
 class ApiClient:
-    """A logged-in session with the service. It logs in again if the session expires."""
+    """A client of the service: with an API token (sent as ``Authorization: Bearer``), or
+    a logged-in session that logs in again when it expires."""
 
-    def __init__(self, base_url: str, username: str, password: str) -> None:
+    def __init__(
+        self, base_url: str, username: str = "", password: str = "", token: str | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._credentials = {"username": username, "password": password}
         self._http = requests.Session()
+        self.token = token
+        if token:
+            self._http.headers["Authorization"] = f"Bearer {token}"
 
     def _call(self, method: str, path: str, *, relogin: bool = True, **kwargs: Any) -> Any:
         try:
@@ -46,7 +52,7 @@ class ApiClient:
             )
         except requests.RequestException as error:
             raise Unreachable(f"cannot reach {self.base_url}: {error.__class__.__name__}") from None
-        if response.status_code == 401 and relogin and path != "/auth/login":
+        if response.status_code == 401 and relogin and not self.token and path != "/auth/login":
             self.login()
             return self._call(method, path, relogin=False, **kwargs)
         if response.status_code >= 400:
@@ -57,6 +63,10 @@ class ApiClient:
         return response.json()
 
     def login(self) -> dict[str, Any]:
+        """Log in; with a token, check it (GET /auth/me)."""
+        if self.token:
+            me: dict[str, Any] = self._call("GET", "/auth/me")
+            return me
         result: dict[str, Any] = self._call("POST", "/auth/login", json=self._credentials)
         return result
 

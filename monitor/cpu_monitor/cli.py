@@ -19,12 +19,12 @@ from urllib.parse import urlsplit
 
 from cpu_monitor import __version__
 from cpu_monitor.api import ApiClient, ApiError, Unreachable
-from cpu_monitor.report import Report, RunStats
-from cpu_monitor.sampler import CpuSampler
+from cpu_monitor.report import FigureStats, Report, RunStats, bytes_text
+from cpu_monitor.sampler import GROUPS, ProcessTree, Sampler, find_process
 from cpu_monitor.schedule import Ticker
 from cpu_monitor.sender import MAX_BATCH, MAX_DELAY, Sender
 from cpu_monitor.spool import Spool, SpoolError, read_spool, write_spool
-from cpu_monitor.watch import Display, ThresholdWatch
+from cpu_monitor.watch import MEMORY, Display, ThresholdWatch
 
 DEFAULT_URL = "http://localhost:8000"
 CPU_DASHBOARD = "loadwatch-cpu-runs/cpu-runs"  # the uid and slug in grafana/
@@ -45,7 +45,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Each option's default in --help (after CPU_MONITOR_* variables), except a secret's
     and an unset one's: a password from the environment must never be printed."""
 
-    SECRET = frozenset({"password"})
+    SECRET = frozenset({"password", "token"})
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         if action.dest in self.SECRET or action.default in (None, False):
@@ -67,7 +67,8 @@ def build_parser() -> Parser:
     parser = Parser(
         prog="cpu-monitor",
         formatter_class=HelpFormatter,
-        description="Record this machine's CPU into a loadwatch service as a new test run. "
+        description="Record this machine's CPU (and memory, load, disk and network, and "
+        "optionally one process tree) into a loadwatch service as a new test run. "
         "Every option can also be set through the CPU_MONITOR_<OPTION> variable "
         "(for example CPU_MONITOR_PASSWORD). Ctrl-C or SIGTERM stops and prints the report.",
     )
@@ -79,6 +80,12 @@ def build_parser() -> Parser:
         "--password",
         default=_env("PASSWORD"),
         help="better set CPU_MONITOR_PASSWORD; prompted for (not echoed) when neither is given",
+    )
+    add(
+        "--token",
+        default=_env("TOKEN"),
+        help="an API token (POST /auth/tokens) instead of username and password; better set "
+        "CPU_MONITOR_TOKEN",
     )
     add("--name", default=_env("NAME"), help="run name (default: host and start time)")
     add(
@@ -98,6 +105,32 @@ def build_parser() -> Parser:
         type=float,
         default=_env("THRESHOLD", "80"),
         help="CPU percent above which to warn (0-100)",
+    )
+    add(
+        "--collect",
+        default=_env("COLLECT", "all"),
+        help=f"what to record besides the total CPU: 'all', 'none', or a comma list of "
+        f"{', '.join(GROUPS)}",
+    )
+    watched = parser.add_mutually_exclusive_group()
+    watched.add_argument(
+        "--pid",
+        type=int,
+        default=_env("PID"),
+        help="also record the CPU (percent of one core) and memory of this process and its "
+        "children",
+    )
+    watched.add_argument(
+        "--process",
+        metavar="NAME",
+        default=_env("PROCESS"),
+        help="the same for the processes called NAME (by name or program file name)",
+    )
+    add(
+        "--mem-threshold",
+        type=float,
+        default=_env("MEM_THRESHOLD"),
+        help="memory used percent above which to warn (0-100; default: no warning)",
     )
     add(
         "--per-cpu",
@@ -155,6 +188,14 @@ def _validate(parser: Parser, args: argparse.Namespace) -> None:
             parser.error(f"bad URL {args.url!r}: the port is not a number")
     if not 0 <= args.threshold <= 100:
         parser.error(f"--threshold must be within 0-100, not {args.threshold:g}")
+    args.groups = _groups(parser, args.collect)
+    if args.mem_threshold is not None:
+        if not 0 <= args.mem_threshold <= 100:
+            parser.error(f"--mem-threshold must be within 0-100, not {args.mem_threshold:g}")
+        if "memory" not in args.groups:
+            parser.error("--mem-threshold needs memory in --collect")
+    if args.pid is not None and args.pid <= 0:
+        parser.error(f"--pid must be a process id, not {args.pid}")
     if not args.interval > 0:
         parser.error(f"--interval must be > 0, not {args.interval:g}")
     if not args.display_interval > 0:
@@ -165,6 +206,21 @@ def _validate(parser: Parser, args: argparse.Namespace) -> None:
         parser.error("--new-run goes with --resend FILE")
     if args.duration is not None and not args.duration > 0:
         parser.error(f"--duration must be > 0, not {args.duration:g}")
+
+
+def _groups(parser: Parser, collect: str) -> tuple[str, ...]:
+    words = [word.strip() for word in collect.split(",") if word.strip()]
+    if words == ["all"]:
+        return GROUPS
+    if words == ["none"]:
+        return ()
+    unknown = [word for word in words if word not in GROUPS]
+    if unknown or not words:
+        parser.error(
+            f"--collect: unknown {', '.join(unknown) or 'empty list'}; expected all, none or "
+            f"a comma list of {', '.join(GROUPS)}"
+        )
+    return tuple(words)
 
 
 def _credentials(args: argparse.Namespace) -> tuple[str, str]:
@@ -181,15 +237,20 @@ def _credentials(args: argparse.Namespace) -> tuple[str, str]:
     return username, password
 
 
-def _connect(url: str, username: str, password: str) -> ApiClient:
-    client = ApiClient(url, username, password)
+def _connect(url: str, args: argparse.Namespace) -> ApiClient:
+    """A client logged in with the token, or with the username and password."""
+    if args.token:
+        client, who = ApiClient(url, token=args.token), "the API token"
+    else:
+        username, password = _credentials(args)
+        client, who = ApiClient(url, username, password), repr(username)
     try:
         client.login()
     except Unreachable:
         raise MonitorError(f"cannot reach the service at {url}") from None
     except ApiError as error:
         if error.status == 401:
-            raise MonitorError(f"login failed for {username!r}: {error}") from None
+            raise MonitorError(f"login failed for {who}: {error}") from None
         raise MonitorError(f"login failed ({error.status}): {error}") from None
     return client
 
@@ -207,9 +268,32 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGTERM, handle)
 
 
+def _process_tree(args: argparse.Namespace) -> ProcessTree | None:
+    if args.pid is None and args.process is None:
+        return None
+    roots = find_process(args.pid, args.process)
+    if not roots:
+        what = f"process {args.pid}" if args.pid is not None else f"process called {args.process!r}"
+        raise MonitorError(f"no {what} is running")
+    return ProcessTree(roots)
+
+
+def _more(figures: dict[str, float]) -> str:
+    """The printed line's other figures: memory and the watched process, when recorded."""
+    parts = []
+    if "memory_used_percent" in figures:
+        parts.append(f"memory {figures['memory_used_percent']:.1f}%")
+    if "process_cpu_percent" in figures:
+        parts.append(
+            f"process {figures['process_cpu_percent']:.1f}% "
+            f"{bytes_text(figures['process_rss_bytes'])}"
+        )
+    return "  ".join(parts)
+
+
 def monitor(args: argparse.Namespace, url: str) -> int:
-    username, password = _credentials(args)
-    client = _connect(url, username, password)
+    process = _process_tree(args)
+    client = _connect(url, args)
     name = args.name or f"{args.host} {datetime.now():%Y-%m-%d %H:%M:%S}"
     try:
         run = client.create_run(name, args.host, args.threshold)
@@ -224,17 +308,25 @@ def monitor(args: argparse.Namespace, url: str) -> int:
     # Handled before the first line, so a Ctrl-C after it always gets the report.
     stop = threading.Event()
     _stop_on_signals(stop)
+    recorded = ", ".join(["CPU", *args.groups])
+    if process is not None:
+        recorded += f", process {', '.join(str(p.pid) for p in process.roots)} and its children"
     print(
-        f"Recording the CPU of {args.host} every {args.interval:g} s as run {run_id} "
+        f"Recording {recorded} of {args.host} every {args.interval:g} s as run {run_id} "
         f"({name}) at {url}. Stop with Ctrl-C.",
         flush=True,
     )
-    sampler = CpuSampler(per_cpu=args.per_cpu)
+    sampler = Sampler(per_cpu=args.per_cpu, groups=args.groups, process=process)
     sender = Sender(client, run_id, effective_batch_size(args.batch_size, args.interval))
     sender.start()
     ticker = Ticker(args.interval, stop)
     stats = RunStats(args.threshold)
-    watch = ThresholdWatch(args.threshold)
+    figures = FigureStats()
+    watches = [(ThresholdWatch(args.threshold), "cpu_percent")]
+    memory: RunStats | None = None
+    if args.mem_threshold is not None:
+        memory = RunStats(args.mem_threshold)
+        watches.append((ThresholdWatch(args.mem_threshold, MEMORY), "memory_used_percent"))
     started = time.monotonic()
     started_wall = datetime.now(UTC)
     ticker.start = started
@@ -246,15 +338,21 @@ def monitor(args: argparse.Namespace, url: str) -> int:
         cpu = round(reading.cpu_percent, 2)  # what is stored, so the report and API agree
         sample: dict[str, Any] = {"seq": k - 1, "timestamp": wall.isoformat(), "cpu_percent": cpu}
         if reading.per_cpu is not None:
-            sample["per_cpu"] = [round(v, 2) for v in reading.per_cpu]
+            sample["per_cpu"] = reading.per_cpu
+        sample.update(reading.figures)
         sender.add(sample)
         taken += 1
         stats.add(due, cpu)
-        crossing = watch.update(due, wall, cpu)
-        if crossing is not None:
-            say(crossing.message())
-            sender.add_event(crossing.event())
-        line = display.update(due, wall, cpu)
+        figures.add(reading.figures)
+        if memory is not None and "memory_used_percent" in reading.figures:
+            memory.add(due, reading.figures["memory_used_percent"])
+        for watch, field in watches:
+            if field in sample:
+                crossing = watch.update(due, wall, sample[field])
+                if crossing is not None:
+                    say(crossing.message())
+                    sender.add_event(crossing.event())
+        line = display.update(due, wall, cpu, _more(reading.figures))
         if line:
             say(line)
         if args.duration is not None and due - started >= args.duration - 1e-6:
@@ -262,6 +360,8 @@ def monitor(args: argparse.Namespace, url: str) -> int:
 
     ended = time.monotonic()
     stats.close(ended)
+    if memory is not None:
+        memory.close(ended)
     say(f"Stopping: delivering {sender.pending()} buffered samples (up to {FLUSH_SECONDS:g} s)")
     left, left_events = sender.close(FLUSH_SECONDS)
     spool_path: Path | None = None
@@ -286,6 +386,8 @@ def monitor(args: argparse.Namespace, url: str) -> int:
         events_undelivered=len(left_events),
         spool_path=str(spool_path) if spool_path else None,
         dashboard_url=dashboard_link(args.grafana_url, run_id, started_wall, datetime.now(UTC)),
+        figures=figures,
+        memory=memory,
     )
     print("\n".join(report.lines()), flush=True)
     return EXIT_UNDELIVERED if spool_path else 0
@@ -372,8 +474,7 @@ def resend(args: argparse.Namespace) -> int:
     except SpoolError as error:
         raise MonitorError(str(error)) from None
     url = args.url or spool.url
-    username, password = _credentials(args)
-    client = _connect(url, username, password)
+    client = _connect(url, args)
     run_id = _new_run_for(client, spool, args) if args.new_run else spool.run_id
     delivered = duplicates = 0
     try:

@@ -19,7 +19,8 @@ def _error(description: str) -> dict[str, Any]:
 
 NOT_FOUND: Answers = {404: _error("No such run, or not yours")}
 NOT_RUNNING: Answers = {409: _error("The run is not running")}
-NOT_LOGGED_IN: Answers = {401: _error("Not logged in (no valid session cookie)")}
+NOT_LOGGED_IN: Answers = {401: _error("Not logged in (no valid session cookie or API token)")}
+TOKEN_NOT_FOUND: Answers = {404: _error("No such token, or not yours")}
 NOT_ADMIN: Answers = {403: _error("Not an admin")}
 # Every route that takes a body: the body itself can be refused before it is read.
 BODY: Answers = {
