@@ -359,3 +359,69 @@ def test_the_monitor_installs_on_its_own(tmp_path: Path) -> None:
     names = {line.split("==")[0].lower() for line in installed.split()}
     assert {"cpu-monitor", "psutil", "requests"} <= names
     assert not names & {"fastapi", "beanie", "pydantic", "motor"}
+
+
+def test_pid_mode_with_a_token_sees_the_busy_process_from_psutil_to_the_csv(
+    live_service: Service, api: httpx.Client, tmp_path: Path
+) -> None:
+    """The proof a user wants of --pid: a child that keeps one core busy shows about one
+    core of process CPU, while the machine's figures come along, through the API (with an
+    API token instead of a password) into the CSV and the summary."""
+    token = api.post("/auth/tokens", json={"name": "e2e"}).json()["token"]
+    busy = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nend = time.monotonic() + 20\nwhile time.monotonic() < end: pass",
+        ]
+    )
+    try:
+        env_free = {k: v for k, v in os.environ.items() if not k.startswith("CPU_MONITOR_")}
+        monitor = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cpu_monitor",
+                "--url",
+                live_service.url,
+                "--pid",
+                str(busy.pid),
+                "--interval",
+                "0.5",
+                "--display-interval",
+                "1",
+                "--duration",
+                "4",
+                "--mem-threshold",
+                "0",
+                "--grafana-url",
+                "",
+            ],
+            env={**env_free, "CPU_MONITOR_TOKEN": token},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+    finally:
+        busy.kill()
+        busy.wait()
+    assert monitor.returncode == 0, monitor.stderr
+    out = monitor.stdout
+    assert f"and of process {busy.pid} with its children" in out
+    assert re.search(r"process +\d+\.\d% +\d+\.\d MiB", out)  # the periodic line
+    run_id = run_id_of(out)
+    summary = api.get(f"/runs/{run_id}").json()["summary"]
+    process_cpu = summary["fields"]["process_cpu_percent"]
+    assert process_cpu["count"] == summary["sample_count"] >= 7
+    assert 60 < process_cpu["avg"] <= 110, process_cpu  # one busy core
+    assert figure(out, "process CPU (of one core)").startswith(f"avg {process_cpu['avg']:.1f}%")
+    assert summary["fields"]["memory_used_percent"]["count"] == summary["sample_count"]
+    rows = api.get(f"/runs/{run_id}/samples.csv").text.splitlines()
+    header = rows[0].split(",")
+    last = dict(zip(header, rows[-1].split(","), strict=True))
+    assert float(last["process_rss_bytes"]) > 1_000_000 and float(last["load_1m"]) >= 0
+    # Memory above 0 %: one crossing, posted as a run event.
+    events = api.get(f"/runs/{run_id}/events").json()["items"]
+    assert [e["name"] for e in events] == ["memory_threshold_exceeded"]
+    assert "Memory" in out and "is above the threshold 0%" in out

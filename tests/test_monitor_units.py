@@ -161,11 +161,13 @@ def test_help_shows_defaults_but_never_a_password(
     from cpu_monitor.cli import build_parser
 
     monkeypatch.setenv("CPU_MONITOR_PASSWORD", "hunter2-secret")
+    monkeypatch.setenv("CPU_MONITOR_TOKEN", "lw_token-secret")
     monkeypatch.setenv("CPU_MONITOR_INTERVAL", "2.5")
     parser = build_parser()
     text = parser.format_help()
     assert "seconds between samples (default: 2.5)" in text  # the environment's value
     assert "(default: 80)" in text and "hunter2-secret" not in text
+    assert "token-secret" not in text and "(default: all)" in text
     with pytest.raises(SystemExit) as exit_info:
         parser.parse_args(["--version"])
     assert exit_info.value.code == 0

@@ -308,11 +308,15 @@ def monitor(args: argparse.Namespace, url: str) -> int:
     # Handled before the first line, so a Ctrl-C after it always gets the report.
     stop = threading.Event()
     _stop_on_signals(stop)
-    recorded = ", ".join(["CPU", *args.groups])
+    what = ["CPU", *(group.replace("cpu-split", "CPU split") for group in args.groups)]
+    recorded = ", ".join(what[:-1]) + f" and {what[-1]}" if len(what) > 1 else "CPU"
     if process is not None:
-        recorded += f", process {', '.join(str(p.pid) for p in process.roots)} and its children"
+        pids = ", ".join(str(p.pid) for p in process.roots)
+        recorded += f" of {args.host}, and of process {pids} with its children,"
+    else:
+        recorded += f" of {args.host}"
     print(
-        f"Recording {recorded} of {args.host} every {args.interval:g} s as run {run_id} "
+        f"Recording the {recorded} every {args.interval:g} s as run {run_id} "
         f"({name}) at {url}. Stop with Ctrl-C.",
         flush=True,
     )
