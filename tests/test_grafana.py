@@ -1,13 +1,16 @@
 """The provisioned Grafana: structure, and every panel's query against a live Prometheus
 that scrapes a live service, a local Locust run with its exporter, and itself."""
 
+import csv
 import importlib.util
+import io
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +48,18 @@ def dashboards() -> dict[str, dict[str, Any]]:
     }
 
 
-def datasource_uids() -> set[str]:
-    config = yaml.safe_load(
-        (GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text()
-    )
-    return {source["uid"] for source in config["datasources"]}
+def datasources() -> dict[str, dict[str, Any]]:
+    """The provisioned datasources by uid."""
+    found = {}
+    for path in (GRAFANA / "provisioning" / "datasources").glob("*.yml"):
+        for source in yaml.safe_load(path.read_text())["datasources"]:
+            found[source["uid"]] = source
+    return found
+
+
+def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dashboard's panels, rows aside."""
+    return [panel for panel in dashboard["panels"] if panel["type"] != "row"]
 
 
 def test_the_committed_json_is_what_the_generator_renders(tmp_path: Path) -> None:
@@ -62,12 +72,14 @@ def test_the_committed_json_is_what_the_generator_renders(tmp_path: Path) -> Non
 
 
 def test_provisioning_layout() -> None:
-    source = yaml.safe_load(
-        (GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text()
-    )
-    (prometheus,) = source["datasources"]
+    sources = datasources()
+    prometheus, api = sources["loadwatch-prometheus"], sources["loadwatch-api"]
     assert prometheus["type"] == "prometheus" and prometheus["url"] == "http://prometheus:9090"
-    assert prometheus["uid"] == "loadwatch-prometheus"
+    assert api["type"] == "yesoreyeram-infinity-datasource"
+    assert api["url"] == "http://rest_service:8000" in api["jsonData"]["allowedHosts"]
+    # The token comes from the environment, as an Authorization header kept secret.
+    assert api["jsonData"]["httpHeaderName1"] == "Authorization"
+    assert api["secureJsonData"]["httpHeaderValue1"] == "Bearer ${GRAFANA_API_TOKEN}"
     provider = yaml.safe_load((DASHBOARD_DIR / "dashboards.yml").read_text())["providers"][0]
     assert provider["type"] == "file" and provider["folder"] == "loadwatch"
 
@@ -76,26 +88,68 @@ def test_dashboard_structure() -> None:
     found = dashboards()
     assert len(found) == 3
     assert {d["uid"] for d in found.values()} == EXPECTED_UIDS  # unique and stable
-    known = datasource_uids()
+    known = set(datasources())
     for name, dashboard in found.items():
         text = json.dumps(dashboard)
         assert "${DS_" not in text, f"{name}: provisioning does not resolve ${{DS_...}} inputs"
-        for panel in dashboard["panels"]:
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        # Every Prometheus query goes through the datasource variable, set to ours.
+        assert variables["datasource"]["type"] == "datasource"
+        assert variables["datasource"]["current"]["value"] == "loadwatch-prometheus" in known
+        uids = known | {"${datasource}"}
+        assert dashboard["graphTooltip"] == 1, name  # shared crosshair
+        (link,) = dashboard["links"]
+        assert link["keepTime"] and link["includeVars"] and link["tags"] == ["loadwatch"]
+        annotations = dashboard["annotations"]["list"]
+        assert annotations[0]["builtIn"] == 1  # Grafana's own stays
+        assert {a["name"] for a in annotations[1:]} == {
+            "Load test running",
+            "Pacing changes",
+            "CPU above threshold",
+        }
+        assert dashboard["panels"][0]["type"] == "row"
+        for panel in panels(dashboard):
             where = f"{name} / {panel.get('title')}"
             assert panel["title"] and panel["description"], where
             assert panel["fieldConfig"]["defaults"]["unit"], where
-            assert panel["datasource"]["uid"] in known, where
+            assert panel["datasource"]["uid"] in uids, where
             assert panel["targets"], where
             for target in panel["targets"]:
-                assert target["datasource"]["uid"] in known, where
-                assert target["expr"].strip(), where
-        for variable in dashboard["templating"]["list"]:
-            assert variable["datasource"]["uid"] in known
+                assert target["datasource"]["uid"] in uids, where
+                assert (target.get("expr") or target.get("url", "")).strip(), where
+            if panel["type"] == "timeseries":
+                assert panel["options"]["legend"]["displayMode"] == "table", where
+        for variable in dashboard["templating"]["list"][1:]:
+            assert variable["datasource"]["uid"] in uids
+
+
+def test_the_dashboards_have_the_panels_a_user_looks_for() -> None:
+    titles = {
+        name: {panel["title"] for panel in panels(board)} for name, board in dashboards().items()
+    }
+    assert {
+        "CPU user, system, iowait, steal",
+        "Memory and swap used",
+        "Disk read and write",
+        "Network received and sent",
+        "Process CPU",
+        "Process memory",
+        "Run $run: CPU",
+        "Run $run: events",
+    } <= titles["cpu-runs.json"]
+    variables = {
+        name: [v["name"] for v in board["templating"]["list"]]
+        for name, board in dashboards().items()
+    }
+    assert variables["load-test.json"] == ["datasource", "locust_job", "endpoint", "service_job"]
+    assert variables["cpu-runs.json"] == ["datasource", "service_job", "run_id", "host", "run"]
+    assert variables["service.json"] == ["datasource", "service_job", "handler"]
 
 
 def fill(expr: str, values: dict[str, str]) -> str:
-    for name, value in values.items():
-        expr = expr.replace(f"${name}", value)
+    """Grafana's variable syntax, ${name} and $name, with the values chosen."""
+    for name, value in sorted(values.items(), key=lambda item: -len(item[0])):
+        expr = expr.replace(f"${{{name}}}", value).replace(f"${name}", value)
     return expr
 
 
@@ -110,8 +164,19 @@ def label_values(prometheus_url: str, query: str) -> list[str]:
     return list(response["data"])
 
 
-def test_every_panel_query_against_a_live_prometheus(tmp_path: Path) -> None:
-    env = {"ADMIN_USERNAME": ADMIN[0], "ADMIN_PASSWORD": ADMIN[1]}
+GRAFANA_TOKEN = "lw_grafana-token-for-the-dashboard-test-0123456789"
+
+
+def test_every_query_against_a_live_prometheus_and_the_live_service(tmp_path: Path) -> None:
+    """Every panel, variable and annotation query of the three dashboards, as Grafana would
+    run it: PromQL against a live Prometheus that scrapes the live service, Locust and
+    itself; Infinity queries against the live service's API with the token that the
+    service gave its admin from GRAFANA_API_TOKEN (as compose does)."""
+    env = {
+        "ADMIN_USERNAME": ADMIN[0],
+        "ADMIN_PASSWORD": ADMIN[1],
+        "GRAFANA_API_TOKEN": GRAFANA_TOKEN,
+    }
     with running_service(env) as service:
         locust_args = [
             "-u",
@@ -128,6 +193,7 @@ def test_every_panel_query_against_a_live_prometheus(tmp_path: Path) -> None:
             "",
         ]
         with running_locust(service.url, tmp_path / "locust", locust_args, workers=0) as cluster:
+            # Every figure on, and the service's own process as the watched one.
             monitor = subprocess.Popen(
                 [
                     sys.executable,
@@ -139,6 +205,8 @@ def test_every_panel_query_against_a_live_prometheus(tmp_path: Path) -> None:
                     "0.5",
                     "--threshold",
                     "0",
+                    "--pid",
+                    str(service.process.pid),
                     "--quiet",
                     "--duration",
                     "60",
@@ -167,51 +235,116 @@ def test_every_panel_query_against_a_live_prometheus(tmp_path: Path) -> None:
                     for job in ("rest_service", "locust", "prometheus"):
                         assert prom.wait_for(f'up{{job="{job}"}} == 1'), job
                     assert prom.wait_for('locust_running{job="locust"} == 1')
-                    assert prom.wait_for("loadwatch_cpu_usage_percent")
+                    assert prom.wait_for("loadwatch_process_cpu_percent_samples_count")
+                    assert monitor.stdout is not None
+                    run_id = re.search(r"as run (\w+)", monitor.stdout.readline())
+                    assert run_id, "the monitor did not say its run"
                     time.sleep(6)  # a few scrapes, so that rates have points to work with
-                    rows = run_every_panel(prom.url)
+                    with httpx.Client(
+                        base_url=service.url,
+                        headers={"Authorization": f"Bearer {GRAFANA_TOKEN}"},
+                        timeout=30,
+                    ) as api:
+                        # The user picks the monitor's run among those offered (the load
+                        # test's runs are there too, with CPU only).
+                        picked = {"run": run_id.group(1), "run_id": run_id.group(1)}
+                        rows = run_every_query(prom.url, api, picked)
             finally:
                 stop(monitor)
     width = max(len(r[0]) for r in rows)
-    print("\npanel query → series")
+    print("\nquery → series (Prometheus) or rows (API)")
     for title, series, allowed_empty in rows:
         print(f"  {title:<{width}}  {series}{'  (may be empty)' if allowed_empty else ''}")
     empty = [title for title, series, allowed in rows if series == 0 and not allowed]
-    assert not empty, f"panels with no series: {empty}"
+    assert not empty, f"queries with nothing to show: {empty}"
+    found = {title.split(" [")[0]: series for title, series, _ in rows}
+    # Watched with --pid here, so the process panels show it, and the threshold 0 is crossed.
+    assert found["loadwatch / CPU runs / Process CPU"] > 0
+    assert found["loadwatch / CPU runs / annotation CPU above threshold"] > 0
 
 
-def run_every_panel(prometheus_url: str) -> list[tuple[str, int, bool]]:
+def _prometheus(prometheus_url: str, expr: str) -> int:
+    response = httpx.get(f"{prometheus_url}/api/v1/query", params={"query": expr}).json()
+    assert response["status"] == "success", f"{expr}: {response}"
+    return len(response["data"]["result"])
+
+
+def _api_rows(api: httpx.Client, query: dict[str, Any]) -> list[dict[str, Any]]:
+    """What an Infinity query reads: the answer parsed as the query says, each declared
+    column checked to be there and of its declared type. Returns the rows."""
+    response = api.get(query["url"])
+    assert response.status_code == 200, f"{query['url']}: {response.status_code} {response.text}"
+    if query["type"] == "csv":
+        rows: list[dict[str, Any]] = list(csv.DictReader(io.StringIO(response.text)))
+    else:
+        body = response.json()
+        for key in filter(None, query["root_selector"].split(".")):
+            body = body[key]
+        rows = body
+    for column in query["columns"]:
+        name, kind = column["selector"], column["type"]
+        cells = [row[name] for row in rows]  # KeyError: a column the answer lacks
+        present = [cell for cell in cells if cell not in ("", None)]
+        assert present or not rows, f"{query['url']}: column {name} is empty"
+        for cell in present:
+            if kind == "timestamp":
+                datetime.fromisoformat(cell)
+            elif kind == "number":
+                float(cell)
+            else:
+                assert isinstance(cell, str), (name, cell)
+    return rows
+
+
+def run_every_query(
+    prometheus_url: str, api: httpx.Client, pick: dict[str, str]
+) -> list[tuple[str, int, bool]]:
     rows = []
-    for name, dashboard in dashboards().items():
-        values = {"__range": "1m"}
+    for dashboard in dashboards().values():
+        values = {"__range": "1m", "datasource": "loadwatch-prometheus"}
         for variable in dashboard["templating"]["list"]:
-            offered = label_values(prometheus_url, fill(variable["definition"], values))
-            assert offered, f"{name}: variable {variable['name']} offers nothing"
-            values[variable["name"]] = offered[0]  # a real value, as a user would pick
-        for panel in dashboard["panels"]:
+            if variable["type"] == "datasource":
+                continue
+            if variable["datasource"]["uid"] == "loadwatch-api":
+                query = variable["query"]["infinityQuery"]
+                offered = [row["id"] for row in _api_rows(api, query)]
+                labels = {c["text"] for c in query["columns"]}
+                assert labels == {"__text", "__value"}, labels
+            else:
+                offered = label_values(prometheus_url, fill(variable["definition"], values))
+            assert offered, f"{dashboard['title']}: variable {variable['name']} offers nothing"
+            # A value it offers, as a user would pick.
+            wanted = pick.get(variable["name"], offered[0])
+            assert wanted in offered, (variable["name"], wanted, offered)
+            values[variable["name"]] = wanted
+        for annotation in dashboard["annotations"]["list"][1:]:
+            count = _prometheus(prometheus_url, fill(annotation["expr"], values))
+            title = f"{dashboard['title']} / annotation {annotation['name']}"
+            rows.append((title, count, annotation["name"] != "Load test running"))
+        for panel in panels(dashboard):
             allowed_empty = "may be empty" in panel["description"]
             for target in panel["targets"]:
-                expr = fill(target["expr"], values)
-                response = httpx.get(
-                    f"{prometheus_url}/api/v1/query", params={"query": expr}
-                ).json()
-                assert response["status"] == "success", f"{panel['title']}: {expr}: {response}"
                 title = f"{dashboard['title']} / {panel['title']} [{target['refId']}]"
-                rows.append((title, len(response["data"]["result"]), allowed_empty))
+                if "expr" in target:
+                    count = _prometheus(prometheus_url, fill(target["expr"], values))
+                else:
+                    query = {**target, "url": fill(target["url"], values)}
+                    count = len(_api_rows(api, query))
+                rows.append((title, count, allowed_empty))
     return rows
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in DASHBOARD_DIR.glob("*.json")))
 def test_panels_have_units_that_fit(name: str) -> None:
-    allowed = {"percent", "percentunit", "s", "reqps", "short", "bytes"}
-    for panel in json.loads((DASHBOARD_DIR / name).read_text())["panels"]:
+    allowed = {"percent", "percentunit", "s", "reqps", "short", "bytes", "Bps"}
+    for panel in panels(json.loads((DASHBOARD_DIR / name).read_text())):
         assert panel["fieldConfig"]["defaults"]["unit"] in allowed, panel["title"]
 
 
 def test_quantile_legends_name_their_quantile() -> None:
     (panel,) = [
         p
-        for p in dashboards()["load-test.json"]["panels"]
+        for p in panels(dashboards()["load-test.json"])
         if p["title"] == "Response time p50, p95, p99 by endpoint"
     ]
     legends = [target["legendFormat"].split()[0] for target in panel["targets"]]
@@ -222,7 +355,8 @@ def test_quantile_legends_name_their_quantile() -> None:
 ALERTED_PANELS = {
     ("service.json", "4xx and 5xx ratio"): "ServiceHighErrorRatio",
     ("service.json", "Latency p50, p95, p99 by handler"): "ServiceHighLatencyP95",
-    ("load-test.json", "Failure ratio"): "LoadTestFailureRatio",
+    ("load-test.json", "Failure ratio, last minute"): "LoadTestFailureRatio",
+    ("load-test.json", "Service latency p50, p95, p99"): "ServiceHighLatencyP95",
     ("cpu-runs.json", "Time above the threshold"): "RunCPUAboveThreshold",
 }
 
@@ -243,15 +377,16 @@ def test_thresholds_are_the_alert_rules() -> None:
         rule["alert"]: rule
         for group in yaml.safe_load((ROOT / "prometheus" / "alerts.yml").read_text())["groups"]
         for rule in group["rules"]
+        if "alert" in rule
     }
     boards = dashboards()
     for (file, title), alert in ALERTED_PANELS.items():
-        (panel,) = [p for p in boards[file]["panels"] if p["title"] == title]
+        (panel,) = [p for p in panels(boards[file]) if p["title"] == title]
         steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
         assert steps[-1] == {"color": "red", "value": _fires_at(rules[alert])}, (file, title)
     # Every other stat stays green: Grafana's own default turns red at 80, whatever the unit.
     for file, board in boards.items():
-        for panel in board["panels"]:
+        for panel in panels(board):
             if panel["type"] == "stat" and (file, panel["title"]) not in ALERTED_PANELS:
                 steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
                 assert [s["color"] for s in steps] == ["green"], (file, panel["title"])

@@ -222,3 +222,27 @@ def test_a_bad_pacing_is_a_usage_error_before_anything_starts(pacing: str) -> No
     )
     assert result.returncode == 2, result.stderr
     assert "--pacing" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("error", "label"),
+    [
+        (
+            "HTTPError('500 Server Error: Internal Server Error for url: http://h/runs/6b01/x')",
+            "HTTP 500 Internal Server Error",
+        ),
+        ("CatchResponseError('login as loadtest-0042: 401')", "HTTP 401 Unauthorized"),
+        ("CatchResponseError('CSV expected, got 503')", "HTTP 503 Service Unavailable"),
+        ("CatchResponseError('500 samples sent, the answer counts {}')", "CatchResponseError"),
+        ("ConnectionRefusedError(111, 'Connection refused')", "ConnectionRefusedError"),
+        ("requests.exceptions.ReadTimeout('HTTPConnectionPool: read timeout')", "ReadTimeout"),
+        (ConnectionResetError(104, "reset by peer"), "ConnectionResetError"),
+        ("something a user wrote, with body text " + "x" * 500, "other"),
+    ],
+)
+def test_errors_are_labelled_from_a_bounded_set(error: object, label: str) -> None:
+    """Locust's error text carries URLs, user names and bodies: the exporter's label keeps
+    only the status and its reason, or the exception class."""
+    from loadkit.exporter import error_label
+
+    assert error_label(error) == label

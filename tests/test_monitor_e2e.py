@@ -138,9 +138,9 @@ def test_a_run_until_ctrl_c(live_service: Service, api: httpx.Client, tmp_path: 
     assert int(figure(out, "threshold events sent")) == len(events) == run["event_count"]
     link = figure(out, "dashboard")
     assert link.startswith(
-        f"http://grafana.test:3000/d/loadwatch-cpu-runs/cpu-runs?var-run_id={run_id}&from="
+        f"http://grafana.test:3000/d/loadwatch-cpu-runs/cpu-runs?var-run_id={run_id}&var-run={run_id}&from="
     )
-    start_ms, end_ms = (int(part.split("=")[1]) for part in link.split("&")[1:])
+    start_ms, end_ms = (int(part.split("=")[1]) for part in link.split("&")[2:])
     assert 2_000 < end_ms - start_ms < 30_000
 
 

@@ -7,7 +7,9 @@ scraping the web UI, and it serves in headless and web-UI mode alike.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -17,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from loadkit.defaults import EXPORTER_PORT
+from loadkit.pacing import pacing
 
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
     from locust.env import Environment
@@ -24,6 +27,26 @@ if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside li
 log = logging.getLogger(__name__)
 
 QUANTILES = (0.5, 0.95, 0.99)
+# requests' "500 Server Error: ...", or a failure text ending in a status ("login: 500",
+# "got 503", "status 404").
+_STATUS = re.compile(r"\b([1-5]\d\d) (?:Client|Server) Error|(?::|got|status)\s*([1-5]\d\d)\b")
+_CLASS = re.compile(r"^\s*([A-Za-z_][\w.]{0,63})\(")
+
+
+def error_label(error: object) -> str:
+    """An error as a label from a bounded set: ``HTTP <status> <reason>`` when it names a
+    status, else its exception class, else ``other``. Locust's own text carries response
+    bodies, URLs and user names: as a label it would make a series per distinct text."""
+    text = error if isinstance(error, str) else repr(error)
+    status = _STATUS.search(text)
+    if status:
+        code = int(status.group(1) or status.group(2))
+        try:
+            return f"HTTP {code} {HTTPStatus(code).phrase}"
+        except ValueError:
+            return f"HTTP {code}"
+    name = _CLASS.match(text)
+    return name.group(1).rsplit(".", 1)[-1] if name else "other"
 
 
 class LocustCollector(Collector):
@@ -55,7 +78,15 @@ class LocustCollector(Collector):
                 value=stats.total.current_rps,
             ),
             GaugeMetricFamily(
-                "locust_fail_ratio", "Failed / all requests so far.", value=stats.total.fail_ratio
+                "locust_fail_ratio",
+                "Failed / all requests since the test started (for the recent window, see the "
+                "locust:failure_ratio:rate1m rule).",
+                value=stats.total.fail_ratio,
+            ),
+            GaugeMetricFamily(
+                "locust_pacing_seconds",
+                "Seconds between the starts of a user's iterations (the dashboards mark changes).",
+                value=pacing.seconds,
             ),
         ]
         requests = CounterMetricFamily(
@@ -77,11 +108,17 @@ class LocustCollector(Collector):
                 value = entry.get_current_response_time_percentile(q)
                 if value is not None:
                     latency.add_metric([*labels, str(q)], value / 1000.0)
-        errors = GaugeMetricFamily(
-            "locust_errors", "Errors by endpoint and error.", labels=["method", "name", "error"]
+        errors = CounterMetricFamily(
+            "locust_errors",
+            "Errors by endpoint and kind (HTTP status and reason, or exception class).",
+            labels=["method", "name", "error"],
         )
+        counts: dict[tuple[str, str, str], int] = {}
         for error in stats.errors.values():
-            errors.add_metric([error.method or "", error.name, str(error.error)], error.occurrences)
+            key = (error.method or "", error.name, error_label(error.error))
+            counts[key] = counts.get(key, 0) + error.occurrences
+        for key, count in counts.items():
+            errors.add_metric(list(key), count)
         return [*families, requests, failures, latency, errors]
 
 

@@ -402,7 +402,7 @@ def dashboard_link(grafana: str, run_id: str, start: datetime, end: datetime) ->
     if not grafana:
         return None
     window = f"from={int(start.timestamp() * 1000)}&to={int(end.timestamp() * 1000) + 5000}"
-    return f"{grafana.rstrip('/')}/d/{CPU_DASHBOARD}?var-run_id={run_id}&{window}"
+    return f"{grafana.rstrip('/')}/d/{CPU_DASHBOARD}?var-run_id={run_id}&var-run={run_id}&{window}"
 
 
 def _spool(
