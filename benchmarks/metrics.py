@@ -11,6 +11,7 @@ Run from the repository root as a module; prints one JSON line.
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import time
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from fastapi import FastAPI
 from benchmarks.loadgen import SERVICE_ENV, client_sessions, run_for
 from rest_service.app import create_app
 from rest_service.metrics import HTTPMetrics
+from rest_service.schemas import SAMPLE_FIELDS
 from tests.live import running_service
 
 CLIENTS = 50
@@ -63,7 +65,13 @@ async def scrape_time(url: str, runs: int, scrapes: int) -> dict[str, Any]:
                 "/runs", json={"name": f"r{i}", "host": f"h{i % 7}", "threshold": 80}
             ) as response:
                 run = await response.json()
-            sample = {"seq": 0, "timestamp": datetime.now(UTC).isoformat(), "cpu_percent": 50.0}
+            # Every optional figure, as cpu-monitor --pid sends them: the largest scrape.
+            sample = {
+                "seq": 0,
+                "timestamp": datetime.now(UTC).isoformat(),
+                "cpu_percent": 50.0,
+                **dict.fromkeys(SAMPLE_FIELDS, 1.0),
+            }
             async with session.post(f"/runs/{run['id']}/samples", json={"samples": [sample]}):
                 pass
         timings = []
@@ -102,6 +110,7 @@ def main(seconds: float, rounds: int) -> dict[str, Any]:
     with running_service(SERVICE_ENV) as service:
         scrape = asyncio.run(scrape_time(service.url, runs=200, scrapes=100))
     return {
+        "load_average": os.getloadavg(),
         "middleware_ratio": round(totals["with"] / totals["without"], 3),
         "with_middleware": figures["with"],
         "without_middleware": figures["without"],

@@ -1,7 +1,9 @@
 """The cost of cpu-monitor itself: CPU, memory and schedule drift over a minute.
 
 Runs `cpu-monitor --interval 1` for --seconds (default 60) against the service on the
-embedded database, and measures from outside:
+embedded database, in two variants one after the other: everything on (every figure, and
+the service's process tree with --pid), and the total CPU only (--collect none). It
+measures each from outside:
 - its CPU time over the run, as % of one core (target < 1 %);
 - its peak RSS (target < 60 MB);
 - the drift of its schedule: the largest |(t_k - t_1) - (k - 1) * interval| over the sample
@@ -25,7 +27,7 @@ from benchmarks.loadgen import ADMIN, SERVICE_ENV
 from tests.live import running_service
 
 
-def measure(url: str, seconds: float, interval: float) -> dict[str, Any]:
+def measure(url: str, seconds: float, interval: float, options: list[str]) -> dict[str, Any]:
     env = {
         **os.environ,
         "CPU_MONITOR_USERNAME": ADMIN["username"],
@@ -42,6 +44,7 @@ def measure(url: str, seconds: float, interval: float) -> dict[str, Any]:
         str(interval),
         "--duration",
         str(seconds),
+        *options,
     ]
     monitor = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     process = psutil.Process(monitor.pid)
@@ -64,6 +67,8 @@ def measure(url: str, seconds: float, interval: float) -> dict[str, Any]:
     stamps = [datetime.fromisoformat(item["timestamp"]).timestamp() for item in items]
     drift = max(abs((t - stamps[0]) - k * interval) for k, t in enumerate(stamps))
     return {
+        "options": " ".join(options),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "seconds": seconds,
         "interval": interval,
         "samples": len(stamps),
@@ -81,5 +86,7 @@ if __name__ == "__main__":
     parser.add_argument("--interval", type=float, default=1.0)
     args = parser.parse_args()
     with running_service(SERVICE_ENV) as service:
-        figures = measure(service.url, args.seconds, args.interval)
-    print(json.dumps({"benchmark": "monitor_overhead", **figures}))
+        everything = ["--pid", str(service.process.pid)]
+        for options in (everything, ["--collect", "none"]):
+            figures = measure(service.url, args.seconds, args.interval, options)
+            print(json.dumps({"benchmark": "monitor_overhead", **figures}), flush=True)

@@ -77,7 +77,9 @@ def _network_counters() -> dict[str, int]:
     }
 
 
-def _cpu_split() -> dict[str, float]:
+def _cpu_split() -> tuple[float, dict[str, float]]:
+    """The total CPU and its split, from one reading of the CPU times: busy is all but idle
+    and iowait, as psutil.cpu_percent counts it."""
     times = psutil.cpu_times_percent(interval=None)
     figures = {
         "cpu_user_percent": _percent(times.user),
@@ -86,7 +88,7 @@ def _cpu_split() -> dict[str, float]:
     for name in ("iowait", "steal"):  # Linux only
         if hasattr(times, name):
             figures[f"cpu_{name}_percent"] = _percent(getattr(times, name))
-    return figures
+    return 100.0 - times.idle - getattr(times, "iowait", 0.0), figures
 
 
 def _memory() -> dict[str, float]:
@@ -108,11 +110,23 @@ class ProcessGone(Exception):
 
 class ProcessTree:
     """One or more processes and all their descendants: CPU (percent of one core, as top
-    shows it, so a tree may pass 100) and resident memory, summed."""
+    shows it, so a tree may pass 100) and resident memory, summed.
 
-    def __init__(self, roots: Iterable[psutil.Process]) -> None:
+    Finding the descendants reads every process on the machine, so the tree is listed
+    again every ``relist`` seconds only: a child started since counts from the next listing.
+    """
+
+    def __init__(
+        self,
+        roots: Iterable[psutil.Process],
+        relist: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.roots = list(roots)
+        self.relist = relist
+        self.clock = clock
         self._known: dict[int, psutil.Process] = {}
+        self._listed_at: float | None = None
         self.read()  # psutil measures CPU from the previous call: this sets the baseline
 
     def _members(self) -> list[psutil.Process]:
@@ -125,9 +139,12 @@ class ProcessTree:
         return members
 
     def read(self) -> dict[str, float]:
-        members = self._members()
-        if not members:
-            raise ProcessGone()
+        now = self.clock()
+        if self._listed_at is None or now - self._listed_at >= self.relist or not self._known:
+            members = self._members()
+            self._listed_at = now
+        else:
+            members = list(self._known.values())
         known: dict[int, psutil.Process] = {}
         cpu = rss = 0.0
         for process in members:
@@ -135,12 +152,16 @@ class ProcessTree:
             process = self._known.get(process.pid, process)
             try:
                 with process.oneshot():
+                    if process.status() == psutil.STATUS_ZOMBIE:
+                        continue  # exited, not yet reaped
                     cpu += process.cpu_percent(interval=None)
                     rss += process.memory_info().rss
             except psutil.Error:
-                continue  # exited between the listing and the reading
+                continue  # exited since the listing
             known[process.pid] = process
         self._known = known
+        if not known:
+            raise ProcessGone()
         return {"process_cpu_percent": round(cpu, 2), "process_rss_bytes": rss}
 
 
@@ -184,9 +205,9 @@ class Sampler:
         self.process = process
         self.process_gone = False
         readers: list[Callable[[], dict[str, Any]]] = []
-        if "cpu-split" in self.groups:
+        self.split = "cpu-split" in self.groups
+        if self.split:
             psutil.cpu_times_percent(interval=None)
-            readers.append(_cpu_split)
         if "memory" in self.groups:
             readers.append(_memory)
         if "load" in self.groups and hasattr(os, "getloadavg"):
@@ -197,18 +218,22 @@ class Sampler:
             readers.append(Rates(_network_counters))
         self._readers = readers
         # psutil measures from the previous call: the first call only sets the baseline.
-        psutil.cpu_percent(interval=None)
+        if not self.split:
+            psutil.cpu_percent(interval=None)
         if per_cpu:
             psutil.cpu_percent(interval=None, percpu=True)
 
     def read(self) -> Reading:
-        total = float(psutil.cpu_percent(interval=None))
+        figures: dict[str, float] = {}
+        if self.split:
+            total, figures = _cpu_split()
+        else:
+            total = float(psutil.cpu_percent(interval=None))
         cores = (
             [round(float(v), 2) for v in psutil.cpu_percent(interval=None, percpu=True)]
             if self.per_cpu
             else None
         )
-        figures: dict[str, float] = {}
         for reader in self._readers:
             figures.update(reader())
         if self.process is not None and not self.process_gone:
