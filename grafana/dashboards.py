@@ -924,7 +924,7 @@ def _cpu_runs() -> Dashboard:
                 ],
             ),
             Row(
-                "One run at full resolution (the API: pick the run, and its time range)",
+                "One run at full resolution (the API)",
                 [
                     _finished(
                         "CPU",
@@ -987,15 +987,53 @@ def _cpu_runs() -> Dashboard:
 
 
 DASHBOARDS = [_service(), _load_test(), _cpu_runs()]
+README = Path(__file__).resolve().parent.parent / "README.md"
+TABLE_START = "<!-- panels: written by grafana/dashboards.py -->"
+TABLE_END = "<!-- /panels -->"
 
 
-def write(out: Path = OUT) -> list[Path]:
+def panel_table() -> str:
+    """Every panel of every dashboard as a Markdown table: the README's picture of them
+    (Grafana does not run here to take a real one)."""
+    lines = [
+        "| dashboard | row | panel | kind | unit | reads |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for dashboard in DASHBOARDS:
+        for row in dashboard.rows:
+            for panel in row.panels:
+                source = (
+                    f"API `{panel.api.url}`"
+                    if panel.api is not None
+                    else ", ".join(sorted({_series(expr) for _, expr in panel.targets}))
+                )
+                red = f", red from {panel.alert_at:g}" if panel.alert_at is not None else ""
+                lines.append(
+                    f"| {dashboard.title.split(' / ')[1]} | {row.title} | {panel.title} | "
+                    f"{panel.kind} | {panel.unit}{red} | {source} |"
+                )
+    return "\n".join(lines)
+
+
+def _series(expr: str) -> str:
+    """The first series an expression reads, for the table."""
+    for word in expr.replace("(", " ").split():
+        name = word.split("{")[0]
+        if name.startswith(("loadwatch_", "http_", "locust", "process_")):
+            return f"`{name.removesuffix('_sum').removesuffix('_bucket')}`"
+    return "`" + expr.split("{")[0] + "`"
+
+
+def write(out: Path = OUT, readme: Path = README) -> list[Path]:
     paths = []
     for dashboard in DASHBOARDS:
         path = out / dashboard.file
         path.write_text(json.dumps(render(dashboard), indent=2) + "\n", encoding="utf-8")
         paths.append(path)
-    return paths
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    readme.write_text(text[:start] + "\n" + panel_table() + "\n" + text[end:], encoding="utf-8")
+    return [*paths, readme]
 
 
 if __name__ == "__main__":

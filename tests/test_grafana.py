@@ -62,13 +62,24 @@ def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
     return [panel for panel in dashboard["panels"] if panel["type"] != "row"]
 
 
-def test_the_committed_json_is_what_the_generator_renders(tmp_path: Path) -> None:
+def test_the_committed_json_and_readme_table_are_what_the_generator_renders(
+    tmp_path: Path,
+) -> None:
     generator = load_generator()
-    generator.write(tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text((ROOT / "README.md").read_text())
+    generator.write(tmp_path, readme=readme)
     for path in tmp_path.glob("*.json"):
         assert path.read_text() == (DASHBOARD_DIR / path.name).read_text(), (
             f"{path.name} is stale: run `uv run python grafana/dashboards.py`"
         )
+    assert readme.read_text() == (ROOT / "README.md").read_text(), (
+        "the README's panel table is stale: run `uv run python grafana/dashboards.py`"
+    )
+    # Every panel is in the table.
+    for board in dashboards().values():
+        for panel in panels(board):
+            assert f"| {panel['title']} |" in readme.read_text(), panel["title"]
 
 
 def test_provisioning_layout() -> None:

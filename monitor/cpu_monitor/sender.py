@@ -47,7 +47,8 @@ class Sender(threading.Thread):
     def add(self, sample: dict[str, Any]) -> None:
         with self._lock:
             self.samples.items.append(sample)
-            if len(self.samples.items) >= self.batch_size:
+            # The first sample starts the sender's clock (MAX_DELAY); a full batch goes now.
+            if len(self.samples.items) in (1, self.batch_size):
                 self._lock.notify()
 
     def add_event(self, event: dict[str, Any]) -> None:
@@ -87,12 +88,13 @@ class Sender(threading.Thread):
                         return None
                     box = self.samples
                     break
-                if len(samples) >= self.batch_size or (
-                    samples and time.monotonic() - waiting_since >= MAX_DELAY
-                ):
+                waited = time.monotonic() - waiting_since
+                if len(samples) >= self.batch_size or (samples and waited >= MAX_DELAY):
                     box = self.samples
                     break
-                self._lock.wait(timeout=0.5)
+                # Asleep until a sample, an event or the close comes, or the batch is due:
+                # no polling, since every wake-up costs CPU on the machine being measured.
+                self._lock.wait(timeout=MAX_DELAY - waited if samples else None)
             if self._closing and time.monotonic() >= (self._deadline or 0):
                 return None
             return box, [box.items[i] for i in range(min(len(box.items), MAX_BATCH))]
