@@ -57,7 +57,7 @@ async def throughput(url: str, seconds: float) -> dict[str, Any]:
             await session.close()
 
 
-async def scrape_time(url: str, runs: int, scrapes: int) -> dict[str, Any]:
+async def scrape_time(url: str, runs: int, scrapes: int, figures: bool) -> dict[str, Any]:
     (session,) = await client_sessions(url, 1)
     try:
         for i in range(runs):
@@ -65,12 +65,13 @@ async def scrape_time(url: str, runs: int, scrapes: int) -> dict[str, Any]:
                 "/runs", json={"name": f"r{i}", "host": f"h{i % 7}", "threshold": 80}
             ) as response:
                 run = await response.json()
-            # Every optional figure, as cpu-monitor --pid sends them: the largest scrape.
+            # With figures: every optional one, as cpu-monitor --pid sends them (the largest
+            # scrape); without: CPU only, as an old client sends.
             sample = {
                 "seq": 0,
                 "timestamp": datetime.now(UTC).isoformat(),
                 "cpu_percent": 50.0,
-                **dict.fromkeys(SAMPLE_FIELDS, 1.0),
+                **(dict.fromkeys(SAMPLE_FIELDS, 1.0) if figures else {}),
             }
             async with session.post(f"/runs/{run['id']}/samples", json={"samples": [sample]}):
                 pass
@@ -84,6 +85,8 @@ async def scrape_time(url: str, runs: int, scrapes: int) -> dict[str, Any]:
         cuts = statistics.quantiles(timings, n=20)
         return {
             "active_runs": runs,
+            "figures": figures,
+            "series": sum(1 for line in text.splitlines() if line and line[0] != "#"),
             "scrape_p50_ms": round(statistics.median(timings) * 1000, 2),
             "scrape_p95_ms": round(cuts[18] * 1000, 2),
             "scrape_max_ms": round(max(timings) * 1000, 2),
@@ -107,8 +110,10 @@ def main(seconds: float, rounds: int) -> dict[str, Any]:
                 result = asyncio.run(throughput(service.url, seconds))
             totals[variant] += result["requests"]
             figures[variant].append(result)
-    with running_service(SERVICE_ENV) as service:
-        scrape = asyncio.run(scrape_time(service.url, runs=200, scrapes=100))
+    scrape = []
+    for with_figures in (False, True):
+        with running_service(SERVICE_ENV) as service:
+            scrape.append(asyncio.run(scrape_time(service.url, 200, 100, with_figures)))
     return {
         "load_average": os.getloadavg(),
         "middleware_ratio": round(totals["with"] / totals["without"], 3),

@@ -150,27 +150,22 @@ def by_block(rows: Iterable[tuple[int, Row]]) -> dict[int, dict[int, Row]]:
     return blocks
 
 
-def totals_update(written: Iterable[Row]) -> dict[str, Any]:
+def totals_update(written: list[Row]) -> dict[str, Any]:
     """The run's running figures for Prometheus, moved by the samples just stored: per
     field the sum and count (an exact mean over any window) and the maximum."""
-    sums: dict[str, float] = defaultdict(float)
-    counts: dict[str, int] = defaultdict(int)
-    maxima: dict[str, float] = {}
-    for row in written:
-        for name, value in (("cpu_usage_percent", row.cpu), *row.extra.items()):
-            if name == "per_cpu":
-                continue
-            sums[name] += value
-            counts[name] += 1
-            maxima[name] = max(value, maxima.get(name, value))
-    if not counts:
+    if not written:
         return {}
+    columns: dict[str, list[float]] = {"cpu_usage_percent": [row.cpu for row in written]}
+    for row in written:
+        for name, value in row.extra.items():
+            if name != "per_cpu":
+                columns.setdefault(name, []).append(value)
     return {
         "$inc": {
-            **{f"totals.{name}.sum": total for name, total in sums.items()},
-            **{f"totals.{name}.count": count for name, count in counts.items()},
+            **{f"totals.{name}.sum": sum(values) for name, values in columns.items()},
+            **{f"totals.{name}.count": len(values) for name, values in columns.items()},
         },
-        "$max": {f"totals.{name}.max": value for name, value in maxima.items()},
+        "$max": {f"totals.{name}.max": max(values) for name, values in columns.items()},
     }
 
 
