@@ -54,11 +54,19 @@ class UserOut(BaseModel):
     is_admin: bool
 
 
+def _whole(value: object) -> object:
+    """JSON has one number type: 30.0 is the integer 30, as JSON Schema reads it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class TokenIn(Strict):
     name: Annotated[str, Field(min_length=1, max_length=100, description="what uses it")]
     expires_in_days: Annotated[
-        int | None,
-        Field(strict=True, ge=1, le=3650, description="None (the default): until revoked"),
+        Annotated[int, Field(strict=True, ge=1, le=3650)] | None,
+        BeforeValidator(_whole),
+        Field(description="None (the default): until revoked"),
     ] = None
 
 

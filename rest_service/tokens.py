@@ -18,20 +18,26 @@ MAX_TOKENS_PER_USER = 100
 GRAFANA_TOKEN_NAME = "grafana"  # noqa: S105 - a name, not a secret
 
 
+def _record(token: str, name: str, username: str, expires_at: datetime | None) -> ApiToken:
+    return ApiToken(
+        id=token_hash(token),
+        token_id=secrets.token_hex(8),
+        name=name,
+        username=username,
+        created_at=datetime.now(UTC),
+        expires_at=expires_at,
+    )
+
+
 async def create_token(user: User, name: str, expires_in_days: int | None) -> tuple[ApiToken, str]:
     """A new token for the user: the stored record, and the token to show once."""
     if await ApiToken.find(ApiToken.username == user.id).count() >= MAX_TOKENS_PER_USER:
         raise Conflict(f"A user may hold at most {MAX_TOKENS_PER_USER} tokens: revoke one first")
     token = PREFIX + secrets.token_urlsafe(32)
-    now = datetime.now(UTC)
-    record = ApiToken(
-        id=token_hash(token),
-        token_id=secrets.token_hex(8),
-        name=name,
-        username=user.id,
-        created_at=now,
-        expires_at=None if expires_in_days is None else now + timedelta(days=expires_in_days),
-    )
+    expires_at = None
+    if expires_in_days is not None:
+        expires_at = datetime.now(UTC) + timedelta(days=expires_in_days)
+    record = _record(token, name, user.id, expires_at)
     await record.insert()
     return record, token
 
@@ -57,15 +63,8 @@ async def ensure_token(username: str, token: str, name: str = GRAFANA_TOKEN_NAME
     Grafana can read the API); whether it had to be added."""
     if await ApiToken.get(token_hash(token)) is not None:
         return False
-    record = ApiToken(
-        id=token_hash(token),
-        token_id=secrets.token_hex(8),
-        name=name,
-        username=username,
-        created_at=datetime.now(UTC),
-    )
     try:
-        await record.insert()
+        await _record(token, name, username, None).insert()
     except DuplicateKeyError:  # another worker added it first
         return False
     return True

@@ -60,6 +60,12 @@ stamps = st.one_of(
 VALID = {
     ("monitor", "threshold_exceeded"): {"cpu_percent": 90.5, "threshold": 80},
     ("monitor", "threshold_cleared"): {"cpu_percent": 10, "threshold": 80, "seconds_above": 3},
+    ("monitor", "memory_threshold_exceeded"): {"memory_used_percent": 91.5, "threshold": 90},
+    ("monitor", "memory_threshold_cleared"): {
+        "memory_used_percent": 80,
+        "threshold": 90,
+        "seconds_above": 12.5,
+    },
     ("deploy", "deployed"): {"version": "1.2", "service": "api"},
     ("note", "note"): {"text": "hello"},
     ("loadtest", "phase"): {"phase": "stop", "users": 10},
