@@ -31,9 +31,13 @@ def test_a_token_reads_and_writes_as_its_user_until_revoked(
         listed = machine.get("/auth/tokens").json()
         assert [t["id"] for t in listed] == [body["id"]]
         assert "token" not in listed[0]
-        # A token cannot make or revoke tokens: that takes a password login.
+        # A token cannot make or revoke tokens: that takes a password login. Nor does it
+        # pass for one when sent as the session cookie.
         assert machine.post("/auth/tokens", json={"name": "more"}).status_code == 401
         assert machine.delete(f"/auth/tokens/{body['id']}").status_code == 401
+        with httpx.Client(base_url=base_url, cookies={"session": body["token"]}) as forged:
+            assert forged.post("/auth/tokens", json={"name": "more"}).status_code == 401
+            assert forged.get("/auth/me").status_code == 401
 
         assert user.delete(f"/auth/tokens/{body['id']}").status_code == 204
         refused = machine.get("/auth/me")

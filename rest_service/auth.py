@@ -251,14 +251,21 @@ async def user_for_token(token: str, sessions: SessionCache) -> User | None:
 NEVER = datetime.max.replace(tzinfo=UTC)
 
 
+def api_token_cache_key(stored_id: str) -> str:
+    """An API token's key in the session cache: apart from sessions' keys, so that a token
+    sent as the session cookie is never taken for a password login."""
+    return f"api:{stored_id}"
+
+
 async def user_for_api_token(token: str, sessions: SessionCache) -> User | None:
     """The owner of a live API token (see tokens.py), through the same cache as sessions:
     a revocation clears it everywhere."""
-    key = token_hash(token)
+    stored_id = token_hash(token)
+    key = api_token_cache_key(stored_id)
     cached = sessions.get(key)
     if cached is not None:
         return cached
-    record = await ApiToken.get(key)
+    record = await ApiToken.get(stored_id)
     if record is None or (record.expires_at is not None and record.expires_at <= _now()):
         return None
     user = await User.get(record.username)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo.errors import DuplicateKeyError
 
-from rest_service.auth import SessionCache, token_hash
+from rest_service.auth import SessionCache, api_token_cache_key, token_hash
 from rest_service.errors import Conflict, NotFound
 from rest_service.models import ApiToken, User
 
@@ -55,7 +55,7 @@ async def revoke_token(user: User, token_id: str, sessions: SessionCache) -> Non
     if record is None:
         raise NotFound("Token not found")
     await record.delete()
-    sessions.revoke(record.id)
+    sessions.revoke(api_token_cache_key(record.id))
 
 
 async def ensure_token(username: str, token: str, name: str = GRAFANA_TOKEN_NAME) -> bool:
