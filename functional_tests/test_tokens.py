@@ -31,6 +31,7 @@ def test_a_token_reads_and_writes_as_its_user_until_revoked(
         listed = machine.get("/auth/tokens").json()
         assert [t["id"] for t in listed] == [body["id"]]
         assert "token" not in listed[0]
+        assert listed[0]["created_at"] == body["created_at"]  # as stored, to the millisecond
         # A token cannot make or revoke tokens: that takes a password login. Nor does it
         # pass for one when sent as the session cookie.
         assert machine.post("/auth/tokens", json={"name": "more"}).status_code == 401

@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 from rest_service.auth import SessionCache, api_token_cache_key, token_hash
 from rest_service.errors import Conflict, NotFound
 from rest_service.models import ApiToken, User
+from rest_service.schemas import to_millis
 
 PREFIX = "lw_"
 MAX_TOKENS_PER_USER = 100
@@ -19,13 +20,14 @@ GRAFANA_TOKEN_NAME = "grafana"  # noqa: S105 - a name, not a secret
 
 
 def _record(token: str, name: str, username: str, expires_at: datetime | None) -> ApiToken:
+    """Times to the millisecond, as MongoDB keeps them: what is answered is what is stored."""
     return ApiToken(
         id=token_hash(token),
         token_id=secrets.token_hex(8),
         name=name,
         username=username,
-        created_at=datetime.now(UTC),
-        expires_at=expires_at,
+        created_at=to_millis(datetime.now(UTC)),
+        expires_at=None if expires_at is None else to_millis(expires_at),
     )
 
 
