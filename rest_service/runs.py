@@ -26,6 +26,7 @@ from rest_service.summary import (
     Point,
     block_figures,
     combine,
+    merge_figures,
     summarize,
 )
 
@@ -149,13 +150,9 @@ async def run_summary(run: Run, summaries: SummaryCache) -> Summary:
     ordered = [figures[doc["_id"]] for doc in listed if doc["_id"] in figures]
     summary = await run_in_threadpool(combine, ordered, threshold, run.started_at, ended_at)
     if summary is None:  # blocks overlap in time: from every sample
-        points: list[Point] = []
-        figures_of_run: Figures = {}
-        async for doc in blocks_from(run, 0, FIGURES_WINDOW):
-            block_points, block_figures_found = _points(doc)
-            points += block_points
-            for name, found in block_figures_found.items():
-                figures_of_run.setdefault(name, []).extend(found)
+        blocks = [_points(doc) async for doc in blocks_from(run, 0, FIGURES_WINDOW)]
+        points = [point for block_points, _ in blocks for point in block_points]
+        figures_of_run = merge_figures(block_figures for _, block_figures in blocks)
         summary = await run_in_threadpool(
             summarize, points, threshold, run.started_at, ended_at, figures_of_run
         )

@@ -32,7 +32,7 @@ from pymongo.errors import DuplicateKeyError
 from rest_service.errors import Conflict
 from rest_service.metrics import SAMPLES_DUPLICATES, SAMPLES_INGESTED
 from rest_service.models import Run, SampleBlock
-from rest_service.schemas import SAMPLE_FIELDS, SampleIn
+from rest_service.schemas import EPOCH, SAMPLE_FIELDS, SampleIn
 
 BLOCK = 1_000  # seqs per block document
 # Blocks fetched per query while exporting a run: a few MB at most in memory at once.
@@ -43,7 +43,6 @@ MAX_ATTEMPTS = 50
 BLIND_WRITE_MAX = 16
 LEGACY_COLLECTION = "samples"  # one document per sample, before blocks
 CSV_COLUMNS = ("seq", "timestamp", "cpu_percent", "per_cpu", *SAMPLE_FIELDS)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MILLISECOND = timedelta(milliseconds=1)
 
 

@@ -278,27 +278,8 @@ class SamplesAccepted(BaseModel):
     duplicates: int
 
 
-class SampleOut(BaseModel):
-    """A stored sample; each optional figure appears only when it was sent."""
-
-    seq: int
-    timestamp: datetime
-    cpu_percent: float
-    per_cpu: list[float] | None = None
-    cpu_user_percent: float | None = None
-    cpu_system_percent: float | None = None
-    cpu_iowait_percent: float | None = None
-    cpu_steal_percent: float | None = None
-    memory_used_percent: float | None = None
-    memory_available_bytes: float | None = None
-    swap_used_percent: float | None = None
-    load_1m: float | None = None
-    disk_read_bytes_per_second: float | None = None
-    disk_write_bytes_per_second: float | None = None
-    network_receive_bytes_per_second: float | None = None
-    network_transmit_bytes_per_second: float | None = None
-    process_cpu_percent: float | None = None
-    process_rss_bytes: float | None = None
+class SampleOut(SampleIn):
+    """A stored sample, as it was sent; each optional figure appears only when it was."""
 
 
 class SamplePage(BaseModel):

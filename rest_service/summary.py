@@ -9,7 +9,7 @@ falls back to ``summarize`` when they don't (a client that sent seqs out of time
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -78,6 +78,15 @@ def _summary(
     )
 
 
+def merge_figures(parts: Iterable[Figures]) -> Figures:
+    """Each field's values from several blocks, in their order."""
+    merged: Figures = {}
+    for part in parts:
+        for name, values in part.items():
+            merged.setdefault(name, []).extend(values)
+    return merged
+
+
 def _sorted(figures: Figures) -> Figures:
     return {name: sorted(values) for name, values in figures.items()}
 
@@ -141,8 +150,5 @@ def combine(
             for before, after in itertools.pairwise(blocks)
             if before.last[1] > threshold
         )
-    merged: Figures = {}
-    for block in blocks:
-        for name, found in block.figures.items():
-            merged.setdefault(name, []).extend(found)
+    merged = merge_figures(block.figures for block in blocks)
     return _summary(values, above, threshold, started_at, ended_at, _sorted(merged))

@@ -222,31 +222,31 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
     web_ui = environment.web_ui
     if web_ui is None or web_ui.app is None:
         return
-    from flask import Blueprint, Response, jsonify, request
+    from flask import Blueprint, Response, abort, jsonify, make_response, request
 
     base_path = getattr(environment.parsed_options, "web_base_path", "") or ""
     routes = Blueprint("loadwatch", __name__, url_prefix=base_path or None)
     guard = web_ui.auth_required_if_enabled
 
+    def posted(field: str) -> Any:
+        """A POSTed field as its check reads it; a 400 naming the field otherwise."""
+        try:
+            return checked(field, _fields(request).get(field, ""))
+        except ValueError as error:
+            abort(make_response(jsonify(detail=str(error)), 400))
+
     @routes.route("/pacing", methods=["GET", "POST"])
     @guard
-    def pacing_route() -> Response | tuple[Response, int]:
+    def pacing_route() -> Response:
         if request.method == "POST":
-            try:
-                seconds = checked("seconds", _fields(request).get("seconds", ""))
-            except ValueError as error:
-                return jsonify(detail=str(error)), 400
-            pacing.set_everywhere(environment, seconds)
+            pacing.set_everywhere(environment, posted("seconds"))
         return jsonify(seconds=pacing.pacing.seconds, changes=len(pacing.pacing.history))
 
     @routes.route("/loadwatch/baseline", methods=["GET", "POST"])
     @guard
-    def baseline_route() -> Response | tuple[Response, int]:
+    def baseline_route() -> Response:
         if request.method == "POST":
-            try:
-                label = checked("baseline", _fields(request).get("baseline", ""))
-            except ValueError as error:
-                return jsonify(detail=str(error)), 400
+            label = posted("baseline")
             if environment.parsed_options is not None:
                 environment.parsed_options.baseline = label
         return jsonify(baseline=_current_baseline(environment))
