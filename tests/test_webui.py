@@ -87,6 +87,10 @@ def test_baseline_and_pacing_from_the_web_ui(
         assert httpx.get(f"{cluster.web_url}/loadwatch/baseline").json() == {"baseline": "base"}
         page.get_by_role("button", name="New").click()
         start_test(page, "second")
+        # The run opens once the master's start-up work (the analyst data among it) is done,
+        # which takes a while on a busy machine: change the pacing only once the users run,
+        # so that the change falls inside the run.
+        wait_for_users(cluster.exporter_url, 12)
 
         # Change the pacing in its tab while the test runs: the workers take it.
         time.sleep(TEST_SECONDS / 2)
