@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from cpu_monitor import __version__
 from cpu_monitor.api import ApiClient, ApiError, Unreachable
-from cpu_monitor.report import FigureStats, Report, RunStats, bytes_text
+from cpu_monitor.report import FigureStats, Report, RunStats, TimeAbove, bytes_text
 from cpu_monitor.sampler import GROUPS, ProcessTree, Sampler, find_process
 from cpu_monitor.schedule import Ticker
 from cpu_monitor.sender import MAX_BATCH, MAX_DELAY, Sender
@@ -327,9 +327,9 @@ def monitor(args: argparse.Namespace, url: str) -> int:
     stats = RunStats(args.threshold)
     figures = FigureStats()
     watches = [(ThresholdWatch(args.threshold), "cpu_percent")]
-    memory: RunStats | None = None
+    memory: TimeAbove | None = None  # its values are in figures already
     if args.mem_threshold is not None:
-        memory = RunStats(args.mem_threshold)
+        memory = TimeAbove(args.mem_threshold)
         watches.append((ThresholdWatch(args.mem_threshold, MEMORY), "memory_used_percent"))
     started = time.monotonic()
     started_wall = datetime.now(UTC)

@@ -17,12 +17,11 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
 
 
 @dataclass
-class RunStats:
-    """Accumulates samples; a sample above the threshold counts the time until the next."""
+class TimeAbove:
+    """The time a figure spends above a threshold: a sample above it counts the time until
+    the next one (equal to the threshold is not above it)."""
 
     threshold: float
-    # 8 bytes a value (a list would hold a float object each): a day at 1 s stays small.
-    values: array[float] = field(default_factory=lambda: array("d"))
     seconds_above: float = 0.0
     _previous: tuple[float, float] | None = None  # (monotonic time, value)
 
@@ -30,13 +29,25 @@ class RunStats:
         if self._previous is not None and self._previous[1] > self.threshold:
             self.seconds_above += at - self._previous[0]
         self._previous = (at, value)
-        self.values.append(value)
 
     def close(self, at: float) -> None:
         """At the end, the last sample above the threshold counts until now."""
         if self._previous is not None and self._previous[1] > self.threshold:
             self.seconds_above += max(at - self._previous[0], 0.0)
         self._previous = None
+
+
+@dataclass
+class RunStats(TimeAbove):
+    """The CPU samples, for their average, maximum and p95, and their time above the
+    threshold."""
+
+    # 8 bytes a value (a list would hold a float object each): a day at 1 s stays small.
+    values: array[float] = field(default_factory=lambda: array("d"))
+
+    def add(self, at: float, value: float) -> None:
+        super().add(at, value)
+        self.values.append(value)
 
     @property
     def average(self) -> float | None:
@@ -149,9 +160,9 @@ class Report:
     spool_path: str | None = None
     dashboard_url: str | None = None
     figures: FigureStats = field(default_factory=FigureStats)
-    memory: RunStats | None = None  # with --mem-threshold: memory used %, against it
+    memory: TimeAbove | None = None  # with --mem-threshold: memory used %, against it
 
-    def _above(self, label: str, stats: RunStats) -> tuple[str, str]:
+    def _above(self, label: str, stats: TimeAbove) -> tuple[str, str]:
         share = 100 * stats.seconds_above / self.seconds if self.seconds > 0 else 0.0
         return (
             f"{label}above {stats.threshold:g}%",
