@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import psutil
 import pytest
 from cpu_monitor.cli import build_parser, main
-from cpu_monitor.report import FigureStats, Report, RunStats
+from cpu_monitor.report import FIGURES, FigureStats, Report, RunStats
 from cpu_monitor.sampler import GROUPS, ProcessGone, ProcessTree, Sampler, find_process
 
 from rest_service.schemas import SAMPLE_FIELDS, SampleIn
@@ -165,3 +165,9 @@ def test_the_report_gives_avg_p95_and_max_of_each_figure_in_its_unit() -> None:
     assert "max 100.0 MiB" in lines and "max 1.00" in lines
     assert "memory above 50%:" in lines and "~4.0 s (40.0% of the run)" in lines
     assert "network" not in lines  # what was not recorded is not shown
+
+
+def test_the_report_has_a_label_for_every_field_the_service_takes() -> None:
+    # The monitor installs without the service, so it names the fields itself: a field
+    # missing here would be recorded but left out of the report.
+    assert tuple(FIGURES) == SAMPLE_FIELDS
