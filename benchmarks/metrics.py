@@ -21,9 +21,9 @@ import aiohttp
 from fastapi import FastAPI
 
 from benchmarks.loadgen import SERVICE_ENV, client_sessions, run_for
+from rest_service.api.http_metrics import HTTPMetrics
 from rest_service.app import create_app
-from rest_service.metrics import HTTPMetrics
-from rest_service.schemas import SAMPLE_FIELDS
+from rest_service.domain.schemas import SAMPLE_FIELDS
 from tests.live import running_service
 
 CLIENTS = 50

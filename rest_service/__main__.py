@@ -12,10 +12,10 @@ from pathlib import Path
 from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 
-from rest_service.db import init_db
-from rest_service.errors import Conflict
-from rest_service.schemas import UserIn
+from rest_service.domain.errors import Conflict
+from rest_service.domain.schemas import UserIn
 from rest_service.settings import Settings
+from rest_service.storage.connection import init_db
 
 
 def _prepare_multiprocess_metrics(settings: Settings) -> Path:
@@ -79,7 +79,7 @@ def _read_password() -> str:
 async def _create_user(settings: Settings, name: str, password: str, is_admin: bool) -> None:
     # Imported here: users pulls in auth and the metrics, which `serve` must not create in
     # the parent before it sets PROMETHEUS_MULTIPROC_DIR for its workers.
-    from rest_service.users import create_user
+    from rest_service.domain.users import create_user
 
     client = await init_db(settings)
     try:

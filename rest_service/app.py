@@ -1,7 +1,6 @@
 """create_app and the lifespan: settings, database, admin bootstrap, middleware, routes."""
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,28 +11,31 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rest_service import error_handlers
-from rest_service.auth import SessionCache
-from rest_service.cache import MonitoredTTLCache
-from rest_service.db import init_db
-from rest_service.errors import ServiceError
-from rest_service.fault_injection import InjectedLatency
-from rest_service.limits import RequestBodyRules
-from rest_service.metrics import HTTPMetrics
-from rest_service.routes import auth, events, health, metrics, runs, samples, users
-from rest_service.runs import close_silent_runs_forever
-from rest_service.samples import migrate_legacy_samples
+from rest_service.api import (
+    auth_routes,
+    error_handlers,
+    event_routes,
+    health_routes,
+    metrics_routes,
+    run_routes,
+    sample_routes,
+    user_routes,
+)
+from rest_service.api.body_rules import RequestBodyRules
+from rest_service.api.fault_injection import InjectedLatency
+from rest_service.api.http_metrics import HTTPMetrics
+from rest_service.domain.errors import ServiceError
+from rest_service.domain.runs import close_silent_runs_forever
+from rest_service.domain.samples import migrate_legacy_samples
+from rest_service.domain.sessions import SessionCache
+from rest_service.domain.users import ensure_admin, ensure_grafana_token
 from rest_service.settings import Settings
-from rest_service.shared_counter import SharedCounter
-from rest_service.users import ensure_admin, ensure_grafana_token
+from rest_service.storage.connection import init_db
+from rest_service.telemetry.cache import MonitoredTTLCache
+from rest_service.telemetry.shared_counter import SharedCounter
 
 log = logging.getLogger("rest_service")
 LOGOUT_COUNTER_FILE = "session-logouts.counter"
-# CPython collects its youngest generation every 700 new objects. Under ingest, the
-# embedded database keeps every document as Python objects, so collections come often and
-# keep walking survivors: a larger first threshold cuts ingest CPU and tail latency
-# (figures in the README, from benchmarks/events.py).
-GC_THRESHOLDS = (20_000, 10, 10)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -43,7 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        gc.set_threshold(*GC_THRESHOLDS)
         app.state.db_client = await init_db(settings)
         moved = await migrate_legacy_samples()
         if moved:
@@ -101,7 +102,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, error_handlers.http_error)
     app.add_exception_handler(Exception, error_handlers.unexpected_error)
     # FastAPI tries routes in order: the ingest routes, which take most requests, first.
-    for module in (events, samples, runs, auth, users, health, metrics):
+    for module in (
+        event_routes,
+        sample_routes,
+        run_routes,
+        auth_routes,
+        user_routes,
+        health_routes,
+        metrics_routes,
+    ):
         app.include_router(module.router)
     _document_event_kinds(app)
     return app
@@ -115,7 +124,7 @@ def _document_event_kinds(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         schema = generate()
         schema.setdefault("components", {}).setdefault("schemas", {}).update(
-            events.SCHEMA_COMPONENTS
+            event_routes.SCHEMA_COMPONENTS
         )
         return schema
 

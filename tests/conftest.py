@@ -52,7 +52,7 @@ async def admin_client(client: httpx.AsyncClient) -> httpx.AsyncClient:
 @pytest.fixture
 def bcrypt_checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """The passwords bcrypt checks from now on, in order (the checks still happen)."""
-    from rest_service import auth
+    from rest_service import security
 
     checks: list[bytes] = []
     real = bcrypt.checkpw
@@ -61,7 +61,7 @@ def bcrypt_checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
         checks.append(password)
         return real(password, hashed)
 
-    monkeypatch.setattr(auth.bcrypt, "checkpw", counting)
+    monkeypatch.setattr(security.bcrypt, "checkpw", counting)
     return checks
 
 

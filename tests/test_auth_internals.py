@@ -9,9 +9,9 @@ import bcrypt
 import httpx
 import pytest
 
-from rest_service import auth
-from rest_service.models import LoginAttempts, Session, User
+from rest_service import security
 from rest_service.settings import Settings
+from rest_service.storage.models import LoginAttempts, Session, User
 from tests.conftest import ADMIN, login
 
 
@@ -59,7 +59,7 @@ async def test_bcrypt_runs_off_the_event_loop(
         time.sleep(1.0)  # a blocking call, as bcrypt is
         return real(password, hashed)
 
-    monkeypatch.setattr(auth.bcrypt, "checkpw", slow)
+    monkeypatch.setattr(security.bcrypt, "checkpw", slow)
     logins = [asyncio.create_task(login(client, *ADMIN)) for _ in range(4)]
     await asyncio.sleep(0.05)
     health = await client.get("/healthz")

@@ -3,7 +3,7 @@
 import pytest
 from prometheus_client import REGISTRY
 
-from rest_service.cache import MonitoredTTLCache
+from rest_service.telemetry.cache import MonitoredTTLCache
 
 
 class Clock:

@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rest_service.event_kinds import KINDS
-from rest_service.events import Rejection, _check, _valid_batch
+from rest_service.domain.event_kinds import KINDS
+from rest_service.domain.events import Rejection, _check, _valid_batch
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 

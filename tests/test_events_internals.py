@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from rest_service.events import REJECTED_CAPACITY
-from rest_service.models import Event, RejectedEvent
+from rest_service.domain.events import REJECTED_CAPACITY
+from rest_service.storage.models import Event, RejectedEvent
 from tests.metrics_text import value
 
 

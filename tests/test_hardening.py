@@ -10,8 +10,8 @@ import pytest
 from bson import ObjectId
 from fastapi import FastAPI
 
-from rest_service import auth
-from rest_service.auth import MAX_ADDRESS_FAILURES, MAX_FAILURES, failure_delay
+from rest_service import security
+from rest_service.security import MAX_ADDRESS_FAILURES, MAX_FAILURES, failure_delay
 from tests.conftest import ADMIN, login
 
 NOW = datetime.now(UTC).isoformat()
@@ -20,7 +20,7 @@ NOW = datetime.now(UTC).isoformat()
 @pytest.fixture(autouse=True)
 def no_failure_delay(monkeypatch: pytest.MonkeyPatch) -> None:
     """The growing answer delay of failures is tested on its own; here it would only wait."""
-    monkeypatch.setattr(auth, "FIRST_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(security, "FIRST_DELAY_SECONDS", 0.0)
 
 
 def client_from(app: FastAPI, address: str) -> httpx.AsyncClient:
@@ -230,17 +230,17 @@ async def test_one_address_cannot_spray_passwords_over_many_accounts(
 def test_each_failure_is_answered_later_than_the_one_before(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(auth, "FIRST_DELAY_SECONDS", 0.1)
+    monkeypatch.setattr(security, "FIRST_DELAY_SECONDS", 0.1)
     delays = [failure_delay(n) for n in range(1, 8)]
     assert delays == sorted(delays) and delays[0] > 0
     assert delays[1] == 2 * delays[0]
-    assert max(delays) <= auth.MAX_DELAY_SECONDS
+    assert max(delays) <= security.MAX_DELAY_SECONDS
 
 
 async def test_failures_are_answered_with_a_growing_delay(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(auth, "FIRST_DELAY_SECONDS", 0.2)
+    monkeypatch.setattr(security, "FIRST_DELAY_SECONDS", 0.2)
     loop = asyncio.get_running_loop()
     times = []
     for _ in range(3):
@@ -253,8 +253,8 @@ async def test_failures_are_answered_with_a_growing_delay(
 async def test_a_silent_run_is_closed_as_abandoned(admin_client: httpx.AsyncClient) -> None:
     from datetime import timedelta
 
-    from rest_service.models import Run
-    from rest_service.runs import abandon_silent_runs
+    from rest_service.domain.runs import abandon_silent_runs
+    from rest_service.storage.models import Run
 
     silent, alive = await a_run(admin_client), await a_run(admin_client)
     sample = {"seq": 0, "timestamp": NOW, "cpu_percent": 5.0}

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from rest_service.models import SampleBlock, Session
+from rest_service.storage.models import SampleBlock, Session
 from tests.conftest import ADMIN, login
 from tests.metrics_text import series, value
 

@@ -14,7 +14,7 @@ from cpu_monitor.cli import build_parser, main
 from cpu_monitor.report import FIGURES, FigureStats, Report, RunStats
 from cpu_monitor.sampler import GROUPS, ProcessGone, ProcessTree, Sampler, find_process
 
-from rest_service.schemas import SAMPLE_FIELDS, SampleIn
+from rest_service.domain.schemas import SAMPLE_FIELDS, SampleIn
 
 BUSY = "import time\nend = time.monotonic() + 30\nwhile time.monotonic() < end: pass\n"
 

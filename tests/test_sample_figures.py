@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rest_service.schemas import SAMPLE_FIELDS, SampleIn, SampleOut
+from rest_service.domain.schemas import SAMPLE_FIELDS, SampleIn, SampleOut
 from tests.metrics_text import samples as metric_samples
 from tests.metrics_text import value as metric_value
 

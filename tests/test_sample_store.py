@@ -14,12 +14,12 @@ from beanie import init_beanie
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rest_service import runs, samples
-from rest_service.cache import MonitoredTTLCache
-from rest_service.embedded import embedded_client
-from rest_service.models import DOCUMENT_MODELS, Run
-from rest_service.schemas import SAMPLE_FIELDS, SampleIn
-from rest_service.summary import summarize
+from embedded_mongo import embedded_client
+from rest_service.domain import runs, samples
+from rest_service.domain.schemas import SAMPLE_FIELDS, SampleIn
+from rest_service.domain.summary import summarize
+from rest_service.storage.models import DOCUMENT_MODELS, Run
+from rest_service.telemetry.cache import MonitoredTTLCache
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 # Seqs that repeat, near block edges, across several blocks, and far away (gaps of whole

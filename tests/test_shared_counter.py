@@ -5,10 +5,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from rest_service.auth import SessionCache
-from rest_service.cache import MonitoredTTLCache
-from rest_service.models import User
-from rest_service.shared_counter import SharedCounter
+from rest_service.domain.sessions import SessionCache
+from rest_service.storage.models import User
+from rest_service.telemetry.cache import MonitoredTTLCache
+from rest_service.telemetry.shared_counter import SharedCounter
 
 
 def test_another_process_sees_increments(tmp_path: Path) -> None:
@@ -16,7 +16,7 @@ def test_another_process_sees_increments(tmp_path: Path) -> None:
     here = SharedCounter(path)
     script = (
         "import sys; from pathlib import Path\n"
-        "from rest_service.shared_counter import SharedCounter\n"
+        "from rest_service.telemetry.shared_counter import SharedCounter\n"
         "c = SharedCounter(Path(sys.argv[1]))\n"
         "for _ in range(100): c.increment()\n"
     )

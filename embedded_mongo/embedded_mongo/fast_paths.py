@@ -1,0 +1,335 @@
+"""mongomock's hot paths replaced by faster ones that give the same answers.
+
+These patch mongomock's private methods, so mongomock and mongomock-motor are pinned to
+exact versions in this package's pyproject.toml, and tests/test_fast_paths.py compares every
+patched path with mongomock's own answers. What each patch does:
+
+- ``_iter_documents``: mongomock scans the whole collection for every query, even a
+  lookup by ``_id``. A filter that pins ``_id`` to a value or an ``$in`` list is answered
+  by dictionary lookups; the rest of the filter is still applied by mongomock itself.
+- ``_insert``: an unordered ``insert_many`` into a collection with no TTL and no unique
+  secondary index validates each document as mongomock does but stores the batch under
+  one lock, and skips the trial BSON encoding of flat documents (see stored.py).
+- ``_update``: an update of top-level fields compares and rolls back against a shallow
+  copy instead of a deep copy of the whole document; dotted ``$set`` paths with top-level
+  ``$inc`` are applied in place, planned whole first so that nothing is half applied.
+- ``Cursor.__next__``: indexes into the result list instead of re-slicing it for every
+  document (which made reading a long page quadratic).
+- ``_copy_field``: copies a found document without dispatching on each immutable scalar.
+
+Only the cost changes, and the order among documents that a query leaves unordered,
+which MongoDB does not promise either.
+"""
+
+import itertools
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from typing import Any
+
+from bson import ObjectId
+from mongomock import collection as mongomock_collection
+from mongomock import filtering, helpers
+from mongomock.collection import Collection, Cursor, validate_is_mapping
+from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
+
+from embedded_mongo.stored import (
+    NOT_PLAIN,
+    check_document,
+    stored_document,
+    stored_flat_document,
+    stored_scalar_or_list,
+)
+
+_ID_TYPES = (str, int, ObjectId)
+_original_iter_documents: Callable[[Collection, Any], Iterable[dict[str, Any]]] = (
+    Collection._iter_documents
+)
+_original_insert: Callable[..., Any] = Collection._insert
+_original_update: Callable[..., Any] = Collection._update
+_original_next: Callable[[Cursor], Any] = Cursor.__next__
+
+
+def _pinned_ids(query: Any) -> list[Hashable] | None:
+    """The ``_id`` values a filter restricts to, or None when it doesn't pin them."""
+    if not isinstance(query, Mapping) or "_id" not in query:
+        return None
+    wanted = query["_id"]
+    if isinstance(wanted, _ID_TYPES) and not isinstance(wanted, bool):
+        return [wanted]
+    if isinstance(wanted, Mapping) and set(wanted) == {"$in"}:
+        values = wanted["$in"]
+        if isinstance(values, list | tuple) and all(
+            isinstance(v, _ID_TYPES) and not isinstance(v, bool) for v in values
+        ):
+            return list(dict.fromkeys(values))
+    return None
+
+
+def _iter_documents(self: Collection, query: Any) -> Iterable[dict[str, Any]]:
+    ids = _pinned_ids(query)
+    if ids is None:
+        return _original_iter_documents(self, query)
+    rest = {key: value for key, value in query.items() if key != "_id"}
+    store = self._store
+    store._remove_expired_documents()
+    # One dict lookup each is atomic under the GIL: no need for the store's reader lock,
+    # which mongomock takes to iterate the whole collection safely.
+    documents = store._documents
+    found = [documents[doc_id] for doc_id in ids if doc_id in documents]
+    return _matching(found, rest)
+
+
+def _matching(docs: list[dict[str, Any]], rest: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for doc in docs:
+        if not rest or filtering.filter_applies(rest, doc):
+            yield doc
+
+
+def _plain_bulk(collection: Collection) -> bool:
+    """No TTL and no unique index but _id: nothing to re-check document by document."""
+    store = collection._store
+    return not store._ttl_indexes and not any(
+        index.get("unique") for index in store.indexes.values()
+    )
+
+
+def _insert(self: Collection, data: Any, session: Any = None, ordered: bool = True) -> Any:
+    if isinstance(data, Mapping) or session or ordered or not _plain_bulk(self):
+        return _original_insert(self, data, session, ordered=ordered)
+    store = self._store
+    documents = store._documents
+    inserted: list[Any] = []
+    write_errors: list[dict[str, Any]] = []
+    with store._rwlock.writer():
+        for index, item in enumerate(data):
+            stored = stored_flat_document(item)
+            if stored is None:
+                check_document(item)
+            if "_id" not in item:
+                item["_id"] = ObjectId()
+                if stored is not None:
+                    stored["_id"] = item["_id"]
+            key = item["_id"]
+            if isinstance(key, dict):
+                key = helpers.hashdict(key)
+            if key in documents:
+                error = WriteError("E11000 Duplicate Key Error", 11000)
+                write_errors.append(
+                    {"index": index, "code": 11000, "errmsg": str(error), "op": item}
+                )
+                continue
+            documents[key] = stored_document(item) if stored is None else stored
+            inserted.append(item["_id"])
+    if write_errors:
+        raise BulkWriteError({"writeErrors": write_errors, "nInserted": len(inserted)})
+    return inserted
+
+
+# Update operators that, on a top-level field, replace or remove its value: they never
+# change a nested value in place.
+_TOP_LEVEL_UPDATERS = frozenset({"$set", "$unset", "$inc", "$max", "$min"})
+
+
+def _top_level_update(document: Any) -> bool:
+    return (
+        type(document) is dict
+        and bool(document)
+        and document.keys() <= _TOP_LEVEL_UPDATERS
+        and all(
+            type(fields) is dict
+            and fields
+            and all(type(f) is str and "." not in f and f != "_id" for f in fields)
+            for fields in document.values()
+        )
+    )
+
+
+_MISSING = object()
+
+
+def _settable(document: Any, path: str) -> tuple[Any, Any] | None:
+    """Where ``$set`` of ``path`` writes in ``document``: (container, key), with the dicts
+    it would create along the way, or None when MongoDB would do more (pad a list, refuse
+    a scalar parent): those take mongomock's own path."""
+    parts = path.split(".")
+    target = document
+    for position, part in enumerate(parts):
+        last = position == len(parts) - 1
+        kind = type(target)
+        if kind is list:
+            if not part.isdigit() or int(part) >= len(target):
+                return None
+            if last:
+                return target, int(part)
+            target = target[int(part)]
+        elif kind is dict:
+            if last:
+                return target, part
+            if part not in target:  # the rest of the path becomes nested documents
+                return target, ".".join(parts[position:])
+            target = target[part]
+        else:
+            return None
+    return None
+
+
+def _set_path(document: Any, path: str, value: Any) -> bool:
+    """Set ``path`` (checked by ``_settable``), creating the documents it lacks; whether
+    anything changed."""
+    parts = path.split(".")
+    target = document
+    for part in parts[:-1]:
+        if type(target) is list:
+            target = target[int(part)]
+        else:
+            target = target.setdefault(part, {})
+    key: Any = int(parts[-1]) if type(target) is list else parts[-1]
+    if type(target) is dict and key not in target:
+        target[key] = value
+        return True
+    changed = bool(target[key] != value)
+    target[key] = value
+    return changed
+
+
+def _path_update(self: Collection, spec: Any, document: Any) -> Any:
+    """``$set`` of dotted paths (into list slots and documents) and ``$inc`` of top-level
+    numbers, as MongoDB does them, in place: planned whole first, so nothing is half
+    applied. _MISSING when mongomock's own path must take it."""
+    if type(document) is not dict or not document or not document.keys() <= {"$set", "$inc"}:
+        return _MISSING
+    sets, incs = document.get("$set", {}), document.get("$inc", {})
+    if type(sets) is not dict or type(incs) is not dict or not (sets or incs):
+        return _MISSING
+    if any(type(f) is not str or f.split(".")[0] in ("_id", "") or "$" in f for f in sets):
+        return _MISSING
+    if any(type(f) is not str or "." in f or f == "_id" or "$" in f for f in incs):
+        return _MISSING
+    paths = [*sets, *incs]
+    pairs = itertools.permutations(paths, 2)
+    if any(a == b or b.startswith(a + ".") for a, b in pairs):
+        return _MISSING  # overlapping paths: MongoDB refuses them, as mongomock may
+    if not _plain_bulk(self):
+        return _MISSING
+    if any(type(v) not in (int, float) for v in incs.values()):
+        return _MISSING
+    values = {field: stored_scalar_or_list(value) for field, value in sets.items()}
+    if any(value is NOT_PLAIN for value in values.values()):
+        return _MISSING
+    for existing in self._iter_documents(stored_document(spec)):
+        if any(_settable(existing, field) is None for field in sets):
+            return _MISSING
+        if any(type(existing.get(f, 0)) not in (int, float) for f in incs):
+            return _MISSING
+        changed = False
+        for field in sets:
+            changed = _set_path(existing, field, values[field]) or changed
+        for field, step in incs.items():
+            existing[field] = existing.get(field, 0) + step
+            changed = changed or step != 0
+        return _result(matched=1, modified=int(changed), collection=self)
+    return _MISSING
+
+
+def _result(matched: int, modified: int, collection: Collection) -> dict[str, Any]:
+    return {
+        "connectionId": collection.database.client._id,
+        "err": None,
+        "n": matched,
+        "nModified": modified,
+        "ok": 1,
+        "upserted": None,
+        "updatedExisting": bool(matched),
+    }
+
+
+def _update(
+    self: Collection,
+    spec: Any,
+    document: Any,
+    upsert: bool = False,
+    manipulate: bool = False,
+    multi: bool = False,
+    check_keys: bool = False,
+    **options: Any,
+) -> Any:
+    """One document's top-level fields updated, as mongomock does it, but compared and
+    rolled back against a shallow copy: mongomock deep-copies the whole document first.
+    Dotted ``$set`` paths with top-level ``$inc`` are applied in place (``_path_update``)."""
+    if upsert or multi or any(options.values()):
+        return _original_update(
+            self, spec, document, upsert, manipulate, multi, check_keys, **options
+        )
+    if not _top_level_update(document):
+        validate_is_mapping("spec", spec)
+        result = _path_update(self, spec, document)
+        if result is _MISSING:
+            return _original_update(
+                self, spec, document, upsert, manipulate, multi, check_keys, **options
+            )
+        return result
+    spec = stored_document(spec)
+    document = stored_document(document)
+    validate_is_mapping("spec", spec)
+    matched = modified = 0
+    for existing in self._iter_documents(spec):
+        matched = 1
+        snapshot = dict(existing)
+        self._apply_update_document(existing, spec, document, False)
+        if existing != snapshot:
+            try:
+                self._ensure_uniques(existing)
+            except DuplicateKeyError:
+                self._store[snapshot["_id"]] = snapshot
+                raise
+            modified = 1
+        break
+    return _result(matched, modified, self)
+
+
+def _next(self: Cursor) -> Any:
+    """Cursor.__next__ as mongomock means it, without copying the results each time."""
+    if self._limit and self._emitted >= abs(self._limit):
+        raise StopIteration
+    results = self._compute_results(with_limit_and_skip=False)
+    try:
+        doc = results[self._skip + self._emitted]
+    except IndexError as err:
+        raise StopIteration from err
+    self._emitted += 1
+    return doc
+
+
+_original_copy_field: Callable[[Any, Any], Any] = mongomock_collection._copy_field
+_SHARED = frozenset({int, float, str, bool, type(None)})  # copy.copy returns them as they are
+
+
+def _copy_field(obj: Any, container: Any) -> Any:
+    """mongomock's copy of a found document, without its per-item dispatch for the
+    immutable scalars that copy.copy hands back unchanged (a block's long arrays)."""
+    kind = type(obj)
+    if kind is list:
+        return [item if type(item) in _SHARED else _copy_field(item, container) for item in obj]
+    if kind is dict and container is dict:
+        return {
+            key: value if type(value) in _SHARED else _copy_field(value, container)
+            for key, value in obj.items()
+        }
+    return _original_copy_field(obj, container)
+
+
+def install_fast_paths() -> None:
+    """Teach mongomock the fast paths; idempotent."""
+    Collection._iter_documents = _iter_documents  # type: ignore[method-assign]
+    Collection._insert = _insert  # type: ignore[method-assign]
+    Collection._update = _update  # type: ignore[method-assign, assignment]
+    Cursor.__next__ = Cursor.next = _next  # type: ignore[method-assign]
+    mongomock_collection._copy_field = _copy_field
+
+
+def uninstall_fast_paths() -> None:
+    """Back to mongomock's own behaviour (for tests that compare the two)."""
+    Collection._iter_documents = _original_iter_documents  # type: ignore[method-assign]
+    Collection._insert = _original_insert  # type: ignore[method-assign]
+    Collection._update = _original_update  # type: ignore[method-assign]
+    Cursor.__next__ = Cursor.next = _original_next  # type: ignore[method-assign]
+    mongomock_collection._copy_field = _original_copy_field

@@ -1,0 +1,160 @@
+"""Logins and sessions: who a password, a session cookie or an API token belongs to.
+
+Sessions and API tokens are looked up through one short-lived cache (SessionCache) that a
+logout or a revocation clears in every worker at once.
+"""
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from rest_service.domain.errors import NotAuthenticated, Throttled
+from rest_service.security import (
+    MAX_ADDRESS_FAILURES,
+    MAX_FAILURES,
+    Attempt,
+    attempts_of,
+    failure_delay,
+    forget,
+    release,
+    reserve,
+    token_hash,
+    verify_password,
+)
+from rest_service.settings import Settings
+from rest_service.storage.models import ApiToken, Session, User
+from rest_service.telemetry.cache import MonitoredTTLCache
+from rest_service.telemetry.metrics import LOGINS
+from rest_service.telemetry.shared_counter import SharedCounter
+
+BAD_CREDENTIALS = "Invalid username or password"
+
+
+class BadCredentials(NotAuthenticated):
+    def __init__(self) -> None:
+        super().__init__(BAD_CREDENTIALS)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class SessionCache:
+    """Users by session-token hash, trusted for a short TTL to spare the database a
+    lookup on every request. A logout bumps a counter shared by all workers, and each
+    worker clears its cache when it sees the counter move, so a logged-out cookie is
+    refused at once everywhere."""
+
+    cache: MonitoredTTLCache[str, tuple[User, datetime]]
+    logouts: SharedCounter
+    seen_logouts: int = 0
+
+    def get(self, key: str) -> User | None:
+        logouts = self.logouts.value
+        if logouts != self.seen_logouts:
+            self.cache.clear()
+            self.seen_logouts = logouts
+        entry: tuple[User, datetime] | None = self.cache.get(key)
+        if entry is None:
+            return None
+        user, expires_at = entry
+        if expires_at <= _now():
+            self.cache.pop(key, None)
+            return None
+        return user
+
+    def put(self, key: str, user: User, expires_at: datetime) -> None:
+        self.cache[key] = (user, expires_at)
+
+    def revoke(self, key: str) -> None:
+        self.cache.pop(key, None)
+        self.logouts.increment()
+
+
+async def authenticate(username: str, password: str, address: str, settings: Settings) -> User:
+    """The user for these credentials; BadCredentials or Throttled otherwise.
+
+    Throttled per (account, client address), so that nobody elsewhere can lock the real
+    user out, and per address across accounts, against password spraying (OWASP's
+    authentication guidance). Each attempt is reserved before the password is checked,
+    so the limits hold under any concurrency; each failure's answer comes a little later
+    than the one before."""
+    now = _now()
+    reserved: list[Attempt] = []
+    try:
+        reserved.append(await reserve(f"addr:{address}", MAX_ADDRESS_FAILURES, now))
+        reserved.append(await reserve(f"user:{username}|{address}", MAX_FAILURES, now))
+    except Throttled:
+        for attempt in reserved:
+            await release(attempt)
+        LOGINS.labels(result="throttled").inc()
+        raise
+    user = await User.get(username)
+    ok = await verify_password(
+        password, user.password_hash if user else None, settings.bcrypt_rounds
+    )
+    if user is None or not ok:
+        LOGINS.labels(result="failure").inc()
+        await asyncio.sleep(failure_delay(await attempts_of(reserved[1].key)))
+        raise BadCredentials()
+    # A success clears the pair's record and does not count against the address.
+    await forget(reserved[1].key)
+    await release(reserved[0])
+    LOGINS.labels(result="success").inc()
+    return user
+
+
+async def start_session(username: str, settings: Settings) -> str:
+    """A new session for the user; returns the token for the cookie."""
+    token = secrets.token_urlsafe(32)
+    expires_at = _now() + timedelta(seconds=settings.session_ttl_seconds)
+    await Session(id=token_hash(token), username=username, expires_at=expires_at).insert()
+    return token
+
+
+async def end_session(token: str, sessions: SessionCache) -> None:
+    key = token_hash(token)
+    await Session.get_motor_collection().delete_one({"_id": key})
+    sessions.revoke(key)
+
+
+async def user_for_token(token: str, sessions: SessionCache) -> User | None:
+    key = token_hash(token)
+    cached = sessions.get(key)
+    if cached is not None:
+        return cached
+    session = await Session.get(key)
+    if session is None or session.expires_at <= _now():
+        return None
+    user = await User.get(session.username)
+    if user is not None:
+        sessions.put(key, user, session.expires_at)
+    return user
+
+
+NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+def api_token_cache_key(stored_id: str) -> str:
+    """An API token's key in the session cache: apart from sessions' keys, so that a token
+    sent as the session cookie is never taken for a password login."""
+    return f"api:{stored_id}"
+
+
+async def user_for_api_token(token: str, sessions: SessionCache) -> User | None:
+    """The owner of a live API token (see tokens.py), through the same cache as sessions:
+    a revocation clears it everywhere."""
+    stored_id = token_hash(token)
+    key = api_token_cache_key(stored_id)
+    cached = sessions.get(key)
+    if cached is not None:
+        return cached
+    record = await ApiToken.get(stored_id)
+    if record is None or (record.expires_at is not None and record.expires_at <= _now()):
+        return None
+    user = await User.get(record.username)
+    if user is not None:
+        sessions.put(key, user, record.expires_at or NEVER)
+    return user

@@ -1,0 +1,73 @@
+"""API tokens: created by a logged-in user, named, listed, revoked, optionally expiring.
+
+A token is ``lw_`` and 43 random URL-safe characters; the service keeps its SHA-256 only
+(``auth.token_hash``), as it does for sessions, and shows the token once, when it is made.
+"""
+
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from pymongo.errors import DuplicateKeyError
+
+from rest_service.domain.errors import Conflict, NotFound
+from rest_service.domain.schemas import to_millis
+from rest_service.domain.sessions import SessionCache, api_token_cache_key
+from rest_service.security import token_hash
+from rest_service.storage.models import ApiToken, User
+
+PREFIX = "lw_"
+MAX_TOKENS_PER_USER = 100
+GRAFANA_TOKEN_NAME = "grafana"  # noqa: S105 - a name, not a secret
+
+
+def _record(token: str, name: str, username: str, expires_at: datetime | None) -> ApiToken:
+    """Times to the millisecond, as MongoDB keeps them: what is answered is what is stored."""
+    return ApiToken(
+        id=token_hash(token),
+        token_id=secrets.token_hex(8),
+        name=name,
+        username=username,
+        created_at=to_millis(datetime.now(UTC)),
+        expires_at=None if expires_at is None else to_millis(expires_at),
+    )
+
+
+async def create_token(user: User, name: str, expires_in_days: int | None) -> tuple[ApiToken, str]:
+    """A new token for the user: the stored record, and the token to show once."""
+    if await ApiToken.find(ApiToken.username == user.id).count() >= MAX_TOKENS_PER_USER:
+        raise Conflict(f"A user may hold at most {MAX_TOKENS_PER_USER} tokens: revoke one first")
+    token = PREFIX + secrets.token_urlsafe(32)
+    expires_at = None
+    if expires_in_days is not None:
+        expires_at = datetime.now(UTC) + timedelta(days=expires_in_days)
+    record = _record(token, name, user.id, expires_at)
+    await record.insert()
+    return record, token
+
+
+async def list_tokens(user: User) -> list[ApiToken]:
+    found: list[ApiToken] = (
+        await ApiToken.find(ApiToken.username == user.id).sort("created_at").to_list()
+    )
+    return found
+
+
+async def revoke_token(user: User, token_id: str, sessions: SessionCache) -> None:
+    """Revoke one of the user's tokens; refused at once by every worker."""
+    record = await ApiToken.find_one(ApiToken.username == user.id, ApiToken.token_id == token_id)
+    if record is None:
+        raise NotFound("Token not found")
+    await record.delete()
+    sessions.revoke(api_token_cache_key(record.id))
+
+
+async def ensure_token(username: str, token: str, name: str = GRAFANA_TOKEN_NAME) -> bool:
+    """At start-up: the user holds this token (GRAFANA_API_TOKEN, so that a provisioned
+    Grafana can read the API); whether it had to be added."""
+    if await ApiToken.get(token_hash(token)) is not None:
+        return False
+    try:
+        await _record(token, name, username, None).insert()
+    except DuplicateKeyError:  # another worker added it first
+        return False
+    return True
