@@ -23,8 +23,8 @@ def _ms(value: float | None) -> str:
     return BLANK if value is None else f"{value:,.1f}"
 
 
-def _change(value: float | None) -> str:
-    return BLANK if value is None else f"{value:+.1%}"
+def _thresholds(comparison: Comparison) -> str:
+    return ", ".join(f"{k} ±{v:.0%}" for k, v in comparison.min_change.items())
 
 
 def _interval(q: QuantileChange) -> str:
@@ -53,7 +53,7 @@ def text_table(comparison: Comparison) -> str:
             f"  {e.label[:34]:<34} {e.current_count:>7} {_ms(e.current['p50']):>8} {cells} "
             f"{d:>6}  {e.verdict}"
         )
-    thresholds = ", ".join(f"{k} ±{v:.0%}" for k, v in comparison.min_change.items())
+    thresholds = _thresholds(comparison)
     lines.append(
         f"  intervals at Holm's level for a family-wise error of {comparison.alpha:g}; "
         f"thresholds {thresholds}"
@@ -290,7 +290,7 @@ def html_section(comparison: Comparison) -> str:
         _ecdf_svg(now, before, f"{method} {name}")
         for (method, name), (now, before) in comparison.curves.items()
     )
-    thresholds = ", ".join(f"{k} ±{v:.0%}" for k, v in comparison.min_change.items())
+    thresholds = _thresholds(comparison)
     legend = (
         f'<p><span style="color:{COLOURS["current"]}">━ current</span> &nbsp; '
         f'<span style="color:{COLOURS["baseline"]}">━ baseline</span></p>'

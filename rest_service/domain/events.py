@@ -16,7 +16,7 @@ batch is looked at again, event by event, to say what is wrong with each.
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -27,7 +27,6 @@ from rest_service.domain.errors import Conflict, InvalidInput, NotFound
 from rest_service.domain.event_kinds import CATEGORIES, KINDS, MEASUREMENT_CATEGORIES
 from rest_service.domain.ownership import RUN_NOT_FOUND, run_filter
 from rest_service.domain.schemas import (
-    EPOCH,
     FUTURE_MESSAGE,
     MAX_EVENTS_PER_POST,
     MAX_KEPT_CHARS,
@@ -35,13 +34,13 @@ from rest_service.domain.schemas import (
     EventTime,
     RejectionReason,
     in_future,
+    to_ms,
 )
 from rest_service.storage.connection import insert_new
 from rest_service.storage.models import Counter, Event, RejectedEvent, Run, User
 from rest_service.telemetry.metrics import EVENTS_REJECTED, EVENTS_STORED
 
 REJECTED_CAPACITY = MAX_EVENTS_PER_POST
-_MILLISECOND = timedelta(milliseconds=1)
 
 
 class Envelope(BaseModel):
@@ -194,7 +193,7 @@ def event_id(run_id: str, event: dict[str, Any]) -> str:
     """The same event, sent again, gets the same id. Its data was dumped from the kind's
     model (flat, keys in the model's order), so its repr is canonical; its time counts
     in milliseconds, as stored."""
-    millis = (event["timestamp"] - EPOCH) // _MILLISECOND
+    millis = to_ms(event["timestamp"])
     content = repr((run_id, event["category"], event["name"], millis, event["data"]))
     return hashlib.blake2b(content.encode(), digest_size=16).hexdigest()
 

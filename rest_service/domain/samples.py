@@ -30,7 +30,7 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from rest_service.domain.errors import Conflict
-from rest_service.domain.schemas import EPOCH, SAMPLE_FIELDS, SampleIn
+from rest_service.domain.schemas import SAMPLE_FIELDS, SampleIn, from_ms, to_ms
 from rest_service.storage.models import Run, SampleBlock
 from rest_service.telemetry.metrics import SAMPLES_DUPLICATES, SAMPLES_INGESTED
 
@@ -43,7 +43,6 @@ MAX_ATTEMPTS = 50
 BLIND_WRITE_MAX = 16
 LEGACY_COLLECTION = "samples"  # one document per sample, before blocks
 CSV_COLUMNS = ("seq", "timestamp", "cpu_percent", "per_cpu", *SAMPLE_FIELDS)
-MILLISECOND = timedelta(milliseconds=1)
 
 
 class Row(NamedTuple):
@@ -56,14 +55,6 @@ class Row(NamedTuple):
 
 def block_id(run_id: ObjectId, block: int) -> str:
     return f"{run_id}:{block}"
-
-
-def to_ms(value: datetime) -> int:
-    return (value - EPOCH) // MILLISECOND
-
-
-def from_ms(ms: int) -> datetime:
-    return EPOCH + ms * MILLISECOND
 
 
 def _row(sample: SampleIn) -> Row:

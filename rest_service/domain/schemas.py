@@ -155,6 +155,18 @@ class RunPage(BaseModel):
     next_cursor: str | None
 
 
+MILLISECOND = timedelta(milliseconds=1)
+
+
+def to_ms(value: datetime) -> int:
+    """Milliseconds since the epoch, as samples and event ids store a time."""
+    return (value - EPOCH) // MILLISECOND
+
+
+def from_ms(ms: int) -> datetime:
+    return EPOCH + ms * MILLISECOND
+
+
 def to_millis(value: datetime) -> datetime:
     """MongoDB keeps milliseconds: truncate first, so what is stored is what was answered."""
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
