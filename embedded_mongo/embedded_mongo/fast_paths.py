@@ -1,8 +1,8 @@
 """mongomock's hot paths replaced by faster ones that give the same answers.
 
 These patch mongomock's private methods, so mongomock and mongomock-motor are pinned to
-exact versions in this package's pyproject.toml, and embedded_mongo/tests/test_fast_paths.py compares every
-patched path with mongomock's own answers. What each patch does:
+exact versions in this package's pyproject.toml, and tests/test_fast_paths.py beside the
+package compares every patched path with mongomock's own answers. What each patch does:
 
 - ``_iter_documents``: mongomock scans the whole collection for every query, even a
   lookup by ``_id``. A filter that pins ``_id`` to a value or an ``$in`` list is answered

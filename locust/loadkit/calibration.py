@@ -11,8 +11,9 @@ A simulated run is one endpoint's response times, in time order, built from:
 Scenarios change the current run only, against a baseline drawn from the unchanged model:
 A/A; the whole distribution 10 % and 25 % slower; a tail-only slowdown that leaves the
 median alone and moves p95 by about 13 % and p99 by about 50 %; 20 % faster.
-``python -m benchmarks.verdicts`` prints the table; ``tests/loadkit/test_verdict_calibration.py`` runs a small
-fixed-seed version of it and asserts the floors.
+``python -m benchmarks.verdicts`` prints the table;
+``tests/loadkit/test_verdict_calibration.py`` runs a small fixed-seed version of it and
+asserts the floors.
 """
 
 from __future__ import annotations
