@@ -1,4 +1,4 @@
-"""`make screenshots`: pictures for the README, taken with headless Chromium.
+"""`make screenshots`: pictures for the README and docs/, taken with headless Chromium.
 
 1. docs/img/locust-ui.png: the Locust web UI during a run (master + 2 workers).
 2. docs/img/baseline-tab.png: the UI's Baseline tab once the second test has stopped: its

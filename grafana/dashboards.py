@@ -987,13 +987,13 @@ def _cpu_runs() -> Dashboard:
 
 
 DASHBOARDS = [_service(), _load_test(), _cpu_runs()]
-README = Path(__file__).resolve().parent.parent / "README.md"
+PANEL_PAGE = Path(__file__).resolve().parent.parent / "docs" / "dashboards.md"
 TABLE_START = "<!-- panels: written by grafana/dashboards.py -->"
 TABLE_END = "<!-- /panels -->"
 
 
 def panel_table() -> str:
-    """Every panel of every dashboard as a Markdown table: the README's picture of them
+    """Every panel of every dashboard as a Markdown table: docs/dashboards.md's picture of them
     (Grafana does not run here to take a real one)."""
     lines = [
         "| dashboard | row | panel | kind | unit | reads |",
@@ -1024,16 +1024,16 @@ def _series(expr: str) -> str:
     return "`" + expr.split("{")[0] + "`"
 
 
-def write(out: Path = OUT, readme: Path = README) -> list[Path]:
+def write(out: Path = OUT, page: Path = PANEL_PAGE) -> list[Path]:
     paths = []
     for dashboard in DASHBOARDS:
         path = out / dashboard.file
         path.write_text(json.dumps(render(dashboard), indent=2) + "\n", encoding="utf-8")
         paths.append(path)
-    text = readme.read_text(encoding="utf-8")
+    text = page.read_text(encoding="utf-8")
     start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
-    readme.write_text(text[:start] + "\n" + panel_table() + "\n" + text[end:], encoding="utf-8")
-    return [*paths, readme]
+    page.write_text(text[:start] + "\n" + panel_table() + "\n" + text[end:], encoding="utf-8")
+    return [*paths, page]
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import bcrypt
 from pymongo import ReturnDocument
 
 from rest_service.domain.errors import Throttled
+from rest_service.storage.documents import collection
 from rest_service.storage.models import LoginAttempts
 
 T = TypeVar("T")
@@ -102,7 +103,7 @@ async def reserve(key: str, limit: int, now: datetime) -> Attempt:
     """Count this attempt under ``key`` atomically (one document update), then refuse it
     if the earlier ones still in the window reach ``limit``."""
     nonce = secrets.token_hex(8)
-    record = await LoginAttempts.get_motor_collection().find_one_and_update(
+    record = await collection(LoginAttempts).find_one_and_update(
         {"_id": key},
         {
             "$push": {"attempts": {"$each": [{"at": now, "nonce": nonce}], "$slice": -(limit + 1)}},
@@ -130,20 +131,20 @@ async def reserve(key: str, limit: int, now: datetime) -> Attempt:
 
 async def release(attempt: Attempt) -> None:
     """Take a reserved attempt back: it was refused, or it succeeded."""
-    await LoginAttempts.get_motor_collection().update_one(
+    await collection(LoginAttempts).update_one(
         {"_id": attempt.key}, {"$pull": {"attempts": {"nonce": attempt.nonce}}}
     )
 
 
 async def attempts_of(key: str) -> int:
     """How many attempts the record of ``key`` holds (at least this one's)."""
-    record = await LoginAttempts.get(key)
-    return len(record.attempts) if record else 1
+    record = await collection(LoginAttempts).find_one({"_id": key}, {"attempts": 1})
+    return len(record["attempts"]) if record else 1
 
 
 async def forget(key: str) -> None:
     """Drop the record of ``key``: its attempts no longer count."""
-    await LoginAttempts.get_motor_collection().delete_one({"_id": key})
+    await collection(LoginAttempts).delete_one({"_id": key})
 
 
 def failure_delay(failures: int) -> float:

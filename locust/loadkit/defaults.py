@@ -8,6 +8,6 @@ RESULTS_DB = "results/loadwatch.sqlite"
 ANALYST_SAMPLES = 2_000  # in the run each analyst reads: a few pages and a CSV
 ALPHA = 0.05  # family-wise error of one comparison (Holm over endpoints and quantiles)
 # A quantile regressed only when its whole interval lies beyond this relative change. Two
-# runs of the same code differ by a few percent, and more in the tail: see the README's
-# calibration table for what these defaults give.
+# runs of the same code differ by a few percent, and more in the tail: see the calibration
+# table in docs/benchmarks.md for what these defaults give.
 MIN_CHANGE = {"p50": 0.10, "p95": 0.15, "p99": 0.20}

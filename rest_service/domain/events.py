@@ -37,6 +37,7 @@ from rest_service.domain.schemas import (
     to_ms,
 )
 from rest_service.storage.connection import insert_new
+from rest_service.storage.documents import collection
 from rest_service.storage.models import Counter, Event, RejectedEvent, Run, User
 from rest_service.telemetry.metrics import EVENTS_REJECTED, EVENTS_STORED
 
@@ -208,7 +209,7 @@ async def add_events(run_id: str, body: bytes, user: User) -> int:
     object_id = run["_id"]
     key = str(object_id)
     docs = [{"_id": event_id(key, e), "run_id": object_id, **e} for e in batch]
-    runs = Run.get_motor_collection()
+    runs = collection(Run)
     measures = any(e["category"] in MEASUREMENT_CATEGORIES for e in batch)
     target = {**run, "status": "running"} if measures else run
     # One call checks that the user may see the run and counts the batch in advance.
@@ -226,7 +227,7 @@ async def add_events(run_id: str, body: bytes, user: User) -> int:
         )
     inserted = 0
     try:
-        inserted = await insert_new(Event.get_motor_collection(), docs)
+        inserted = await insert_new(collection(Event), docs)
     finally:  # a retried batch: what was stored already is stored, and counted, once
         if inserted < len(docs):
             await runs.update_one(
@@ -247,7 +248,7 @@ async def _explain_refusal(
     except ValidationError as error:
         raise InvalidBody(error) from None
     run = run_filter(run_id, user)
-    if await Run.get_motor_collection().find_one(run, {"_id": 1}) is None:
+    if await collection(Run).find_one(run, {"_id": 1}) is None:
         raise NotFound(RUN_NOT_FOUND)
     checked = [_check(i, raw, now) for i, raw in enumerate(raw_events)]
     rejections = [c for c in checked if isinstance(c, Rejection)]
@@ -262,17 +263,17 @@ async def _keep_rejections(
 ) -> None:
     for rejection in rejections:
         EVENTS_REJECTED.labels(category=rejection.category, reason=rejection.reason).inc()
-    counter = await Counter.get_motor_collection().find_one_and_update(
+    counter = await collection(Counter).find_one_and_update(
         {"_id": "rejected_events"},
         {"$inc": {"value": len(rejections)}},
         upsert=True,
         return_document=ReturnDocument.AFTER,
     )
     first = int(counter["value"]) - len(rejections)
-    collection = RejectedEvent.get_motor_collection()
+    ring = collection(RejectedEvent)
     # A batch holds at most MAX_EVENTS_PER_POST == REJECTED_CAPACITY events: no slot twice.
     for position, rejection in enumerate(rejections, start=first):
-        await collection.replace_one(
+        await ring.replace_one(
             {"_id": position % REJECTED_CAPACITY},
             {
                 "position": position,
@@ -329,7 +330,7 @@ async def event_page(
         after, key = decode_cursor(cursor)
         query["$or"] = [{"timestamp": {"$gt": after}}, {"timestamp": after, "_id": {"$gt": key}}]
     docs = (
-        await Event.get_motor_collection()
+        await collection(Event)
         .find(query)
         .sort([("timestamp", 1), ("_id", 1)])
         .limit(limit + 1)
@@ -343,13 +344,11 @@ async def event_page(
 
 
 async def delete_events(run: Run) -> None:
-    await Event.get_motor_collection().delete_many({"run_id": run.id})
+    await collection(Event).delete_many({"run_id": run.id})
 
 
 async def rejected_events(limit: int) -> list[dict[str, Any]]:
     """The last rejected events, newest first."""
-    collection = RejectedEvent.get_motor_collection()
-    docs: list[dict[str, Any]] = (
-        await collection.find({}).sort("position", -1).limit(limit).to_list(None)
-    )
+    ring = collection(RejectedEvent)
+    docs: list[dict[str, Any]] = await ring.find({}).sort("position", -1).limit(limit).to_list(None)
     return docs

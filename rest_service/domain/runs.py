@@ -5,7 +5,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from beanie import SortDirection
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
@@ -15,7 +14,7 @@ from rest_service.domain.cursors import decode_cursor, encode_cursor, invalid_cu
 from rest_service.domain.errors import Conflict, NotFound
 from rest_service.domain.events import delete_events
 from rest_service.domain.ownership import RUN_NOT_FOUND, run_filter, visible_runs
-from rest_service.domain.samples import blocks_collection, blocks_from, delete_samples, rows_of
+from rest_service.domain.samples import blocks_from, delete_samples, rows_of
 from rest_service.domain.schemas import RunIn, Summary, to_millis
 from rest_service.domain.summary import (
     BlockFigures,
@@ -26,7 +25,8 @@ from rest_service.domain.summary import (
     merge_figures,
     summarize,
 )
-from rest_service.storage.models import Run, RunStatus, User
+from rest_service.storage.documents import collection, load, stored
+from rest_service.storage.models import Run, RunStatus, SampleBlock, User
 from rest_service.telemetry.active_runs import ActiveRun
 from rest_service.telemetry.cache import MonitoredTTLCache
 from rest_service.telemetry.metrics import RUNS_ENDED
@@ -55,17 +55,17 @@ async def create_run(owner: User, data: RunIn) -> Run:
         started_at=_now(),
         owner=owner.id,
     )
-    await run.insert()
+    await collection(Run).insert_one(stored(run))
     return run
 
 
 async def get_run(run_id: str, user: User) -> Run:
     """The run if the user may see it; another user's run is NotFound, like a missing one."""
     # Every sample POST starts here: the raw lookup costs half of Beanie's.
-    raw = await Run.get_motor_collection().find_one(run_filter(run_id, user))
-    if raw is None:
+    run = load(Run, await collection(Run).find_one(run_filter(run_id, user)))
+    if run is None:
         raise NotFound(RUN_NOT_FOUND)
-    return Run.model_validate(raw)  # type: ignore[no-any-return]
+    return run
 
 
 async def list_runs(
@@ -85,12 +85,8 @@ async def list_runs(
             {"started_at": {"$lt": started_at}},
             {"started_at": started_at, "_id": {"$lt": run_id}},
         ]
-    runs = (
-        await Run.find(query)
-        .sort([("started_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
-        .limit(limit + 1)
-        .to_list()
-    )
+    found = collection(Run).find(query).sort([("started_at", -1), ("_id", -1)]).limit(limit + 1)
+    runs = [Run.model_validate(raw) async for raw in found]
     if len(runs) > limit:
         last = runs[limit - 1]
         return runs[:limit], encode_cursor(last.started_at, last.id)
@@ -99,7 +95,7 @@ async def list_runs(
 
 async def end_run(run_id: str, user: User, status: RunStatus) -> Run:
     """Move a running run to finished or aborted; any other move is a Conflict."""
-    raw = await Run.get_motor_collection().find_one_and_update(
+    raw = await collection(Run).find_one_and_update(
         {**run_filter(run_id, user), "status": "running"},
         {"$set": {"status": status, "ended_at": _now()}},
         return_document=ReturnDocument.AFTER,
@@ -113,7 +109,7 @@ async def end_run(run_id: str, user: User, status: RunStatus) -> Run:
 
 async def delete_run(run_id: str, user: User, summaries: SummaryCache) -> Run:
     run = await get_run(run_id, user)
-    await run.delete()
+    await collection(Run).delete_one({"_id": run.id})
     await delete_samples(run.id)
     await delete_events(run)
     summaries.pop(run.id, None)
@@ -139,10 +135,10 @@ async def run_summary(run: Run, summaries: SummaryCache) -> Summary:
             missing.append(doc["_id"])
         else:
             figures[doc["_id"]] = found
-    collection = blocks_collection()
+    stored_blocks = collection(SampleBlock)
     for start in range(0, len(missing), FIGURES_WINDOW):
         ids = missing[start : start + FIGURES_WINDOW]
-        docs = await collection.find({"_id": {"$in": ids}}).to_list(None)
+        docs = await stored_blocks.find({"_id": {"$in": ids}}).to_list(None)
         computed = await run_in_threadpool(_figures_of, docs, threshold)
         for doc, block in zip(docs, computed, strict=True):
             if block is not None:
@@ -193,7 +189,7 @@ async def abandon_silent_runs(silence: timedelta, now: datetime | None = None) -
             {"last_seen_at": None, "started_at": {"$lt": cutoff}},
         ],
     }
-    runs = Run.get_motor_collection()
+    runs = collection(Run)
     closed = 0
     async for doc in runs.find(silent, {"last_seen_at": 1, "started_at": 1}):
         ended = doc.get("last_seen_at") or doc["started_at"]
@@ -224,7 +220,7 @@ async def close_silent_runs_forever(silence: timedelta) -> None:
 async def active_runs() -> list[ActiveRun]:
     """Every running run, for the scrape-time gauges."""
     fields = {"_id": 1, "host": 1, "threshold": 1, "last_cpu": 1, "last": 1, "totals": 1}
-    docs = await Run.get_motor_collection().find({"status": "running"}, fields).to_list(None)
+    docs = await collection(Run).find({"status": "running"}, fields).to_list(None)
     return [
         ActiveRun(
             run_id=str(doc["_id"]),

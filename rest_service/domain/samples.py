@@ -31,6 +31,7 @@ from pymongo.errors import DuplicateKeyError
 
 from rest_service.domain.errors import Conflict
 from rest_service.domain.schemas import SAMPLE_FIELDS, SampleIn, from_ms, to_ms
+from rest_service.storage.documents import collection
 from rest_service.storage.models import Run, SampleBlock
 from rest_service.telemetry.metrics import SAMPLES_DUPLICATES, SAMPLES_INGESTED
 
@@ -84,10 +85,6 @@ def _new_block(run_id: ObjectId, block: int, rows: dict[int, Row]) -> dict[str, 
     }
 
 
-def blocks_collection() -> Any:
-    return SampleBlock.get_motor_collection()
-
-
 def _changes(rows: dict[int, Row]) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for offset, row in rows.items():
@@ -100,21 +97,21 @@ def _changes(rows: dict[int, Row]) -> dict[str, Any]:
 
 async def write_block(run_id: ObjectId, block: int, rows: dict[int, Row]) -> dict[int, Row]:
     """Store the rows (by offset in the block) whose slot is empty; returns those."""
-    collection = blocks_collection()
+    stored_blocks = collection(SampleBlock)
     key = block_id(run_id, block)
     if len(rows) <= BLIND_WRITE_MAX:  # one update when the slots are empty, as they mostly are
         empty = {f"ts.{offset}": None for offset in rows}
-        written = await collection.update_one(
+        written = await stored_blocks.update_one(
             {"_id": key, **empty},
             {"$set": _changes(rows), "$inc": {"version": 1, "samples": len(rows)}},
         )
         if written.modified_count:
             return rows
     for _ in range(MAX_ATTEMPTS):
-        found = await collection.find_one({"_id": key}, {"ts": 1, "version": 1})
+        found = await stored_blocks.find_one({"_id": key}, {"ts": 1, "version": 1})
         if found is None:
             try:
-                await collection.insert_one(_new_block(run_id, block, rows))
+                await stored_blocks.insert_one(_new_block(run_id, block, rows))
             except DuplicateKeyError:
                 continue  # another writer created it first: read it
             return rows
@@ -122,7 +119,7 @@ async def write_block(run_id: ObjectId, block: int, rows: dict[int, Row]) -> dic
         new = {offset: row for offset, row in rows.items() if stored[offset] is None}
         if not new:
             return {}
-        result = await collection.update_one(
+        result = await stored_blocks.update_one(
             {"_id": key, "version": found["version"]},
             {"$set": _changes(new), "$inc": {"version": 1, "samples": len(new)}},
         )
@@ -174,7 +171,7 @@ async def add_samples(run: Run, samples: list[SampleIn]) -> tuple[int, int]:
     totals = totals_update(written)
     latest = max(samples, key=lambda s: s.seq)
     now = datetime.now(UTC)
-    runs = Run.get_motor_collection()
+    runs = collection(Run)
     if latest.seq > run.max_seq:
         # Only a newer seq moves these, whatever order batches arrive in.
         newest = {
@@ -209,17 +206,21 @@ async def blocks_from(
     """The run's stored blocks from block ``first`` on, in order, ``window`` per query:
     by ``_id`` while the blocks follow one another, by the (run_id, block) index across a
     gap (seqs may jump)."""
-    collection = blocks_collection()
+    stored_blocks = collection(SampleBlock)
     last = run.max_seq // BLOCK
     block = first
     while block <= last:
         ids = [block_id(run.id, b) for b in range(block, min(block + window, last + 1))]
-        docs = await collection.find({"_id": {"$in": ids}}, fields).sort("block", 1).to_list(None)
+        docs = (
+            await stored_blocks.find({"_id": {"$in": ids}}, fields).sort("block", 1).to_list(None)
+        )
         for doc in docs:
             yield doc
         block += len(ids)
         if not docs:  # a gap: where do the run's blocks go on?
-            following = collection.find({"run_id": run.id, "block": {"$gte": block}}, {"block": 1})
+            following = stored_blocks.find(
+                {"run_id": run.id, "block": {"$gte": block}}, {"block": 1}
+            )
             found = await following.sort("block", 1).limit(1).to_list(None)
             if not found:
                 return
@@ -313,13 +314,13 @@ async def samples_csv(run: Run) -> AsyncIterator[str]:
 
 
 async def delete_samples(run_id: ObjectId) -> None:
-    await blocks_collection().delete_many({"run_id": run_id})
+    await collection(SampleBlock).delete_many({"run_id": run_id})
 
 
 async def migrate_legacy_samples(batch: int = 10_000) -> int:
     """Move samples stored one per document (before blocks) into blocks; returns how many
     moved. Safe to interrupt: a batch is written (idempotently) before it is deleted."""
-    legacy = blocks_collection().database[LEGACY_COLLECTION]
+    legacy = collection(SampleBlock).database[LEGACY_COLLECTION]
     moved = 0
     while True:
         docs = await legacy.find({}).sort([("run_id", 1), ("seq", 1)]).limit(batch).to_list(None)

@@ -23,6 +23,7 @@ from rest_service.security import (
     verify_password,
 )
 from rest_service.settings import Settings
+from rest_service.storage.documents import collection, load, stored
 from rest_service.storage.models import ApiToken, Session, User
 from rest_service.telemetry.cache import MonitoredTTLCache
 from rest_service.telemetry.metrics import LOGINS
@@ -91,7 +92,7 @@ async def authenticate(username: str, password: str, address: str, settings: Set
             await release(attempt)
         LOGINS.labels(result="throttled").inc()
         raise
-    user = await User.get(username)
+    user = load(User, await collection(User).find_one({"_id": username}))
     ok = await verify_password(
         password, user.password_hash if user else None, settings.bcrypt_rounds
     )
@@ -110,13 +111,14 @@ async def start_session(username: str, settings: Settings) -> str:
     """A new session for the user; returns the token for the cookie."""
     token = secrets.token_urlsafe(32)
     expires_at = _now() + timedelta(seconds=settings.session_ttl_seconds)
-    await Session(id=token_hash(token), username=username, expires_at=expires_at).insert()
+    session = Session(id=token_hash(token), username=username, expires_at=expires_at)
+    await collection(Session).insert_one(stored(session))
     return token
 
 
 async def end_session(token: str, sessions: SessionCache) -> None:
     key = token_hash(token)
-    await Session.get_motor_collection().delete_one({"_id": key})
+    await collection(Session).delete_one({"_id": key})
     sessions.revoke(key)
 
 
@@ -125,10 +127,10 @@ async def user_for_token(token: str, sessions: SessionCache) -> User | None:
     cached = sessions.get(key)
     if cached is not None:
         return cached
-    session = await Session.get(key)
+    session = load(Session, await collection(Session).find_one({"_id": key}))
     if session is None or session.expires_at <= _now():
         return None
-    user = await User.get(session.username)
+    user = load(User, await collection(User).find_one({"_id": session.username}))
     if user is not None:
         sessions.put(key, user, session.expires_at)
     return user
@@ -151,10 +153,10 @@ async def user_for_api_token(token: str, sessions: SessionCache) -> User | None:
     cached = sessions.get(key)
     if cached is not None:
         return cached
-    record = await ApiToken.get(stored_id)
+    record = load(ApiToken, await collection(ApiToken).find_one({"_id": stored_id}))
     if record is None or (record.expires_at is not None and record.expires_at <= _now()):
         return None
-    user = await User.get(record.username)
+    user = load(User, await collection(User).find_one({"_id": record.username}))
     if user is not None:
         sessions.put(key, user, record.expires_at or NEVER)
     return user

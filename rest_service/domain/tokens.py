@@ -13,6 +13,7 @@ from rest_service.domain.errors import Conflict, NotFound
 from rest_service.domain.schemas import to_millis
 from rest_service.domain.sessions import SessionCache, api_token_cache_key
 from rest_service.security import token_hash
+from rest_service.storage.documents import collection, stored
 from rest_service.storage.models import ApiToken, User
 
 PREFIX = "lw_"
@@ -34,40 +35,40 @@ def _record(token: str, name: str, username: str, expires_at: datetime | None) -
 
 async def create_token(user: User, name: str, expires_in_days: int | None) -> tuple[ApiToken, str]:
     """A new token for the user: the stored record, and the token to show once."""
-    if await ApiToken.find(ApiToken.username == user.id).count() >= MAX_TOKENS_PER_USER:
+    held = await collection(ApiToken).count_documents({"username": user.id})
+    if held >= MAX_TOKENS_PER_USER:
         raise Conflict(f"A user may hold at most {MAX_TOKENS_PER_USER} tokens: revoke one first")
     token = PREFIX + secrets.token_urlsafe(32)
     expires_at = None
     if expires_in_days is not None:
         expires_at = datetime.now(UTC) + timedelta(days=expires_in_days)
     record = _record(token, name, user.id, expires_at)
-    await record.insert()
+    await collection(ApiToken).insert_one(stored(record))
     return record, token
 
 
 async def list_tokens(user: User) -> list[ApiToken]:
-    found: list[ApiToken] = (
-        await ApiToken.find(ApiToken.username == user.id).sort("created_at").to_list()
-    )
-    return found
+    found = collection(ApiToken).find({"username": user.id}).sort("created_at", 1)
+    return [ApiToken.model_validate(raw) async for raw in found]
 
 
 async def revoke_token(user: User, token_id: str, sessions: SessionCache) -> None:
     """Revoke one of the user's tokens; refused at once by every worker."""
-    record = await ApiToken.find_one(ApiToken.username == user.id, ApiToken.token_id == token_id)
+    record = await collection(ApiToken).find_one_and_delete(
+        {"username": user.id, "token_id": token_id}, {"_id": 1}
+    )
     if record is None:
         raise NotFound("Token not found")
-    await record.delete()
-    sessions.revoke(api_token_cache_key(record.id))
+    sessions.revoke(api_token_cache_key(record["_id"]))
 
 
 async def ensure_token(username: str, token: str, name: str = GRAFANA_TOKEN_NAME) -> bool:
     """At start-up: the user holds this token (GRAFANA_API_TOKEN, so that a provisioned
     Grafana can read the API); whether it had to be added."""
-    if await ApiToken.get(token_hash(token)) is not None:
+    if await collection(ApiToken).find_one({"_id": token_hash(token)}, {"_id": 1}) is not None:
         return False
     try:
-        await _record(token, name, username, None).insert()
+        await collection(ApiToken).insert_one(stored(_record(token, name, username, None)))
     except DuplicateKeyError:  # another worker added it first
         return False
     return True

@@ -9,6 +9,7 @@ from rest_service.domain.errors import Conflict
 from rest_service.domain.tokens import GRAFANA_TOKEN_NAME, ensure_token
 from rest_service.security import hash_password
 from rest_service.settings import Settings
+from rest_service.storage.documents import collection, stored
 from rest_service.storage.models import User
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,7 @@ DEFAULT_ADMIN = ("admin", "admin")
 
 async def create_user(username: str, password: str, is_admin: bool, rounds: int) -> User:
     # A taken name is refused before paying for a hash (the insert still guards races).
-    if await User.get(username) is not None:
+    if await collection(User).find_one({"_id": username}, {"_id": 1}) is not None:
         raise Conflict(f"User {username!r} already exists")
     password_hash = await hash_password(password, rounds)
     user = User(
@@ -28,7 +29,7 @@ async def create_user(username: str, password: str, is_admin: bool, rounds: int)
         created_at=datetime.now(UTC),
     )
     try:
-        await user.insert()
+        await collection(User).insert_one(stored(user))
     except DuplicateKeyError:
         raise Conflict(f"User {username!r} already exists") from None
     return user
@@ -39,7 +40,7 @@ async def ensure_grafana_token(settings: Settings) -> None:
     if settings.grafana_api_token is None:
         return
     username = settings.admin_username or DEFAULT_ADMIN[0]
-    if await User.get(username) is None:
+    if await collection(User).find_one({"_id": username}, {"_id": 1}) is None:
         log.warning("GRAFANA_API_TOKEN is set, but there is no user %r to hold it", username)
         return
     if await ensure_token(username, settings.grafana_api_token.get_secret_value()):
@@ -48,7 +49,7 @@ async def ensure_grafana_token(settings: Settings) -> None:
 
 async def ensure_admin(settings: Settings) -> None:
     """Create the configured admin when no user exists yet."""
-    if await User.find_all().limit(1).count() > 0:
+    if await collection(User).find_one({}, {"_id": 1}) is not None:
         return
     if settings.admin_username and settings.admin_password:
         username, password = settings.admin_username, settings.admin_password.get_secret_value()

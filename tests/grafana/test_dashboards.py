@@ -66,15 +66,15 @@ def test_the_committed_json_and_readme_table_are_what_the_generator_renders(
     tmp_path: Path,
 ) -> None:
     generator = load_generator()
-    readme = tmp_path / "README.md"
-    readme.write_text((ROOT / "README.md").read_text())
-    generator.write(tmp_path, readme=readme)
+    readme = tmp_path / "dashboards.md"
+    readme.write_text((ROOT / "docs" / "dashboards.md").read_text())
+    generator.write(tmp_path, page=readme)
     for path in tmp_path.glob("*.json"):
         assert path.read_text() == (DASHBOARD_DIR / path.name).read_text(), (
             f"{path.name} is stale: run `uv run python grafana/dashboards.py`"
         )
-    assert readme.read_text() == (ROOT / "README.md").read_text(), (
-        "the README's panel table is stale: run `uv run python grafana/dashboards.py`"
+    assert readme.read_text() == (ROOT / "docs" / "dashboards.md").read_text(), (
+        "docs/dashboards.md's panel table is stale: run `uv run python grafana/dashboards.py`"
     )
     # Every panel is in the table.
     for board in dashboards().values():

@@ -18,7 +18,8 @@ from embedded_mongo import embedded_client
 from rest_service.domain import runs, samples
 from rest_service.domain.schemas import SAMPLE_FIELDS, SampleIn
 from rest_service.domain.summary import summarize
-from rest_service.storage.models import DOCUMENT_MODELS, Run
+from rest_service.storage.documents import collection
+from rest_service.storage.models import DOCUMENT_MODELS, Run, SampleBlock
 from rest_service.telemetry.cache import MonitoredTTLCache
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -219,7 +220,7 @@ def test_samples_stored_one_per_document_are_moved_into_blocks() -> None:
     async def scenario() -> None:
         await fresh_database()
         run = await new_run(threshold=50.0)
-        legacy = samples.blocks_collection().database[samples.LEGACY_COLLECTION]
+        legacy = collection(SampleBlock).database[samples.LEGACY_COLLECTION]
         old = [
             {
                 "_id": f"{run.id}:{seq}",
