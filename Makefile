@@ -60,7 +60,7 @@ load: bootstrap ## a 90 s headless distributed load test (master + 2 workers); r
 
 screenshots: bootstrap system-deps ## the README's pictures, from a real run, in docs/img/
 	$(UV) run python -m docs.screenshots
-	$(UV) run python grafana/dashboards.py
+	$(UV) run python -m grafana.dashboards
 
 bench: bootstrap ## the benchmarks, printing their figures (not part of `make test`)
 	$(UV) run python -m benchmarks.ingest

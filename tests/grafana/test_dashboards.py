@@ -2,7 +2,7 @@
 that scrapes a live service, a local Locust run with its exporter, and itself."""
 
 import csv
-import importlib.util
+import importlib
 import io
 import json
 import os
@@ -35,11 +35,7 @@ EXPECTED_UIDS = {"loadwatch-service", "loadwatch-load-test", "loadwatch-cpu-runs
 
 
 def load_generator() -> Any:
-    spec = importlib.util.spec_from_file_location("grafana_dashboards", GRAFANA / "dashboards.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("grafana.dashboards")
 
 
 def dashboards() -> dict[str, dict[str, Any]]:
@@ -71,10 +67,10 @@ def test_the_committed_json_and_readme_table_are_what_the_generator_renders(
     generator.write(tmp_path, page=readme)
     for path in tmp_path.glob("*.json"):
         assert path.read_text() == (DASHBOARD_DIR / path.name).read_text(), (
-            f"{path.name} is stale: run `uv run python grafana/dashboards.py`"
+            f"{path.name} is stale: run `uv run python -m grafana.dashboards`"
         )
     assert readme.read_text() == (ROOT / "docs" / "dashboards.md").read_text(), (
-        "docs/dashboards.md's panel table is stale: run `uv run python grafana/dashboards.py`"
+        "docs/dashboards.md's panel table is stale: run `uv run python -m grafana.dashboards`"
     )
     # Every panel is in the table.
     for board in dashboards().values():
@@ -322,7 +318,7 @@ def run_every_query(
                 labels = {c["text"] for c in query["columns"]}
                 assert labels == {"__text", "__value"}, labels
             else:
-                offered = label_values(prometheus_url, fill(variable["definition"], values))
+                offered = label_values(prometheus_url, fill(variable["query"]["query"], values))
             assert offered, f"{dashboard['title']}: variable {variable['name']} offers nothing"
             # A value it offers, as a user would pick.
             wanted = pick.get(variable["name"], offered[0])

@@ -394,6 +394,10 @@ def test_pid_mode_with_a_token_sees_the_busy_process_from_psutil_to_the_csv(
                 "4",
                 "--mem-threshold",
                 "0",
+                # The CPU is never above 100 %: only the memory crossing is an event, however
+                # busy the machine is besides the watched process.
+                "--threshold",
+                "100",
                 "--grafana-url",
                 "",
             ],

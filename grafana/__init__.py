@@ -1,0 +1,1 @@
+"""Grafana: dashboards as code (``grafana.dashboards``) and the provisioning Grafana reads."""
