@@ -1,13 +1,11 @@
-"""Deliver samples and events from a thread of their own: batches, retries with backoff,
-and a final flush.
+"""Deliver samples and events from a thread of their own: batches, retries (the policy of
+retry.py, for as long as the monitor runs), and a final flush.
 
 The sampling thread only appends to buffers, so a slow or absent API never delays a
-sample. Retries are safe: the service drops a seq it already stored, and stores an event
-sent twice once (its id is a hash of its content).
+sample.
 """
 
 import logging
-import random
 import threading
 import time
 from collections import deque
@@ -16,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cpu_monitor.api import ApiClient, ApiError
+from cpu_monitor.retry import delays
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000  # per POST when catching up after an outage
 MAX_DELAY = 10.0  # seconds a sample may wait for its batch to fill
-BACKOFF_START, BACKOFF_MAX = 0.5, 10.0
 
 
 @dataclass
@@ -121,7 +119,7 @@ class Sender(threading.Thread):
         return True
 
     def run(self) -> None:
-        backoff = BACKOFF_START
+        waits = delays()
         while (work := self._take()) is not None:
             box, batch = work
             try:
@@ -131,9 +129,8 @@ class Sender(threading.Thread):
                     log.warning("the service refused %d items: %s", len(batch), error)
                     self._refuse(box, batch)
                     continue
-                if not self._back_off(backoff * random.uniform(0.8, 1.2)):
+                if not self._back_off(next(waits)):
                     return
-                backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
-            backoff = BACKOFF_START
+            waits = delays()
             self._settle(box, len(batch), delivered)

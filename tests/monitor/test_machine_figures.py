@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import psutil
 import pytest
-from cpu_monitor.cli import build_parser, main
+from cpu_monitor.cli import main
+from cpu_monitor.options import build_parser
 from cpu_monitor.report import FIGURES, FigureStats, Report, RunStats
 from cpu_monitor.sampler import GROUPS, ProcessGone, ProcessTree, Sampler, find_process
 

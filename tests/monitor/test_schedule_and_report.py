@@ -4,7 +4,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from cpu_monitor.cli import effective_batch_size
+from cpu_monitor.recording import effective_batch_size
 from cpu_monitor.report import Report, RunStats, duration_text
 from cpu_monitor.schedule import Ticker
 from cpu_monitor.watch import Display, ThresholdWatch
@@ -158,7 +158,7 @@ def test_help_shows_defaults_but_never_a_password(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from cpu_monitor import __version__
-    from cpu_monitor.cli import build_parser
+    from cpu_monitor.options import build_parser
 
     monkeypatch.setenv("CPU_MONITOR_PASSWORD", "hunter2-secret")
     monkeypatch.setenv("CPU_MONITOR_TOKEN", "lw_token-secret")

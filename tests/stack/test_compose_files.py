@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from cpu_monitor.cli import build_parser
+from cpu_monitor.options import build_parser
 
 from rest_service.settings import Settings
 from tests.live import ROOT
