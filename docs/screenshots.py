@@ -21,6 +21,7 @@ from tests.live import (
     ROOT,
     chromium_screenshot,
     free_port,
+    headless_test_args,
     running_locust,
     running_service,
 )
@@ -71,22 +72,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         db = str(tmp / "results.sqlite")
-        common = [
-            "-u",
-            "12",
-            "-r",
-            "12",
-            "-t",
-            "20s",
-            "--autoquit",
-            "0",
-            "--pacing",
-            "0.1",
-            "--user-pool",
-            "12",
-            "--results-db",
-            db,
-        ]
+        common = headless_test_args(12, 20, 0.1, db)
         with running_service(ENV, port=port) as service:
             args = [*common, "--run-label", "good"]
             with running_locust(service.url, tmp / "good", args) as run:

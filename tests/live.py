@@ -297,6 +297,15 @@ CHROMIUM_FLAGS = [
 ]
 
 
+def headless_test_args(users: int, seconds: int, pacing: float, results_db: str) -> list[str]:
+    """A test of loadwatch's scenario: ``users`` users spawned at once, each with an account
+    of the pool, for ``seconds``, recorded in ``results_db``; the master stays up after it."""
+    return [
+        *("-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--autoquit", "0"),
+        *("--pacing", str(pacing), "--user-pool", str(users), "--results-db", results_db),
+    ]
+
+
 def chromium_screenshot(url: str, png: Path, size: str = "1400,1100", wait_ms: int = 2000) -> None:
     """A PNG of the page, as headless Chromium renders it (Debian's chromium package)."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")

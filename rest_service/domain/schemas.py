@@ -13,7 +13,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from rest_service.storage.models import RunStatus
+from rest_service.storage.models import Rejection, RunStatus
 
 # The largest integer a JSON number carries exactly in every client (JavaScript's
 # Number.MAX_SAFE_INTEGER); below MongoDB's 64-bit limit too. Seqs and counts stop here.
@@ -367,13 +367,7 @@ class EventPage(BaseModel):
     next_cursor: str | None
 
 
-class RejectedEventOut(BaseModel):
-    received_at: datetime
-    run_id: str
-    username: str
-    category: str
-    reason: str
-    detail: str
+class RejectedEventOut(Rejection):
     event: str = Field(
         description=f"The event as sent, as JSON text (cut at {MAX_KEPT_CHARS:,} characters)"
     )

@@ -146,11 +146,9 @@ class Event(Document):
         ]
 
 
-class RejectedEvent(Document):
-    """One slot of a fixed ring of the last rejected events (see events.py)."""
+class Rejection(BaseModel):
+    """What is kept of a refused event: when, whose, why, and the event as JSON text."""
 
-    id: int  # type: ignore[assignment]  # slot = position % capacity
-    position: int
     received_at: datetime
     run_id: str
     username: str
@@ -158,6 +156,13 @@ class RejectedEvent(Document):
     reason: str
     detail: str
     event: str  # the event's JSON text, bounded: never the client's own structure
+
+
+class RejectedEvent(Document, Rejection):
+    """One slot of a fixed ring of the last rejected events (see events.py)."""
+
+    id: int  # type: ignore[assignment]  # slot = position % capacity
+    position: int
 
     class Settings:
         name = "rejected_events"

@@ -16,7 +16,13 @@ from loadkit.compare import REGRESSION, comparability_warnings, compare_runs
 from loadkit.notify import notify
 from loadkit.results import Batch, ResultsStore, RunInfo
 
-from tests.live import chromium_screenshot, free_port, running_locust, running_service
+from tests.live import (
+    chromium_screenshot,
+    free_port,
+    headless_test_args,
+    running_locust,
+    running_service,
+)
 
 SLOWED = ("POST", "/runs/[id]/samples")
 
@@ -177,22 +183,7 @@ def test_two_real_runs_and_the_regression_gate(tmp_path: Path, webhook: str, mai
     db = tmp_path / "results.sqlite"
     port = free_port()
     # Enough requests that the slowed endpoint has well over MIN_COUNT timings per run.
-    common = [
-        "-u",
-        "12",
-        "-r",
-        "12",
-        "-t",
-        "15s",
-        "--autoquit",
-        "0",
-        "--pacing",
-        "0.1",
-        "--user-pool",
-        "12",
-        "--results-db",
-        str(db),
-    ]
+    common = headless_test_args(12, 15, 0.1, str(db))
     env = {"ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin-password"}
 
     with running_service(env, port=port) as service:
