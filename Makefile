@@ -49,7 +49,7 @@ format: bootstrap ## apply ruff's fixes and format
 	$(UV) run ruff check --fix .
 	$(UV) run ruff format .
 
-typecheck: bootstrap ## strict mypy on the service, the monitor and loadkit
+typecheck: bootstrap ## strict mypy on every package: the service, the emulation, the monitor, loadkit, grafana
 	$(UV) run mypy
 
 pytest: bootstrap system-deps ## unit, API, live-process and functional tests
@@ -58,7 +58,7 @@ pytest: bootstrap system-deps ## unit, API, live-process and functional tests
 load: bootstrap ## a 90 s headless distributed load test (master + 2 workers); results in results/
 	$(UV) run python locust/run_load.py $(LOAD_ARGS)
 
-screenshots: bootstrap system-deps ## the README's pictures, from a real run, in docs/img/
+screenshots: bootstrap system-deps ## the README's pictures from real runs (docs/img/), and the dashboards
 	$(UV) run python -m docs.screenshots
 	$(UV) run python -m grafana.dashboards
 
