@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help bootstrap system-deps compose-plugin run stack test lint typecheck pytest bench format load screenshots
+.PHONY: help bootstrap system-deps compose-plugin run run-mongo mongo-server clean-data stack test lint typecheck pytest pytest-real bench format load screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,7 +39,26 @@ stack: bootstrap ## service, Locust master + 2 workers, Prometheus (and MONITOR=
 run: bootstrap ## the service on http://127.0.0.1:8000, embedded in-memory database
 	$(UV) run python -m rest_service serve
 
-test: bootstrap lint typecheck pytest ## lint, type checks and every test
+MONGO_SERVER := .tools/mongo-server
+
+mongo-server: ## build FerretDB, the real wire-protocol server, once into .tools/ (needs Go)
+	@if ! command -v go >/dev/null 2>&1; then \
+		if [ "$$CI" = true ]; then echo "error: CI needs Go to build FerretDB (make mongo-server)" >&2; exit 1; fi; \
+		echo "no Go here: the tests on a real MongoDB server will skip (install Go, or set MONGODB_URL)"; \
+	elif [ ! -x $(MONGO_SERVER) ] || [ -n "$$(find mongo_server -newer $(MONGO_SERVER) -type f)" ]; then \
+		echo "building FerretDB $$(awk '$$2 == "github.com/FerretDB/FerretDB" {print $$3}' mongo_server/go.mod) into $(MONGO_SERVER) (once; Go keeps its module and build caches)"; \
+		start=$$(date +%s); \
+		(cd mongo_server && go build -o ../$(MONGO_SERVER) .) && \
+		echo "built $(MONGO_SERVER) in $$(( $$(date +%s) - start )) s"; \
+	fi
+
+run-mongo: bootstrap mongo-server ## the service on a real server: MONGODB_URL, or FerretDB with its data in .data/
+	./run_mongo.sh
+
+clean-data: ## remove what make run-mongo keeps in .data/
+	rm -rf .data
+
+test: bootstrap lint typecheck pytest pytest-real ## lint, type checks and every test
 
 lint: bootstrap ## ruff lint and format check
 	$(UV) run ruff check .
@@ -52,8 +71,11 @@ format: bootstrap ## apply ruff's fixes and format
 typecheck: bootstrap ## strict mypy on every package: the service, the emulation, the monitor, loadkit, grafana
 	$(UV) run mypy
 
-pytest: bootstrap system-deps ## unit, API, live-process and functional tests
+pytest: bootstrap system-deps mongo-server ## unit, API, live-process and functional tests
 	$(UV) run pytest $(PYTEST_ARGS)
+
+pytest-real: bootstrap mongo-server ## the functional tests again, the service on a real server
+	FUNCTIONAL_TESTS_DATABASE=real $(UV) run pytest functional_tests
 
 load: bootstrap ## a 90 s headless distributed load test (master + 2 workers); results in results/
 	$(UV) run python locust/run_load.py $(LOAD_ARGS)

@@ -1,10 +1,16 @@
 """Root pytest hook: give the HTTP-only functional tests a real service when BASE_URL is unset.
 
-In compose the functional tests run alone with BASE_URL set, and this file is not there.
+On the embedded database by default; with FUNCTIONAL_TESTS_DATABASE=real, on a real
+wire-protocol server (MONGODB_URL, or FerretDB built by `make mongo-server`), as `make test`
+runs them a second time. In compose the functional tests run alone with BASE_URL set, and
+this file is not there.
 """
 
+import contextlib
 import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,9 +21,15 @@ def _service_for_functional_tests(request: pytest.FixtureRequest) -> Iterator[No
     if os.environ.get("BASE_URL") or not wanted:
         yield
         return
-    from tests.live import running_service
+    from tests.live import real_mongodb, running_service
 
-    with running_service({"ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin"}) as service:
+    env = {"ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin"}
+    with contextlib.ExitStack() as stack:
+        if os.environ.get("FUNCTIONAL_TESTS_DATABASE") == "real":
+            data = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            env["MONGODB_URL"] = stack.enter_context(real_mongodb(data))
+            env["MONGODB_DB"] = f"loadwatch-functional-{os.getpid()}"
+        service = stack.enter_context(running_service(env))
         os.environ["BASE_URL"] = service.url
         try:
             yield

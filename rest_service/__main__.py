@@ -81,11 +81,11 @@ async def _create_user(settings: Settings, name: str, password: str, is_admin: b
     # the parent before it sets PROMETHEUS_MULTIPROC_DIR for its workers.
     from rest_service.domain.users import create_user
 
-    client = await init_db(settings)
+    database = await init_db(settings)
     try:
         await create_user(name, password, is_admin, settings.bcrypt_rounds)
     finally:
-        client.close()
+        database.client.close()
 
 
 def _create_user_command(settings: Settings, name: str, is_admin: bool) -> int:

@@ -31,6 +31,7 @@ from rest_service.domain.sessions import SessionCache
 from rest_service.domain.users import ensure_admin, ensure_grafana_token
 from rest_service.settings import Settings
 from rest_service.storage.connection import init_db
+from rest_service.storage.indexes import expire_forever
 from rest_service.telemetry.cache import MonitoredTTLCache
 from rest_service.telemetry.shared_counter import SharedCounter
 
@@ -45,16 +46,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.db_client = await init_db(settings)
+        database = await init_db(settings)
+        app.state.db_client = database.client
         moved = await migrate_legacy_samples()
         if moved:
             log.info("moved %d samples stored one per document into blocks", moved)
         await ensure_admin(settings)
         await ensure_grafana_token(settings)
         silence = timedelta(seconds=settings.run_silence_timeout_seconds)
-        closer = asyncio.create_task(close_silent_runs_forever(silence))
+        tasks = [asyncio.create_task(close_silent_runs_forever(silence))]
+        if database.expiries:
+            tasks.append(asyncio.create_task(expire_forever(database.expiries)))
         yield
-        closer.cancel()
+        for task in tasks:
+            task.cancel()
         app.state.db_client.close()
         app.state.sessions.logouts.close()
 

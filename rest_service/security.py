@@ -96,17 +96,24 @@ class Attempt:
     checked, so that parallel guesses count at once, not after their bcrypt."""
 
     key: str
+    at: datetime  # to the millisecond, as stored
     nonce: str
+
+    def element(self) -> dict[str, object]:
+        """The attempt as it stands in the record's array."""
+        return {"at": self.at, "nonce": self.nonce}
 
 
 async def reserve(key: str, limit: int, now: datetime) -> Attempt:
     """Count this attempt under ``key`` atomically (one document update), then refuse it
     if the earlier ones still in the window reach ``limit``."""
     nonce = secrets.token_hex(8)
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    attempt = Attempt(key, now, nonce)
     record = await collection(LoginAttempts).find_one_and_update(
         {"_id": key},
         {
-            "$push": {"attempts": {"$each": [{"at": now, "nonce": nonce}], "$slice": -(limit + 1)}},
+            "$push": {"attempts": {"$each": [attempt.element()], "$slice": -(limit + 1)}},
             "$set": {"expires_at": now + FAILURE_WINDOW},
         },
         upsert=True,
@@ -120,7 +127,6 @@ async def reserve(key: str, limit: int, now: datetime) -> Attempt:
     wait = 0.0
     if len(earlier) >= limit:
         wait = (min(earlier) + FAILURE_WINDOW - now).total_seconds()
-    attempt = Attempt(key, nonce)
     if wait > 0:
         await release(attempt)
         raise Throttled(
@@ -130,9 +136,11 @@ async def reserve(key: str, limit: int, now: datetime) -> Attempt:
 
 
 async def release(attempt: Attempt) -> None:
-    """Take a reserved attempt back: it was refused, or it succeeded."""
+    """Take a reserved attempt back: it was refused, or it succeeded. The whole element is
+    named: FerretDB's ``$pull`` matches whole elements only, where MongoDB would also take
+    ``{"nonce": …}`` as a query on them."""
     await collection(LoginAttempts).update_one(
-        {"_id": attempt.key}, {"$pull": {"attempts": {"nonce": attempt.nonce}}}
+        {"_id": attempt.key}, {"$pull": {"attempts": attempt.element()}}
     )
 
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from rest_service.app import create_app
 from rest_service.settings import Settings
-from tests.live import Service, running_service
+from tests.live import Service, real_mongodb, running_service
 
 ADMIN = ("admin", "admin-password")
 
@@ -69,3 +69,10 @@ def bcrypt_checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
 def live_service() -> Iterator[Service]:
     with running_service({"ADMIN_USERNAME": ADMIN[0], "ADMIN_PASSWORD": ADMIN[1]}) as service:
         yield service
+
+
+@pytest.fixture(scope="session")
+def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real wire-protocol server for the session (see tests.live.real_mongodb)."""
+    with real_mongodb(tmp_path_factory.mktemp("mongo-server")) as url:
+        yield url

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
 from tests.metrics_text import value
@@ -122,6 +123,55 @@ def running_service(
         yield Service(url, process, log_path)
     finally:
         stop(process)
+
+
+# The real wire-protocol server (FerretDB on SQLite), built by `make mongo-server`.
+MONGO_SERVER = ROOT / ".tools" / "mongo-server"
+NO_REAL_SERVER = (
+    "no real MongoDB server: install Go (`make mongo-server` builds FerretDB into .tools/) "
+    "or set MONGODB_URL to a MongoDB"
+)
+
+
+@contextmanager
+def running_mongo_server(data_dir: Path, port: int | None = None) -> Iterator[str]:
+    """FerretDB on 127.0.0.1, its SQLite files in ``data_dir``; yields its MongoDB URL."""
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / "mongo-server.log").open("ab") as log:
+        process = subprocess.Popen(
+            [str(MONGO_SERVER), "-listen-addr", f"127.0.0.1:{port}", "-data-dir", str(data_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"mongo-server did not start: see {log.name}") from None
+                time.sleep(0.05)
+        yield f"mongodb://127.0.0.1:{port}/"
+    finally:
+        stop(process)
+
+
+@contextmanager
+def real_mongodb(data_dir: Path) -> Iterator[str]:
+    """A real server's URL: MONGODB_URL when it is set, else FerretDB started here. Without
+    either the test skips, saying how to run it, except under CI, where it fails."""
+    if os.environ.get("MONGODB_URL", "").startswith("mongodb"):
+        yield os.environ["MONGODB_URL"]
+        return
+    if not MONGO_SERVER.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(NO_REAL_SERVER + " (CI=true: the tests on a real server must run)")
+        pytest.skip(NO_REAL_SERVER)
+    with running_mongo_server(data_dir) as url:
+        yield url
 
 
 PROMETHEUS_DIR = ROOT / "prometheus"

@@ -9,7 +9,8 @@ package compares every patched path with mongomock's own answers. What each patc
   by dictionary lookups; the rest of the filter is still applied by mongomock itself.
 - ``_insert``: an unordered ``insert_many`` into a collection with no TTL and no unique
   secondary index validates each document as mongomock does but stores the batch under
-  one lock, and skips the trial BSON encoding of flat documents (see stored.py).
+  one lock, and skips the trial BSON encoding of flat documents (see stored.py). Every
+  insert path refuses a document over 16 MiB, as pymongo does before a real server sees it.
 - ``_update``: an update of top-level fields compares and rolls back against a shallow
   copy instead of a deep copy of the whole document; dotted ``$set`` paths with top-level
   ``$inc`` are applied in place, planned whole first so that nothing is half applied.
@@ -25,7 +26,7 @@ import itertools
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
-from bson import ObjectId
+from bson import BSON, ObjectId
 from mongomock import collection as mongomock_collection
 from mongomock import filtering, helpers
 from mongomock.collection import Collection, Cursor, validate_is_mapping
@@ -34,6 +35,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 from embedded_mongo.stored import (
     NOT_PLAIN,
     check_document,
+    check_size,
     stored_document,
     stored_flat_document,
     stored_scalar_or_list,
@@ -94,6 +96,9 @@ def _plain_bulk(collection: Collection) -> bool:
 
 def _insert(self: Collection, data: Any, session: Any = None, ordered: bool = True) -> Any:
     if isinstance(data, Mapping) or session or ordered or not _plain_bulk(self):
+        for item in [data] if isinstance(data, Mapping) else data:
+            if isinstance(item, Mapping):
+                check_size(BSON.encode(item))  # mongomock's own path does not
         return _original_insert(self, data, session, ordered=ordered)
     store = self._store
     documents = store._documents

@@ -9,9 +9,11 @@ same stored form by cheaper paths:
 - ``stored_flat_document``: a whole document at most one dict deep whose values are all
   such scalars, its keys checked as mongomock checks them (or None for any other);
 - ``stored_document``: any document, by mongomock's own helper where the cheap paths end;
-- ``check_document``: mongomock's checks of a document that is not flat.
+- ``check_document``: mongomock's checks of a document that is not flat, and the 16 MiB
+  limit of a real server.
 """
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -19,6 +21,7 @@ from bson import BSON, ObjectId
 from mongomock import helpers
 from mongomock.collection import _validate_data_fields
 from pydantic_core import TzInfo
+from pymongo.errors import DocumentTooLarge
 
 SCALARS = (str, int, float, bool, type(None), ObjectId)
 # Types that are surely not mappings: tested by identity, before the slower ABC check.
@@ -52,10 +55,23 @@ def _check_keys(item: dict[str, Any], shape: tuple[Any, ...] | None) -> None:
             _valid_shapes.add(shape)
 
 
-def check_document(item: dict[str, Any]) -> None:
-    """mongomock's per-document checks, in its order: the keys, then BSON encoding."""
-    _check_keys(item, _shape(item))
-    BSON.encode(item)
+# MongoDB's limit on a document; pymongo refuses a larger insert before sending it.
+MAX_BSON_SIZE = 16 * 1024 * 1024
+
+
+def check_document(item: Mapping[str, Any]) -> None:
+    """mongomock's per-document checks, in its order: the keys, then BSON encoding; and the
+    size limit a real server holds it to, which mongomock does not check."""
+    _check_keys(dict(item), _shape(dict(item)))
+    check_size(BSON.encode(item))
+
+
+def check_size(encoded: bytes) -> None:
+    if len(encoded) > MAX_BSON_SIZE:
+        raise DocumentTooLarge(
+            f"BSON document too large ({len(encoded)} bytes) - the connected server supports "
+            f"BSON document sizes up to {MAX_BSON_SIZE} bytes."
+        )
 
 
 _ALWAYS_ENCODED = frozenset({float, bool, type(None), ObjectId})

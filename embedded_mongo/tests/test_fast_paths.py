@@ -7,11 +7,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import mongomock
+import pytest
 from bson import Int64, ObjectId
 from bson.errors import InvalidDocument
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError
 
 import embedded_mongo as embedded
 from embedded_mongo import fast_paths
@@ -266,3 +267,24 @@ def test_top_level_updates_skip_the_deep_copy(monkeypatch) -> None:
     assert collection.find_one({"_id": "r"})["tags"] == [{"deep": [3], "new": {"k": 1}}]
     collection.update_one({"_id": "r"}, {"$push": {"tags": 2}})  # anything else: mongomock's way
     assert copies > 0
+
+
+def test_a_document_over_16_mib_is_refused_as_a_real_server_refuses_it() -> None:
+    """mongomock stores any size; MongoDB (and pymongo before it) refuses over 16 MiB."""
+
+    async def scenario() -> None:
+        client = embedded.embedded_client()
+        collection = client["size"]["docs"]
+        big = {"_id": "big", "blob": {"values": [1.5] * 1_600_000}}  # about 19 MB of BSON
+        for insert in (
+            lambda: collection.insert_one(dict(big)),
+            lambda: collection.insert_many([dict(big)], ordered=False),
+            lambda: collection.insert_many([dict(big)]),
+        ):
+            with pytest.raises(DocumentTooLarge):
+                await insert()
+        assert await collection.count_documents({}) == 0
+        await collection.insert_one({"_id": "fits", "blob": {"values": [1.5] * 1_000_000}})
+        assert await collection.count_documents({}) == 1
+
+    asyncio.run(scenario())

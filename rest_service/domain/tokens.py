@@ -55,7 +55,7 @@ async def list_tokens(user: User) -> list[ApiToken]:
 async def revoke_token(user: User, token_id: str, sessions: SessionCache) -> None:
     """Revoke one of the user's tokens; refused at once by every worker."""
     record = await collection(ApiToken).find_one_and_delete(
-        {"username": user.id, "token_id": token_id}, {"_id": 1}
+        {"username": user.id, "token_id": token_id}
     )
     if record is None:
         raise NotFound("Token not found")

@@ -2,6 +2,7 @@
 
 import gc
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from beanie import init_beanie
@@ -10,6 +11,7 @@ from pymongo.errors import BulkWriteError
 
 from embedded_mongo import GC_THRESHOLDS, embedded_client
 from rest_service.settings import Settings
+from rest_service.storage.indexes import Expiry, create_indexes
 from rest_service.storage.models import DOCUMENT_MODELS
 
 log = logging.getLogger(__name__)
@@ -31,11 +33,24 @@ def make_client(settings: Settings) -> Any:
     )
 
 
-async def init_db(settings: Settings) -> Any:
-    """Connect, bind the Beanie documents and declare their indexes."""
+@dataclass
+class Database:
+    client: Any
+    # Where the server cannot keep TTL indexes: what the service expires itself.
+    expiries: list[Expiry] = field(default_factory=list)
+
+
+async def bind(database: Any) -> list[Expiry]:
+    """Bind the Beanie documents to ``database`` and create their indexes; returns what the
+    service must expire itself (see indexes.py)."""
+    await init_beanie(database=database, document_models=DOCUMENT_MODELS, skip_indexes=True)
+    return await create_indexes(DOCUMENT_MODELS)
+
+
+async def init_db(settings: Settings) -> Database:
+    """Connect, bind the documents and create their indexes."""
     client = make_client(settings)
-    await init_beanie(database=client[settings.mongodb_db], document_models=DOCUMENT_MODELS)
-    return client
+    return Database(client, await bind(client[settings.mongodb_db]))
 
 
 async def ping(client: Any) -> bool:
