@@ -1,4 +1,5 @@
-"""Ingest and read throughput of the service on the embedded database.
+"""Ingest and read throughput of the service on the embedded database (or, with
+--real-server, on FerretDB or MONGODB_URL).
 
 Starts `python -m rest_service serve` on a free port (BCRYPT_ROUNDS=4: logins are not
 what is measured), then with 50 concurrent clients, each on its own keep-alive
@@ -20,8 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from benchmarks.loadgen import SERVICE_ENV, client_sessions, read_pages, run_for
-from tests.live import running_service
+from benchmarks.loadgen import benchmarked_service, client_sessions, read_pages, run_for
 
 CLIENTS = 50
 
@@ -123,7 +123,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--batches-each", type=int, default=4)
+    parser.add_argument("--real-server", action="store_true", help="FerretDB or MONGODB_URL")
     args = parser.parse_args()
-    with running_service(SERVICE_ENV) as service:
+    with benchmarked_service(args.real_server) as service:
         figures = asyncio.run(main(service.url, args.seconds, args.batches_each))
-    print(json.dumps({"benchmark": "ingest", "clients": CLIENTS, **figures}))
+    database = "real server" if args.real_server else "embedded"
+    print(json.dumps({"benchmark": "ingest", "database": database, "clients": CLIENTS, **figures}))

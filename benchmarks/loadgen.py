@@ -2,14 +2,33 @@
 
 import asyncio
 import statistics
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from tests.live import Service, real_mongodb, running_service
+
 ADMIN = {"username": "admin", "password": "bench-admin"}
 SERVICE_ENV = {"ADMIN_USERNAME": ADMIN["username"], "ADMIN_PASSWORD": ADMIN["password"]}
+
+
+@contextmanager
+def benchmarked_service(real_server: bool) -> Iterator[Service]:
+    """The service on the embedded database, or on a real server (MONGODB_URL, or FerretDB
+    built by `make mongo-server`, its files in a temporary folder)."""
+    if not real_server:
+        with running_service(SERVICE_ENV) as service:
+            yield service
+        return
+    with tempfile.TemporaryDirectory() as data, real_mongodb(Path(data)) as url:
+        env = {**SERVICE_ENV, "MONGODB_URL": url, "MONGODB_DB": "loadwatch-benchmark"}
+        with running_service(env) as service:
+            yield service
 
 
 async def client_session(url: str) -> aiohttp.ClientSession:

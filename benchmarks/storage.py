@@ -30,8 +30,7 @@ from typing import Any
 import aiohttp
 import bcrypt
 
-from benchmarks.loadgen import SERVICE_ENV, client_session, client_sessions, read_pages
-from tests.live import running_service
+from benchmarks.loadgen import benchmarked_service, client_session, client_sessions, read_pages
 
 CLIENTS = 50
 STORE_TOTAL = 1_000_000
@@ -217,6 +216,13 @@ async def busy_store_figures(url: str, pid: int) -> dict[str, Any]:
 async def main(url: str, pid: int, only: str) -> dict[str, Any]:
     if only == "ingest":
         return {"ingest": await ingest_figures(url)}
+    if only == "reads":
+        session = await client_session(url)
+        try:
+            reads = {**await read_figures(session, 11_103), **await read_figures(session, 50_000)}
+        finally:
+            await session.close()
+        return {"reads": reads, "ingest": await ingest_figures(url)}
     session = await client_session(url)
     try:
         reads = {**await read_figures(session, 11_103), **await read_figures(session, 50_000)}
@@ -231,10 +237,16 @@ async def main(url: str, pid: int, only: str) -> dict[str, Any]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("ingest",), default="", help="one part alone")
+    parser.add_argument(
+        "--only",
+        choices=("ingest", "reads"),
+        default="",
+        help="ingest alone, or reads and ingest without the busy store",
+    )
+    parser.add_argument("--real-server", action="store_true", help="FerretDB or MONGODB_URL")
     args = parser.parse_args()
     yardstick = bcrypt_ms()
-    with running_service(SERVICE_ENV) as service:
+    with benchmarked_service(args.real_server) as service:
         figures = asyncio.run(main(service.url, service.process.pid, args.only))
     load = [round(x, 2) for x in os.getloadavg()]
     for key, value in {**figures.get("reads", {}), **figures["ingest"]}.items():

@@ -94,11 +94,20 @@ def _plain_bulk(collection: Collection) -> bool:
     )
 
 
+def _refuse_too_large(item: Any) -> None:
+    """The size limit that mongomock's own insert path does not hold; a document it would
+    refuse for another reason is left to it, so that its error stays the same."""
+    try:
+        encoded = BSON.encode(item)
+    except Exception:  # mongomock's own checks say what is wrong, in its order
+        return
+    check_size(encoded)
+
+
 def _insert(self: Collection, data: Any, session: Any = None, ordered: bool = True) -> Any:
     if isinstance(data, Mapping) or session or ordered or not _plain_bulk(self):
         for item in [data] if isinstance(data, Mapping) else data:
-            if isinstance(item, Mapping):
-                check_size(BSON.encode(item))  # mongomock's own path does not
+            _refuse_too_large(item)
         return _original_insert(self, data, session, ordered=ordered)
     store = self._store
     documents = store._documents
