@@ -53,8 +53,9 @@ RUN useradd --create-home --uid 10001 loadwatch && mkdir -p /app/results \
     && chown 10001:10001 /app/results
 COPY --from=loadkit-build /app/.venv /app/.venv
 WORKDIR /app
-# The locustfile and its config only: loadkit lives in the venv. No __init__.py here.
-COPY locust/locustfile.py locust/locust.conf locust/
+# The scenario (the locustfile and its two modules) and its config: loadkit lives in the
+# venv. No __init__.py here.
+COPY locust/locustfile.py locust/scenario.py locust/user_pool.py locust/analyst_data.py locust/locust.conf locust/
 ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1
 USER 10001
 EXPOSE 8089 9646 5557

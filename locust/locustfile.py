@@ -1,23 +1,22 @@
 """Load tests of the loadwatch service. The users are thin; loadkit does the rest.
 
 MonitorUser behaves like one cpu-monitor; AnalystUser reads finished runs: the run of
-realistic size the master gives each user before the test (loadkit.analyst_data).
+realistic size the master gives each user before the test (analyst_data.py). Each user
+logs in with an account of the pool the master makes (user_pool.py).
 Requests are named by route template (/runs/[id]/samples), so the statistics hold one
 row per endpoint, not one per run. A wrong status, or a body that breaks the contract,
 is a failure with a message. A user's setting up and winding down (logging in, opening
-and finishing its run) is sent with ``context=SETUP``: recorded, but not measured.
+and finishing its run) is sent with ``context=loadkit.SETUP``: recorded, but not measured.
 """
 
 import random
 from datetime import UTC, datetime
 from typing import Any
 
-import loadkit.plugin  # noqa: F401 - registers loadkit's options and listeners
-from loadkit.analyst_data import TAG as ANALYST_DATA
-from loadkit.distribution import credentials
-from loadkit.pacing import paced
-from loadkit.recorder import SETUP
+import loadkit
+from analyst_data import TAG as ANALYST_DATA
 from locust.exception import StopUser
+from scenario import credentials
 
 from locust import FastHttpUser, task
 
@@ -29,15 +28,15 @@ CSV_SHARE = 0.5  # of an analyst's reads: the rest page through the samples
 
 class ServiceUser(FastHttpUser):
     abstract = True
-    wait_time = paced
+    wait_time = loadkit.paced
 
     def on_start(self) -> None:
-        self.credential = credentials.take()
+        self.credential = credentials(self.environment).take()
         with self.client.post(
             "/auth/login",
             json={"username": self.credential.username, "password": self.credential.password},
             catch_response=True,
-            context=SETUP,
+            context=loadkit.SETUP,
         ) as response:
             if response.status_code != 200:
                 response.failure(f"login as {self.credential.username}: {response.status_code}")
@@ -76,7 +75,7 @@ class MonitorUser(ServiceUser):
             "/runs",
             json={"name": f"locust {self.credential.username}", "host": "locust", "threshold": 80},
             catch_response=True,
-            context=SETUP,
+            context=loadkit.SETUP,
         ) as response:
             body = self.expect(response, 201, "id", "status")
             if body is None:
@@ -117,7 +116,7 @@ class MonitorUser(ServiceUser):
             json={"status": "finished"},
             name="/runs/[id]",
             catch_response=True,
-            context=SETUP,
+            context=loadkit.SETUP,
         ) as response:
             self.expect(response, 200, "status")
 

@@ -64,6 +64,7 @@ def main() -> int:
         port = args.host.rsplit(":", 1)[-1].strip("/")
         print(f"run_load: starting the service on the embedded database at {args.host}")
         env_service = {**env, "PORT": port, "ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin"}
+        env.setdefault("LOADWATCH_ADMIN_PASSWORD", "admin")  # the admin of the service started here
         processes.append(
             subprocess.Popen(
                 [sys.executable, "-m", "rest_service", "serve"],

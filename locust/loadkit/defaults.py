@@ -5,7 +5,6 @@ imports nothing heavy (the comparison's numpy and scipy load only when Locust qu
 PACING_SECONDS = 5.0
 EXPORTER_PORT = 9646
 RESULTS_DB = "results/loadwatch.sqlite"
-ANALYST_SAMPLES = 2_000  # in the run each analyst reads: a few pages and a CSV
 ALPHA = 0.05  # family-wise error of one comparison (Holm over endpoints and quantiles)
 # A quantile regressed only when its whole interval lies beyond this relative change. Two
 # runs of the same code differ by a few percent, and more in the tail: see the calibration

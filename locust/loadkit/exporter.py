@@ -18,8 +18,8 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from loadkit import state
 from loadkit.defaults import EXPORTER_PORT
-from loadkit.pacing import pacing
 
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
     from locust.env import Environment
@@ -86,7 +86,7 @@ class LocustCollector(Collector):
             GaugeMetricFamily(
                 "locust_pacing_seconds",
                 "Seconds between the starts of a user's iterations (the dashboards mark changes).",
-                value=pacing.seconds,
+                value=state.kit(self.environment).pacing.seconds,
             ),
         ]
         requests = CounterMetricFamily(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loadkit import recorder
+from loadkit import recorder, state
 from loadkit.notify import notify
 
 if TYPE_CHECKING:
@@ -27,9 +27,6 @@ class Concluded:
     run_id: int
     label: str
     comparison: Comparison | None
-
-
-last: Concluded | None = None  # the last closed test's verdict, for Locust's report at quit
 
 
 def json_path(options: Any) -> Path:
@@ -84,9 +81,9 @@ def _file_name(label: str) -> str:
 
 def conclude(environment: Environment, closed: recorder.ClosedRun) -> None:
     """A test's run has closed: its verdict, everywhere it is read."""
-    global last
+    kit = state.kit(environment)
     options = environment.parsed_options
-    rec = recorder.recorder
+    rec = kit.recorder
     if options is None or rec is None:
         return
     comparison: Comparison | None = None
@@ -102,7 +99,7 @@ def conclude(environment: Environment, closed: recorder.ClosedRun) -> None:
             )
         except LookupError as error:
             log.error("loadkit: cannot compare: %s", error)
-    last = Concluded(closed.run_id, closed.label, comparison)
+    kit.last = Concluded(closed.run_id, closed.label, comparison)
     if comparison is None:
         payload: dict[str, Any] = {"current": {"label": closed.label}, "baseline": None}
         notify(options, payload, f"Run {closed.label}: {closed.received} requests recorded.")
@@ -117,8 +114,9 @@ def conclude(environment: Environment, closed: recorder.ClosedRun) -> None:
 
 def close_with_verdict(environment: Environment, wait_for_workers: bool = True) -> None:
     """Close the open run (if any) in the background, then conclude it."""
-    if recorder.recorder is not None:
-        recorder.recorder.close_soon(lambda closed: conclude(environment, closed), wait_for_workers)
+    rec = state.kit(environment).recorder
+    if rec is not None:
+        rec.close_soon(lambda closed: conclude(environment, closed), wait_for_workers)
 
 
 def on_test_stop(environment: Environment, **_kwargs: Any) -> None:
@@ -129,7 +127,7 @@ def on_reset_stats(environment: Environment) -> None:
     """Statistics reset mid-test: what came before is a run of its own, closed now."""
     from locust.runners import STATE_RUNNING, STATE_SPAWNING
 
-    rec = recorder.recorder
+    rec = state.kit(environment).recorder
     runner = environment.runner
     if rec is None or rec.run_id is None or runner is None:
         return
@@ -143,7 +141,8 @@ def on_reset_stats(environment: Environment) -> None:
 
 
 def on_quitting(environment: Environment, **_kwargs: Any) -> None:
-    rec = recorder.recorder
+    kit = state.kit(environment)
+    rec = kit.recorder
     options = environment.parsed_options
     if rec is None or options is None:
         return
@@ -152,7 +151,7 @@ def on_quitting(environment: Environment, **_kwargs: Any) -> None:
     close_with_verdict(environment, wait_for_workers=False)
     rec.wait_closed()
     rec.shutdown()
-    comparison = last.comparison if last else None
+    comparison = kit.last.comparison if kit.last else None
     if comparison is None:
         return
     from loadkit import report

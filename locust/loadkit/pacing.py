@@ -41,9 +41,6 @@ class Pacing:
         return [(ts, seconds) for ts, seconds in self.history if ts > since]
 
 
-pacing = Pacing()
-
-
 def paced(user: Any) -> float:
     """A Locust ``wait_time``: iteration k of a user starts ~k * pacing after its first,
     whatever the iteration took; after a slow iteration it starts at once, without a burst
@@ -54,8 +51,12 @@ def paced(user: Any) -> float:
     phases fixed by the moment they spawned: one run's requests would keep colliding in
     one pattern and the next run's in another, and the two would differ far more than the
     service does. The jitter lets each run sample every phase."""
+    kit = getattr(user.environment, "loadkit", None)
+    if kit is None:
+        raise RuntimeError("loadkit.paced needs loadkit's listeners: `import loadkit` first")
     now = time.monotonic()
-    period = pacing.seconds * random.uniform(1 - JITTER, 1 + JITTER)
+    seconds: float = kit.pacing.seconds
+    period = seconds * random.uniform(1 - JITTER, 1 + JITTER)
     next_start = getattr(user, "_loadkit_next_start", now) + period
     if next_start < now:
         next_start = now
@@ -70,7 +71,7 @@ def _broadcast(environment: Environment, seconds: float) -> None:
         environment.runner.send_message(MESSAGE, {"seconds": seconds})
 
 
-def set_everywhere(environment: Environment, seconds: float) -> None:
+def set_everywhere(environment: Environment, pacing: Pacing, seconds: float) -> None:
     """Change the pacing here, on every worker, and in the options a new test starts with."""
     pacing.set(seconds)
     _broadcast(environment, seconds)
@@ -78,7 +79,7 @@ def set_everywhere(environment: Environment, seconds: float) -> None:
         environment.parsed_options.pacing = seconds
 
 
-def on_init(environment: Environment, **_kwargs: Any) -> None:
+def on_init(environment: Environment, pacing: Pacing) -> None:
     from locust.runners import WorkerRunner
 
     options = environment.parsed_options
@@ -90,9 +91,9 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         )
 
 
-def on_test_start(environment: Environment, **_kwargs: Any) -> None:
+def on_test_start(environment: Environment, pacing: Pacing) -> None:
     # The web UI's form may have changed --pacing since start-up; workers also got the
     # master's options with their spawn message.
     options = environment.parsed_options
     if options is not None and options.pacing != pacing.seconds:
-        set_everywhere(environment, options.pacing)
+        set_everywhere(environment, pacing, options.pacing)

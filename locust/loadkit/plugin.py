@@ -1,21 +1,23 @@
 """Hooks loadkit into Locust: its command-line options and its event listeners.
 
-Importing this module from a locustfile is all it takes (Locust's events are the seam).
+``import loadkit`` in a locustfile imports this module (Locust's events are the seam). Every
+listener finds loadkit's state on the Environment (``loadkit.state``), so two Environments
+in one process keep theirs apart.
 """
 
 from typing import Any
 
 from locust.argument_parser import LocustArgumentParser
+from locust.env import Environment
 
 from loadkit import (
-    analyst_data,
     defaults,
-    distribution,
     exporter,
     gate,
     options,
     pacing,
     recorder,
+    state,
     thresholds,
     weblogin,
     webui,
@@ -27,7 +29,7 @@ from locust import events
 def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
     # On the parser itself: only it knows Locust's web-UI keywords (include_in_web_ui, …).
     # Pacing and the baseline are set in loadkit's panel of the web UI (loadkit.webui), and
-    # no password is ever a field of its form: they come from the environment or options.
+    # no secret is ever a field of its form: they come from the environment or options.
     add = parser.add_argument
     add(
         "--pacing",
@@ -36,40 +38,6 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
         include_in_web_ui=False,
         help="seconds between the starts of a user's iterations (live: the Pacing tab, or "
         "POST /pacing)",
-    )
-    add(
-        "--user-pool",
-        type=int,
-        default=20,
-        help="load-test users the master makes sure exist in the service",
-    )
-    add(
-        "--analyst-samples",
-        type=int,
-        default=defaults.ANALYST_SAMPLES,
-        include_in_web_ui=False,
-        help="samples in the finished run each pool user gets to read (0: none)",
-    )
-    add(
-        "--loadtest-password",
-        default="loadtest-password",
-        include_in_web_ui=False,
-        env_var="LOADWATCH_LOADTEST_PASSWORD",
-        help="their password",
-    )
-    add(
-        "--admin-username",
-        default="admin",
-        include_in_web_ui=False,
-        env_var="LOADWATCH_ADMIN_USERNAME",
-        help="an admin of the service, to create the pool",
-    )
-    add(
-        "--admin-password",
-        default="admin",
-        include_in_web_ui=False,
-        env_var="LOADWATCH_ADMIN_PASSWORD",
-        help="that admin's password",
     )
     add(
         "--web-username",
@@ -190,18 +158,24 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
     )
 
 
-events.init.add_listener(distribution.on_init)
-events.init.add_listener(pacing.on_init)
+def _pacing_on_init(environment: Environment, **_kwargs: Any) -> None:
+    pacing.on_init(environment, state.kit(environment).pacing)
+
+
+def _pacing_on_test_start(environment: Environment, **_kwargs: Any) -> None:
+    pacing.on_test_start(environment, state.kit(environment).pacing)
+
+
+events.init.add_listener(_pacing_on_init)
 events.init.add_listener(exporter.on_init)
 events.init.add_listener(recorder.on_init)
 events.init.add_listener(weblogin.on_init)
 events.init.add_listener(webui.on_init)
-# In this order: the pacing, the users and their data are ready before the run opens.
-events.test_start.add_listener(pacing.on_test_start)
-events.test_start.add_listener(distribution.on_test_start)
-events.test_start.add_listener(analyst_data.on_test_start)
+# The pacing is set before the run opens. A locustfile's own test_start listeners (its test
+# data, its users' accounts) come after these: they run before any user spawns, so nothing
+# they do falls in the measured window, which starts when spawning completes.
+events.test_start.add_listener(_pacing_on_test_start)
 events.test_start.add_listener(recorder.on_test_start)
-events.spawning_complete.add_listener(recorder.on_spawning_complete)
 events.test_stop.add_listener(gate.on_test_stop)
 events.quitting.add_listener(thresholds.on_quitting)
 events.quitting.add_listener(gate.on_quitting)

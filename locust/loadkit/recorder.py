@@ -29,24 +29,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gevent
-import psutil
 from gevent.threadpool import ThreadPool
 
-from loadkit.pacing import pacing
+from loadkit import state
+from loadkit.pacing import Pacing
 from loadkit.results import Batch, ResultsStore
+from loadkit.timings import CPU_KEY, REPORT_KEY, SETUP_KEY, Buffer
 
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
     from locust.env import Environment
 
+    from loadkit.state import Kit
+
 log = logging.getLogger(__name__)
 
-REPORT_KEY = "loadkit_timings"
-CPU_KEY = "loadkit_cpu_peak"
 FINAL_MESSAGE = "loadkit_final"
-SETUP_KEY = "loadwatch_setup"
-SETUP = {SETUP_KEY: True}  # pass as a request's ``context``: not measured
 LOCAL_FLUSH_SECONDS = 1.0
-CPU_SAMPLE_SECONDS = 2.0
 # How long a closing run waits for the workers' last timings. They come before the master's
 # own test_stop when the test is stopped; when Locust quits, they come within its 0.5 s.
 FINAL_WAIT_SECONDS = 5.0
@@ -62,8 +60,12 @@ class ClosedRun:
 class Recorder:
     """The master's (or local process's) side: one results run per test, one writer thread."""
 
-    def __init__(self, store: ResultsStore) -> None:
+    def __init__(
+        self, store: ResultsStore, pacing: Pacing | None = None, buffer: Buffer | None = None
+    ) -> None:
         self.store = store
+        self.pacing = pacing or Pacing()
+        self.buffer = buffer or Buffer()  # in local mode, this process's own timings
         self.run_id: int | None = None
         self.label: str | None = None
         self.started_at = 0.0
@@ -167,9 +169,9 @@ class Recorder:
         """Write what is queued and close the run; returns once it is on disk."""
         if self.run_id is None:
             return None
-        self.add(buffer.take())  # local mode: what the flusher has not handed on yet
+        self.add(self.buffer.take())  # local mode: what the flusher has not handed on yet
         run_id, started = self.run_id, self.started_at
-        changes = pacing.changes_since(started)
+        changes = self.pacing.changes_since(started)
 
         def finish_in_writer(stopped_at: float, peak_cpu: float | None) -> None:
             for ts, seconds in changes:
@@ -197,40 +199,6 @@ def _lower_this_threads_priority() -> None:
         pass
 
 
-class Buffer:
-    """Timings of this process since they were last handed on, in columns."""
-
-    def __init__(self) -> None:
-        self.worker = "local"
-        self._batch = Batch()
-        self._index: dict[tuple[str, str], int] = {}
-
-    def add(
-        self, ts: float, request_type: str, name: str, ms: float, ok: bool, setup: bool = False
-    ) -> None:
-        batch = self._batch
-        key = (request_type, name)
-        index = self._index.get(key)
-        if index is None:
-            index = self._index[key] = len(batch.endpoints)
-            batch.endpoints.append(key)
-        if setup:
-            batch.setup.append(len(batch.ts))
-        batch.endpoint.append(index)
-        batch.ts.append(ts)
-        batch.ms.append(ms)
-        batch.ok.append(ok)
-
-    def take(self) -> Batch:
-        batch, self._batch = self._batch, Batch(worker=self.worker)
-        self._index = {}
-        return batch
-
-
-buffer = Buffer()
-recorder: Recorder | None = None
-
-
 def locustfile_hash(environment: Environment) -> str:
     digest = hashlib.sha256()
     paths = getattr(environment.parsed_options, "locustfile", "") or ""
@@ -241,116 +209,98 @@ def locustfile_hash(environment: Environment) -> str:
     return digest.hexdigest()[:16]
 
 
-def on_request(
-    request_type: str,
-    name: str,
-    response_time: float,
-    exception: BaseException | None = None,
-    start_time: float | None = None,
-    context: dict[str, Any] | None = None,
-    **_kwargs: Any,
-) -> None:
-    buffer.add(
-        start_time if start_time is not None else time.time() - response_time / 1000,
-        request_type,
-        name,
-        response_time,
-        exception is None,
-        bool(context and context.get(SETUP_KEY)),
-    )
+def _listen(environment: Environment, kit: Kit) -> None:
+    """The request and report listeners of this Environment, bound to its state."""
+
+    def on_request(
+        request_type: str,
+        name: str,
+        response_time: float,
+        exception: BaseException | None = None,
+        start_time: float | None = None,
+        context: dict[str, Any] | None = None,
+        **_kwargs: Any,
+    ) -> None:
+        kit.buffer.add(
+            start_time if start_time is not None else time.time() - response_time / 1000,
+            request_type,
+            name,
+            response_time,
+            exception is None,
+            bool(context and context.get(SETUP_KEY)),
+        )
+
+    environment.events.request.add_listener(on_request)
 
 
-def on_report_to_master(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
-    data[REPORT_KEY] = buffer.take().to_message()
-    data[CPU_KEY] = cpu_peak.take()
+def _report(kit: Kit, data: dict[str, Any]) -> None:
+    data[REPORT_KEY] = kit.buffer.take().to_message()
+    data[CPU_KEY] = kit.cpu_peak.take()
 
 
-def on_worker_report(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
-    if recorder is not None and REPORT_KEY in data:
-        recorder.heard_from(client_id)
-        recorder.add(Batch.from_message(data[REPORT_KEY]))
-        recorder.cpu(data.get(CPU_KEY))
+def _received(kit: Kit, client_id: str, data: dict[str, Any]) -> None:
+    if kit.recorder is not None and REPORT_KEY in data:
+        kit.recorder.heard_from(client_id)
+        kit.recorder.add(Batch.from_message(data[REPORT_KEY]))
+        kit.recorder.cpu(data.get(CPU_KEY))
 
 
-def send_last_timings(environment: Environment, **_kwargs: Any) -> None:
-    """A worker's test stopped: its last timings go now, before it reports stopped."""
-    if environment.runner is not None:
-        data: dict[str, Any] = {}
-        on_report_to_master("", data)
-        environment.runner.send_message(FINAL_MESSAGE, data)
-
-
-def on_last_timings(environment: Environment, msg: Any, **_kwargs: Any) -> None:
-    on_worker_report(msg.node_id, msg.data)
-    if recorder is not None:
-        recorder.final_from(msg.node_id)
-
-
-def _flush_locally() -> None:
+def _flush_locally(kit: Kit) -> None:
     while True:
         gevent.sleep(LOCAL_FLUSH_SECONDS)
-        if recorder is not None:
-            recorder.add(buffer.take())
-
-
-class CpuPeak:
-    """This process's busiest CPU share over CPU_SAMPLE_SECONDS windows since it was last
-    taken. Every load generator runs one; workers send theirs with their stats reports,
-    so a test of any length gets figures (Locust's own monitor reads every 10 s)."""
-
-    def __init__(self) -> None:
-        self.peak: float | None = None
-
-    def run(self) -> None:
-        process = psutil.Process()
-        process.cpu_percent()  # the first reading only sets the start
-        while True:
-            gevent.sleep(CPU_SAMPLE_SECONDS)
-            value = float(process.cpu_percent())
-            self.peak = value if self.peak is None else max(self.peak, value)
-            if recorder is not None:  # the master's or local process's own share
-                recorder.cpu(self.take())
-
-    def take(self) -> float | None:
-        peak, self.peak = self.peak, None
-        return peak
-
-
-cpu_peak = CpuPeak()
+        if kit.recorder is not None:
+            kit.recorder.add(kit.buffer.take())
 
 
 def on_init(environment: Environment, **_kwargs: Any) -> None:
-    global recorder
     from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
+    kit = state.kit(environment)
     runner = environment.runner
     events = environment.events
     if isinstance(runner, WorkerRunner):
         # The master's options only come with its first spawn message, so a worker always
         # buffers; with recording off the master just ignores what rides along.
-        buffer.worker = runner.client_id
-        buffer.take()
-        events.request.add_listener(on_request)
-        events.report_to_master.add_listener(on_report_to_master)
+        kit.buffer.worker = runner.client_id
+        kit.buffer.take()
+        _listen(environment, kit)
+        events.report_to_master.add_listener(lambda data, **_: _report(kit, data))
+
+        def send_last_timings(**_: Any) -> None:
+            """This worker's test stopped: its last timings go now, before it reports
+            stopped."""
+            data: dict[str, Any] = {}
+            _report(kit, data)
+            runner.send_message(FINAL_MESSAGE, data)
+
         events.test_stop.add_listener(send_last_timings)
-        gevent.spawn(cpu_peak.run)
+        gevent.spawn(kit.cpu_peak.run, kit)
         return
     if not isinstance(runner, MasterRunner | LocalRunner) or environment.parsed_options is None:
         return
     if not environment.parsed_options.results_db:  # --results-db '': recording is off
         return
-    recorder = Recorder(ResultsStore(environment.parsed_options.results_db))
-    events.worker_report.add_listener(on_worker_report)
-    gevent.spawn(cpu_peak.run)
+    store = ResultsStore(environment.parsed_options.results_db)
+    kit.recorder = Recorder(store, kit.pacing, kit.buffer)
+    events.worker_report.add_listener(lambda client_id, data, **_: _received(kit, client_id, data))
+    events.spawning_complete.add_listener(lambda **_: _spawned(kit))
+    gevent.spawn(kit.cpu_peak.run, kit)
     if isinstance(runner, MasterRunner):
+
+        def on_last_timings(msg: Any, **_: Any) -> None:
+            _received(kit, msg.node_id, msg.data)
+            if kit.recorder is not None:
+                kit.recorder.final_from(msg.node_id)
+
         runner.register_message(FINAL_MESSAGE, on_last_timings)
     if isinstance(runner, LocalRunner):
-        events.request.add_listener(on_request)
-        gevent.spawn(_flush_locally)
+        _listen(environment, kit)
+        gevent.spawn(_flush_locally, kit)
 
 
 def start_run(environment: Environment) -> None:
     options = environment.parsed_options
+    recorder = state.kit(environment).recorder
     if recorder is None or options is None:
         return
     label = options.run_label or datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
@@ -371,6 +321,7 @@ def on_test_start(environment: Environment, **_kwargs: Any) -> None:
     start_run(environment)
 
 
-def on_spawning_complete(user_count: int, **_kwargs: Any) -> None:
+def _spawned(kit: Kit) -> None:
+    recorder = kit.recorder
     if recorder is not None and recorder.run_id is not None and recorder.spawned_at is None:
         recorder.spawned()

@@ -23,12 +23,14 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loadkit import gate, options, pacing, recorder
+from loadkit import gate, options, pacing, state
 from loadkit.results import ResultsStore, RunInfo, StoredComparison
 
 if TYPE_CHECKING:
     from flask import Response
     from locust.env import Environment
+
+    from loadkit.state import Kit
 
 SCRIPT = Path(__file__).with_name("webui.js")
 PREVIOUS = "previous"
@@ -48,10 +50,10 @@ def _pacing_text(run: RunInfo) -> str:
     return text
 
 
-def runs_and_verdicts() -> list[tuple[RunInfo, str | None]]:
+def runs_and_verdicts(kit: Kit) -> list[tuple[RunInfo, str | None]]:
     """The recorded runs, newest first, each with its verdict against its own baseline
     ("running" for the open one, None when it was not compared)."""
-    rec = recorder.recorder
+    rec = kit.recorder
     if rec is None:
         return []
     return [
@@ -86,10 +88,10 @@ def _runs_table(runs: list[tuple[RunInfo, str | None]]) -> str:
     )
 
 
-def _pacing_changes() -> str:
-    rec = recorder.recorder
+def _pacing_changes(kit: Kit) -> str:
+    rec = kit.recorder
     since = rec.started_at if rec is not None and rec.run_id is not None else time.time()
-    changes = pacing.pacing.changes_since(since)
+    changes = kit.pacing.changes_since(since)
     if not changes:
         return "<p>No change of pacing during this test.</p>"
     items = "".join(
@@ -98,12 +100,12 @@ def _pacing_changes() -> str:
     return f"<p>Changes during this test (recorded with the run):</p><ul>{items}</ul>"
 
 
-def check_baseline(label: str) -> str:
+def check_baseline(label: str, kit: Kit | None = None) -> str:
     """``label`` when it can be a baseline: empty (none), 'previous', or a recorded run."""
     label = label.strip()
     if label in ("", PREVIOUS):
         return label
-    rec = recorder.recorder
+    rec = kit.recorder if kit is not None else None
     if rec is None:
         raise ValueError("recording is off (--results-db ''): there is no baseline to pick")
     if rec.read(ResultsStore.run, label) is None:
@@ -118,22 +120,23 @@ CHECKS: dict[str, Callable[[str], Any]] = {
     "pacing": options.positive_seconds,
     "alpha": options.alpha,
     "min_change": options.min_change,
-    "baseline": check_baseline,
 }
 SWARM_FIELDS = ("pacing", "alpha", "min_change", "baseline")
 
 
-def checked(field: str, value: Any) -> Any:
+def checked(field: str, value: Any, kit: Kit | None = None) -> Any:
     """``value`` as ``field``'s check reads it; a ValueError naming the field otherwise."""
     try:
+        if field == "baseline":
+            return check_baseline(str(value), kit)
         return CHECKS[field](str(value))
     except (ValueError, argparse.ArgumentTypeError) as error:
         raise ValueError(f"{field}: {error}") from None
 
 
-def _last_comparison() -> StoredComparison | None:
+def _last_comparison(kit: Kit) -> StoredComparison | None:
     """The comparison of the last test this process ran, if it was compared."""
-    rec, last = recorder.recorder, gate.last
+    rec, last = kit.recorder, kit.last
     if rec is None or last is None:
         return None
     found: StoredComparison | None = rec.read(ResultsStore.comparison, last.run_id)
@@ -155,10 +158,10 @@ def _baseline_form(environment: Environment, heading: str, labels: list[str]) ->
     )
 
 
-def _pacing_form() -> str:
+def _pacing_form(kit: Kit) -> str:
     return (
         '<form data-action="pacing"><label>Pacing: <input name="seconds" type="number" '
-        f'step="any" min="0" value="{pacing.pacing.seconds:g}" required> s between the starts '
+        f'step="any" min="0" value="{kit.pacing.seconds:g}" required> s between the starts '
         "of a user's iterations</label> <button>Set</button></form>"
     )
 
@@ -177,11 +180,12 @@ STYLE = (
 
 def panel(environment: Environment, name: str) -> str:
     """The HTML the script puts in a tab (or under the start form)."""
-    rec = recorder.recorder
+    kit = state.kit(environment)
+    rec = kit.recorder
     parts = [STYLE, '<div class="loadwatch-status" role="status"></div>']
     if name == "pacing":
-        return "".join([*parts, "<h3>Pacing</h3>", _pacing_form(), _pacing_changes()])
-    runs = runs_and_verdicts()
+        return "".join([*parts, "<h3>Pacing</h3>", _pacing_form(kit), _pacing_changes(kit)])
+    runs = runs_and_verdicts(kit)
     parts.append("<h3>loadwatch</h3>")
     if rec is None:
         parts.append("<p>Recording is off (<code>--results-db ''</code>): no baseline.</p>")
@@ -189,8 +193,8 @@ def panel(environment: Environment, name: str) -> str:
         labels = [run.label for run, _ in runs]
         parts.append(_baseline_form(environment, "Baseline for the next test:", labels))
     if name == "start":
-        return "".join([*parts, _pacing_form()])
-    last = _last_comparison()
+        return "".join([*parts, _pacing_form(kit)])
+    last = _last_comparison(kit)
     if rec is not None and rec.closing is not None:
         parts.append(
             f"<p>Test <code>{escape(rec.label or '')}</code> is ending: its verdict "
@@ -198,9 +202,9 @@ def panel(environment: Environment, name: str) -> str:
         )
     elif last is not None:
         parts.append(last.banner + last.html)
-    elif gate.last is not None:
+    elif kit.last is not None:
         parts.append(
-            f"<p>The last test, <code>{escape(gate.last.label)}</code>, was not compared: "
+            f"<p>The last test, <code>{escape(kit.last.label)}</code>, was not compared: "
             "no baseline was picked.</p>"
         )
     else:
@@ -227,11 +231,12 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
     base_path = getattr(environment.parsed_options, "web_base_path", "") or ""
     routes = Blueprint("loadwatch", __name__, url_prefix=base_path or None)
     guard = web_ui.auth_required_if_enabled
+    kit = state.kit(environment)
 
     def posted(field: str) -> Any:
         """A POSTed field as its check reads it; a 400 naming the field otherwise."""
         try:
-            return checked(field, _fields(request).get(field, ""))
+            return checked(field, _fields(request).get(field, ""), kit)
         except ValueError as error:
             abort(make_response(jsonify(detail=str(error)), 400))
 
@@ -239,8 +244,8 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
     @guard
     def pacing_route() -> Response:
         if request.method == "POST":
-            pacing.set_everywhere(environment, posted("seconds"))
-        return jsonify(seconds=pacing.pacing.seconds, changes=len(pacing.pacing.history))
+            pacing.set_everywhere(environment, kit.pacing, posted("seconds"))
+        return jsonify(seconds=kit.pacing.seconds, changes=len(kit.pacing.history))
 
     @routes.route("/loadwatch/baseline", methods=["GET", "POST"])
     @guard
@@ -254,13 +259,13 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
     @routes.route("/loadwatch/runs")
     @guard
     def runs_route() -> Response:
-        return jsonify([{**asdict(run), "verdict": v} for run, v in runs_and_verdicts()])
+        return jsonify([{**asdict(run), "verdict": v} for run, v in runs_and_verdicts(kit)])
 
     @routes.route("/loadwatch/report/<int:run_id>")
     @guard
     def report_route(run_id: int) -> Response | tuple[Response, int]:
         """A recorded run's comparison, as it was when the run ended."""
-        rec = recorder.recorder
+        rec = kit.recorder
         found = None if rec is None else rec.read(ResultsStore.comparison, run_id)
         if found is None:
             return jsonify(detail=f"run {run_id} has no comparison"), 404
@@ -271,7 +276,7 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
     @guard
     def comparison_route() -> Response | tuple[Response, int]:
         """The last test's comparison as JSON (the same as its report's)."""
-        last = _last_comparison()
+        last = _last_comparison(kit)
         if last is None:
             return jsonify(detail="no test has been compared yet"), 404
         return Response(last.json, mimetype="application/json")
@@ -304,7 +309,7 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         for field in SWARM_FIELDS:
             if field in request.form:
                 try:
-                    checked(field, request.form[field])
+                    checked(field, request.form[field], kit)
                 except ValueError as error:
                     return jsonify(success=False, message=str(error)), 400
         return None
@@ -315,15 +320,15 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         if path == swarm_path and request.method == "POST" and response.status_code == 200:
             # A scripted edit of a running test may carry a pacing: apply it as the tab does.
             opts = environment.parsed_options
-            if opts is not None and opts.pacing != pacing.pacing.seconds:
-                pacing.set_everywhere(environment, opts.pacing)
+            if opts is not None and opts.pacing != kit.pacing.seconds:
+                pacing.set_everywhere(environment, kit.pacing, opts.pacing)
         elif path == index_path and response.mimetype == "text/html":
             response.direct_passthrough = False
             page = response.get_data(as_text=True)
             tag = '<script src="./loadwatch/ui.js" defer></script>'
             response.set_data(page.replace("</body>", tag + "</body>", 1))
         elif path == report_path and response.mimetype == "text/html":
-            last = _last_comparison()
+            last = _last_comparison(kit)
             if last is not None:
                 from loadkit.report import with_section
 

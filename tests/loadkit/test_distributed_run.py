@@ -6,10 +6,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
-from loadkit.distribution import pool_source, slices
 from loadkit.pacing import JITTER, Pacing, paced
 from loadkit.results import ResultsStore
 from loadkit.samplers import (
@@ -20,6 +20,8 @@ from loadkit.samplers import (
     UniqueSequentialSampler,
     csv_rows,
 )
+from loadkit.state import Kit
+from user_pool import pool_source, slices
 
 from tests.live import LOCUSTFILE, ROOT, Service, running_locust, wait_for_users
 from tests.metrics_text import samples, value
@@ -177,11 +179,10 @@ def test_pool_slices_are_disjoint_and_cover_the_pool() -> None:
 def test_paced_waits_keep_the_rhythm(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
     monkeypatch.setattr("loadkit.pacing.time.monotonic", lambda: clock[0])
-    monkeypatch.setattr("loadkit.pacing.pacing", Pacing(2.0))
     monkeypatch.setattr("loadkit.pacing.random.uniform", lambda low, high: 1.0)  # no jitter
 
     class User:
-        pass
+        environment = SimpleNamespace(loadkit=Kit(pacing=Pacing(2.0)))
 
     user = User()
     clock[0] += 0.5  # the first iteration took 0.5 s
@@ -196,10 +197,9 @@ def test_paced_periods_jitter_around_the_pacing(monkeypatch: pytest.MonkeyPatch)
     """Users must not stay in lockstep: each period varies, and the rate stays the pacing."""
     clock = [0.0]
     monkeypatch.setattr("loadkit.pacing.time.monotonic", lambda: clock[0])
-    monkeypatch.setattr("loadkit.pacing.pacing", Pacing(2.0))
 
     class User:
-        pass
+        environment = SimpleNamespace(loadkit=Kit(pacing=Pacing(2.0)))
 
     user = User()
     waits = []

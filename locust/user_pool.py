@@ -1,13 +1,16 @@
-"""Test credentials: the master makes sure a pool of load-test users exists in the service,
-then hands each worker a slice of its own over a Locust custom message, so that no two
-simulated users in the whole cluster share a login while the pool is big enough.
+"""loadwatch's scenario: its load-test users. The master makes sure a pool of them exists in
+the service (as the service's admin), then hands each worker a slice of its own over a
+Locust custom message, so that no two simulated users in the whole cluster share a login
+while the pool is big enough. Only the master holds the admin's password.
 
 In local (single-process) mode the same listener loads the whole pool into the process.
+Its options and listeners are hooked in by scenario.py, which only locustfile.py imports.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,15 +18,14 @@ from typing import TYPE_CHECKING, Any
 import gevent
 import requests
 from gevent.pool import Pool
+from loadkit.samplers import Generated, SamplerExhausted, SequentialSampler, UniqueSequentialSampler
 
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
     from locust.env import Environment
 
-from loadkit.samplers import Generated, SamplerExhausted, SequentialSampler, UniqueSequentialSampler
-
 log = logging.getLogger(__name__)
 
-MESSAGE = "loadkit_credentials"
+MESSAGE = "loadwatch_credentials"
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,12 @@ class CredentialPool:
             return self._shared.next()
 
 
-credentials = CredentialPool()
+def credentials(environment: Environment) -> CredentialPool:
+    """This process's pool of credentials, kept on its Environment."""
+    found: CredentialPool | None = getattr(environment, "loadwatch_credentials", None)
+    if found is None:
+        found = environment.loadwatch_credentials = CredentialPool()
+    return found
 
 
 def slices(creds: list[Credential], parts: int) -> list[list[Credential]]:
@@ -105,19 +112,32 @@ def slices(creds: list[Credential], parts: int) -> list[list[Credential]]:
     return [creds[i::parts] for i in range(max(parts, 1))]
 
 
-def _on_message(environment: Environment, msg: Any, **_kwargs: Any) -> None:
-    creds = [Credential(**item) for item in msg.data["credentials"]]
-    credentials.load(creds)
-    log.info(
-        "loadkit: received %d credentials: %s", len(creds), ",".join(c.username for c in creds)
-    )
+ADMIN_PASSWORD_VARIABLE = "LOADWATCH_ADMIN_PASSWORD"  # noqa: S105 - its name, not its value
 
 
 def on_init(environment: Environment, **_kwargs: Any) -> None:
     from locust.runners import WorkerRunner
 
-    if isinstance(environment.runner, WorkerRunner):
-        environment.runner.register_message(MESSAGE, _on_message)
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(
+            MESSAGE, lambda msg, **_: _on_message(credentials(environment), msg)
+        )
+        return
+    options = environment.parsed_options
+    if options is not None and options.user_pool > 0 and not options.admin_password:
+        sys.exit(
+            f"loadwatch's scenario creates its users as the service's admin: set "
+            f"{ADMIN_PASSWORD_VARIABLE} (or --admin-password), or --user-pool 0"
+        )
+
+
+def _on_message(pool: CredentialPool, msg: Any) -> None:
+    creds = [Credential(**item) for item in msg.data["credentials"]]
+    pool.load(creds)
+    log.info(
+        "loadwatch: received %d credentials: %s", len(creds), ",".join(c.username for c in creds)
+    )
 
 
 def on_test_start(environment: Environment, **_kwargs: Any) -> None:
@@ -130,16 +150,17 @@ def on_test_start(environment: Environment, **_kwargs: Any) -> None:
     if options is None:
         return
     if options.user_pool == 0:
-        log.info("loadkit: --user-pool 0: no load-test users are created or handed out")
+        log.info("loadwatch: --user-pool 0: no load-test users are created or handed out")
         return
     host = (environment.host or "").rstrip("/")
     creds = list(pool_source(options.user_pool, options.loadtest_password))
     admin = Credential(options.admin_username, options.admin_password)
     started = time.monotonic()
     ensure_pool(host, admin, creds)
-    log.info("loadkit: %d load-test users ready in %.1f s", len(creds), time.monotonic() - started)
+    seconds = time.monotonic() - started
+    log.info("loadwatch: %d load-test users ready in %.1f s", len(creds), seconds)
     if isinstance(runner, LocalRunner):
-        credentials.load(creds)
+        credentials(environment).load(creds)
         return
     workers = [worker.id for worker in runner.clients.all]
     for worker_id, part in zip(workers, slices(creds, len(workers)), strict=False):

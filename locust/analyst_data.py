@@ -1,10 +1,12 @@
-"""Data for the analysts to read: before a test, the master makes sure every load-test user
-has a finished run of realistic size, posted through the API as cpu-monitor would (batches
-of samples, then the run finished). Runs are per owner, so each user gets its own; a user
-that has one already (from an earlier test on the same service) is left as it is.
+"""loadwatch's scenario: data for its analysts to read. Before a test, the master makes sure
+every load-test user has a finished run of realistic size, posted through the API as
+cpu-monitor would (batches of samples, then the run finished). Runs are per owner, so each
+user gets its own; a user that has one already (from an earlier test on the same service)
+is left as it is.
 
 The runs are tagged, so AnalystUser reads these and every test reads the same amount of
 data: a comparison of two tests then compares the service, not the data it happened to hold.
+Hooked in by scenario.py, which only locustfile.py imports.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from gevent.pool import Pool
-
-from loadkit.distribution import Credential, PoolError, pool_source
+from user_pool import Credential, PoolError, pool_source
 
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
     from locust.env import Environment
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside li
 log = logging.getLogger(__name__)
 
 TAG = "loadwatch-analyst-data"
+ANALYST_SAMPLES = 2_000  # in the run each analyst reads: a few pages and a CSV
 BATCH = 1_000  # samples per POST, as cpu-monitor's spool sends them
 
 
@@ -103,7 +105,7 @@ def on_test_start(environment: Environment, **_kwargs: Any) -> None:
     started = time.monotonic()
     made = ensure_analyst_data(host, creds, options.analyst_samples)
     log.info(
-        "loadkit: analyst data ready (%d of %d users needed a %d-sample run) in %.1f s",
+        "loadwatch: analyst data ready (%d of %d users needed a %d-sample run) in %.1f s",
         made,
         len(creds),
         options.analyst_samples,
