@@ -7,7 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from loadkit import defaults, options
-from loadkit.results import ResultsStore
+from loadkit.results import NotAStore, ResultsStore, check_store
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give CURRENT and BASELINE labels, or --list")
     if not args.db.is_file():
         print(f"loadwatch-compare: error: no results store at {args.db}", file=sys.stderr)
+        return 2
+    try:
+        check_store(args.db)
+    except NotAStore as error:
+        print(f"loadwatch-compare: error: {error}", file=sys.stderr)
         return 2
     if args.list:
         return list_runs(args.db, args.list)

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.stats import ks_2samp
 
 from loadkit import verdict as stats
-from loadkit.defaults import ALPHA, MIN_CHANGE
+from loadkit.defaults import ALPHA, MIN_CHANGE, PREVIOUS
 from loadkit.results import ResultsStore, RunInfo
 from loadkit.verdict import (
     IMPROVEMENT,
@@ -235,7 +235,7 @@ def compare_runs(
     current = store.run(current_label)
     if current is None:
         raise LookupError(f"no run labelled {current_label!r} in {store.path}")
-    if baseline_label == "previous":
+    if baseline_label == PREVIOUS:
         baseline = store.previous_comparable(current)
         if baseline is None:
             comparison = Comparison(current, None, alpha, thresholds)

@@ -10,3 +10,4 @@ ALPHA = 0.05  # family-wise error of one comparison (Holm over endpoints and qua
 # runs of the same code differ by a few percent, and more in the tail: see the calibration
 # table in docs/benchmarks.md for what these defaults give.
 MIN_CHANGE = {"p50": 0.10, "p95": 0.15, "p99": 0.20}
+PREVIOUS = "previous"  # --baseline previous: the last comparable run, whatever its label

@@ -21,19 +21,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import gevent
 from gevent.threadpool import ThreadPool
 
 from loadkit import state
+from loadkit.defaults import PREVIOUS
 from loadkit.pacing import Pacing
-from loadkit.results import Batch, ResultsStore
+from loadkit.results import Batch, NotAStore, ResultsStore
 from loadkit.timings import CPU_KEY, REPORT_KEY, SETUP_KEY, Buffer
 
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
@@ -252,6 +254,12 @@ def _flush_locally(kit: Kit) -> None:
             kit.recorder.add(kit.buffer.take())
 
 
+def usage_error(message: str) -> NoReturn:
+    """One line, and exit 2, before any test starts (as Locust's own bad options do)."""
+    print(f"loadkit: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
 def on_init(environment: Environment, **_kwargs: Any) -> None:
     from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
@@ -280,7 +288,13 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         return
     if not environment.parsed_options.results_db:  # --results-db '': recording is off
         return
-    store = ResultsStore(environment.parsed_options.results_db)
+    options = environment.parsed_options
+    try:
+        store = ResultsStore(options.results_db)
+    except NotAStore as error:
+        usage_error(f"--results-db: {error}")
+    if options.baseline not in ("", PREVIOUS) and store.run(options.baseline) is None:
+        usage_error(f"--baseline: no run labelled {options.baseline!r} in {options.results_db}")
     kit.recorder = Recorder(store, kit.pacing, kit.buffer)
     events.worker_report.add_listener(lambda client_id, data, **_: _received(kit, client_id, data))
     events.spawning_complete.add_listener(lambda **_: _spawned(kit))

@@ -151,9 +151,29 @@ class StoredComparison:
     html: str
 
 
+class NotAStore(ValueError):
+    """The file exists but is not a loadkit results store: it is left untouched."""
+
+
+def check_store(path: Path) -> None:
+    """Refuse a file that exists and is not a results store (a new or empty file is fine)."""
+    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+        return
+    if not path.is_file():
+        raise NotAStore(f"{path} is not a file")
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.DatabaseError:
+        raise NotAStore(f"{path} is not a loadkit results store (not an SQLite file)") from None
+    if not {"runs", "timings"} <= tables:
+        raise NotAStore(f"{path} is not a loadkit results store (it has no runs and timings)")
+
+
 class ResultsStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        check_store(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # One connection, used by one thread at a time (the writer, or a reader after it).
         self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loadkit import gate, options, pacing, state
+from loadkit.defaults import PREVIOUS
 from loadkit.results import ResultsStore, RunInfo, StoredComparison
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from loadkit.state import Kit
 
 SCRIPT = Path(__file__).with_name("webui.js")
-PREVIOUS = "previous"
 TABS = [{"title": "Baseline", "key": "baseline"}, {"title": "Pacing", "key": "pacing"}]
 BLANK = "-"
 

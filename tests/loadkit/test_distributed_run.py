@@ -1,6 +1,7 @@
 """A real distributed Locust run (master + 2 workers) against the live service."""
 
 import csv
+import os
 import re
 import subprocess
 import sys
@@ -222,6 +223,21 @@ def test_a_bad_pacing_is_a_usage_error_before_anything_starts(pacing: str) -> No
     )
     assert result.returncode == 2, result.stderr
     assert "--pacing" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_loadwatchs_scenario_without_its_admin_password_says_which_variable() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOADWATCH_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-t", "1s"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode != 0, result.stderr
+    assert "LOADWATCH_ADMIN_PASSWORD" in result.stderr and "Traceback" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if "LOADWATCH_ADMIN" in line]) == 1
 
 
 @pytest.mark.parametrize(

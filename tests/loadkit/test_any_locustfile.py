@@ -1,0 +1,164 @@
+"""loadkit for a stranger: `pip install ./locust` alone in a fresh venv, a ten-line locustfile
+against a small counter site (examples/counter), and the verdict and the gate on real runs."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.live import ROOT, free_port, stop
+
+COUNTER = ROOT / "examples" / "counter"
+
+
+def uv() -> list[str]:
+    found = shutil.which("uv")
+    return [found] if found else [sys.executable, "-m", "uv"]
+
+
+@pytest.fixture(scope="module")
+def loadkit_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new venv with `./locust` installed and nothing else of loadwatch's."""
+    venv = tmp_path_factory.mktemp("loadkit-venv") / "venv"
+    subprocess.run([*uv(), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [*uv(), "pip", "install", "--quiet", "--python", str(python), str(ROOT / "locust")],
+        check=True,
+        timeout=600,
+    )
+    listed = subprocess.run(
+        [*uv(), "pip", "list", "--python", str(python)], capture_output=True, text=True
+    ).stdout
+    assert "loadwatch-loadkit" in listed
+    for other in ("loadwatch ", "cpu-monitor", "embedded-mongo", "loadwatch-functional"):
+        assert other not in listed, f"loadkit pulled in {other.strip()}"
+    return venv
+
+
+@contextmanager
+def counter_site(port: int, work_ms: float) -> Iterator[str]:
+    process = subprocess.Popen(
+        [sys.executable, str(COUNTER / "site.py"), "--port", str(port), "--work-ms", str(work_ms)],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                httpx.get(url + "/", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the counter site did not start"
+                time.sleep(0.05)
+        yield url
+    finally:
+        stop(process)
+
+
+def headless(
+    venv: Path, host: str, db: Path, label: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """One headless test of the counter's locustfile, from the fresh venv."""
+    return subprocess.run(
+        [
+            str(venv / "bin" / "locust"),
+            "-f",
+            str(COUNTER / "locustfile.py"),
+            "--headless",
+            *("-u", "10", "-r", "10", "-t", "8s", "--host", host),
+            *("--results-db", str(db), "--run-label", label, "--exporter-port", "0"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=db.parent,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LOADWATCH_")},
+    )
+
+
+def test_a_strangers_locustfile_gets_runs_verdicts_and_the_gate(
+    loadkit_venv: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "results.sqlite"
+    started = time.monotonic()
+    port = free_port()
+    with counter_site(port, work_ms=3) as site:
+        first = headless(loadkit_venv, site, db, "first")
+        assert first.returncode == 0, first.stderr[-2000:]
+        second = headless(
+            loadkit_venv,
+            site,
+            db,
+            "second",
+            "--baseline",
+            "first",
+            "--fail-on-regression",
+            "--compare-json",
+            str(tmp_path / "second.json"),
+        )
+        assert second.returncode == 0, second.stderr[-2000:]
+    unchanged = json.loads((tmp_path / "second.json").read_text())
+    assert [e["verdict"] for e in unchanged["endpoints"]] == ["no significant change"]
+    with counter_site(port, work_ms=9) as site:  # the site made three times slower
+        slower = headless(
+            loadkit_venv,
+            site,
+            db,
+            "slower",
+            "--baseline",
+            "first",
+            "--fail-on-regression",
+            "--compare-json",
+            str(tmp_path / "slower.json"),
+        )
+    assert slower.returncode == 1, slower.stderr[-2000:]
+    regressed = json.loads((tmp_path / "slower.json").read_text())
+    assert [(e["method"], e["name"], e["verdict"]) for e in regressed["endpoints"]] == [
+        ("GET", "/", "regression")
+    ]
+    listed = subprocess.run(
+        [str(loadkit_venv / "bin" / "loadwatch-compare"), "--db", str(db), "--list"],
+        capture_output=True,
+        text=True,
+    )
+    assert listed.returncode == 0
+    labels = [line.split()[0] for line in listed.stdout.splitlines()[1:]]
+    assert labels == ["first", "second", "slower"]
+    print(
+        f"\ncounter example: 3 runs in {time.monotonic() - started:.0f} s; "
+        f"second: {unchanged['verdict']}; slower: {regressed['verdict']}"
+    )
+
+
+def test_bad_input_is_one_line_and_exit_2(loadkit_venv: Path, tmp_path: Path) -> None:
+    db = tmp_path / "results.sqlite"
+    port = free_port()
+    with counter_site(port, work_ms=1) as site:
+        assert headless(loadkit_venv, site, db, "only").returncode == 0
+        unknown = headless(loadkit_venv, site, db, "next", "--baseline", "nope")
+        not_a_store = tmp_path / "notes.txt"
+        not_a_store.write_text("not a results store\n")
+        foreign = headless(loadkit_venv, site, not_a_store, "next")
+    for result, words in ((unknown, "no run labelled 'nope'"), (foreign, "not a loadkit")):
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr and words in result.stderr
+    assert not_a_store.read_text() == "not a results store\n"  # left untouched
+    compare = str(loadkit_venv / "bin" / "loadwatch-compare")
+    for args, words in (
+        (["--db", str(db), "only", "nope"], "nope"),
+        (["--db", str(not_a_store), "--list"], "not a loadkit"),
+    ):
+        result = subprocess.run([compare, *args], capture_output=True, text=True)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and words in result.stderr
