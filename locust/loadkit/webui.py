@@ -4,7 +4,8 @@ the verdict in the report that "Download data" gives.
 Locust's UI is a React page whose extra tabs can only show tables from the stats it polls,
 and it stops polling when a test stops: a table can neither hold a form nor show the verdict
 that comes after STOP. So the tabs are Locust's, and their content is loadkit's panel, put
-in by a small script (``/loadwatch/ui.js``, added to the page) from server-rendered HTML:
+in by a small script (``static/webui.js``, which ``templates/locust_ui/index.html`` adds to
+Locust's page) from HTML rendered by ``templates/loadkit/panel.html``:
 the baseline for the next test, the last test's comparison with its ECDFs and the recorded
 runs; the pacing with an input and its changes. A shorter panel sits under the start form,
 where no tab is shown yet. It acts through the JSON routes below, which scripts can call too.
@@ -19,7 +20,6 @@ import argparse
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from loadkit.state import Kit
 
-SCRIPT = Path(__file__).with_name("webui.js")
+HERE = Path(__file__).parent
 TABS = [{"title": "Baseline", "key": "baseline"}, {"title": "Pacing", "key": "pacing"}]
 BLANK = "-"
 
@@ -60,44 +60,6 @@ def runs_and_verdicts(kit: Kit) -> list[tuple[RunInfo, str | None]]:
         (run, "running" if run.id == rec.run_id else verdict)
         for run, verdict in rec.read(_runs_with_verdicts)
     ]
-
-
-def _runs_table(runs: list[tuple[RunInfo, str | None]]) -> str:
-    if not runs:
-        return "<p>No run is recorded yet.</p>"
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("Run", "Started", "Users", "Pacing", "req/s", "Verdict against its baseline")
-    )
-    body = ""
-    for run, verdict in runs:
-        label = escape(run.label)
-        if verdict not in (None, "running"):
-            label = f'<a href="loadwatch/report/{run.id}" target="_blank">{label}</a>'
-        cells = [
-            label,
-            run.started_text,
-            BLANK if run.users is None else str(run.users),
-            _pacing_text(run),
-            BLANK if run.req_per_s is None else f"{run.req_per_s:,.1f}",
-            escape(verdict or "not compared"),
-        ]
-        body += "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
-    return (
-        f'<table class="loadwatch-runs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-    )
-
-
-def _pacing_changes(kit: Kit) -> str:
-    rec = kit.recorder
-    since = rec.started_at if rec is not None and rec.run_id is not None else time.time()
-    changes = kit.pacing.changes_since(since)
-    if not changes:
-        return "<p>No change of pacing during this test.</p>"
-    items = "".join(
-        f"<li>{time.strftime('%H:%M:%S', time.localtime(ts))}: {s:g} s</li>" for ts, s in changes
-    )
-    return f"<p>Changes during this test (recorded with the run):</p><ul>{items}</ul>"
 
 
 def check_baseline(label: str, kit: Kit | None = None) -> str:
@@ -143,77 +105,40 @@ def _last_comparison(kit: Kit) -> StoredComparison | None:
     return found
 
 
-def _baseline_form(environment: Environment, heading: str, labels: list[str]) -> str:
-    current = _current_baseline(environment)
-    choices = [("", "none: record only"), (PREVIOUS, "previous comparable run")]
-    choices += [(label, label) for label in labels]
-    items = "".join(
-        f'<option value="{escape(value)}"{" selected" if value == current else ""}>'
-        f"{escape(text)}</option>"
-        for value, text in choices
-    )
-    return (
-        f'<form data-action="loadwatch/baseline"><label>{heading} '
-        f'<select name="baseline">{items}</select></label> <button>Set</button></form>'
-    )
-
-
-def _pacing_form(kit: Kit) -> str:
-    return (
-        '<form data-action="pacing"><label>Pacing: <input name="seconds" type="number" '
-        f'step="any" min="0" value="{kit.pacing.seconds:g}" required> s between the starts '
-        "of a user's iterations</label> <button>Set</button></form>"
-    )
-
-
 def _current_baseline(environment: Environment) -> str:
     opts = environment.parsed_options
     return str(getattr(opts, "baseline", "") or "")
 
 
-STYLE = (
-    "<style>#loadwatch-panel table.loadwatch-runs{border-collapse:collapse;margin:8px 0}"
-    "#loadwatch-panel .loadwatch-runs td,#loadwatch-panel .loadwatch-runs th{border:1px solid "
-    "#ddd;padding:4px 8px;text-align:left}#loadwatch-panel h3{margin:4px 0 8px}</style>"
-)
+def _pacing_changes(kit: Kit) -> list[tuple[str, float]]:
+    """The pacing's changes during the open test (or none), with their local times."""
+    rec = kit.recorder
+    since = rec.started_at if rec is not None and rec.run_id is not None else time.time()
+    return [
+        (time.strftime("%H:%M:%S", time.localtime(ts)), seconds)
+        for ts, seconds in kit.pacing.changes_since(since)
+    ]
 
 
-def panel(environment: Environment, name: str) -> str:
-    """The HTML the script puts in a tab (or under the start form)."""
+def panel_context(environment: Environment, name: str) -> dict[str, Any]:
+    """What templates/loadkit/panel.html shows in a tab (or under the start form)."""
     kit = state.kit(environment)
     rec = kit.recorder
-    parts = [STYLE, '<div class="loadwatch-status" role="status"></div>']
-    if name == "pacing":
-        return "".join([*parts, "<h3>Pacing</h3>", _pacing_form(kit), _pacing_changes(kit)])
-    runs = runs_and_verdicts(kit)
-    parts.append("<h3>loadwatch</h3>")
-    if rec is None:
-        parts.append("<p>Recording is off (<code>--results-db ''</code>): no baseline.</p>")
-    else:
-        labels = [run.label for run, _ in runs]
-        parts.append(_baseline_form(environment, "Baseline for the next test:", labels))
-    if name == "start":
-        return "".join([*parts, _pacing_form(kit)])
-    last = _last_comparison(kit)
-    if rec is not None and rec.closing is not None:
-        parts.append(
-            f"<p>Test <code>{escape(rec.label or '')}</code> is ending: its verdict "
-            "follows in a moment.</p>"
-        )
-    elif last is not None:
-        parts.append(last.banner + last.html)
-    elif kit.last is not None:
-        parts.append(
-            f"<p>The last test, <code>{escape(kit.last.label)}</code>, was not compared: "
-            "no baseline was picked.</p>"
-        )
-    else:
-        parts.append(
-            "<p>No test has ended yet: pick a baseline, run a test and stop it; its verdict "
-            "shows here.</p>"
-        )
-    parts += ["<h3>Recorded runs</h3>", _runs_table(runs)]
-    return "".join(parts)
+    runs = runs_and_verdicts(kit) if name != "pacing" else []
+    choices = [("", "none: record only"), (PREVIOUS, "previous comparable run")]
+    return {
+        "name": name,
+        "pacing": kit.pacing.seconds,
+        "changes": _pacing_changes(kit) if name == "pacing" else [],
+        "recording": rec is not None,
+        "baseline": _current_baseline(environment),
+        "choices": choices + [(run.label, run.label) for run, _ in runs],
+        "closing": (rec.label or "") if rec is not None and rec.closing is not None else None,
+        "comparison": _last_comparison(kit) if name == "baseline" else None,
+        "last_label": kit.last.label if kit.last is not None else None,
+        "runs": runs,
+        "pacing_text": _pacing_text,
+    }
 
 
 def _fields(request: Any) -> Mapping[str, Any]:
@@ -226,10 +151,18 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
     web_ui = environment.web_ui
     if web_ui is None or web_ui.app is None:
         return
-    from flask import Blueprint, Response, abort, jsonify, make_response, request
+    from flask import Blueprint, Response, abort, jsonify, make_response, render_template, request
+    from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
     base_path = getattr(environment.parsed_options, "web_base_path", "") or ""
-    routes = Blueprint("loadwatch", __name__, url_prefix=base_path or None)
+    routes = Blueprint(
+        "loadwatch",
+        __name__,
+        url_prefix=base_path or None,
+        template_folder=str(HERE / "templates"),
+        static_folder=str(HERE / "static"),
+        static_url_path="/loadwatch/static",
+    )
     guard = web_ui.auth_required_if_enabled
     kit = state.kit(environment)
 
@@ -269,7 +202,7 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         found = None if rec is None else rec.read(ResultsStore.comparison, run_id)
         if found is None:
             return jsonify(detail=f"run {run_id} has no comparison"), 404
-        page = f'<!doctype html><meta charset="utf-8"><body>{found.banner}{found.html}</body>'
+        page = render_template("loadkit/report.html", comparison=found)
         return Response(page, mimetype="text/html")
 
     @routes.route("/loadwatch/comparison")
@@ -286,17 +219,24 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
     def panel_route(name: str) -> Response | tuple[Response, int]:
         if name not in ("start", "baseline", "pacing"):
             return jsonify(detail=f"no panel {name!r}"), 404
-        return Response(panel(environment, name), mimetype="text/html")
-
-    @routes.route("/loadwatch/ui.js")
-    def script_route() -> Response:
-        return Response(SCRIPT.read_text(encoding="utf-8"), mimetype="application/javascript")
+        page = render_template("loadkit/panel.html", **panel_context(environment, name))
+        return Response(page, mimetype="text/html")
 
     web_ui.app.register_blueprint(routes)
+    # Locust's page, with loadkit's script: templates/locust_ui/index.html includes Locust's
+    # own index.html (as "locust/index.html") and adds the script tag.
+    locust_templates = web_ui.app.jinja_loader
+    assert locust_templates is not None
+    web_ui.app.jinja_loader = ChoiceLoader(
+        [
+            FileSystemLoader(HERE / "templates" / "locust_ui"),
+            locust_templates,
+            PrefixLoader({"locust": locust_templates}),
+        ]
+    )
     # RESET (Locust fires it with no arguments) ends the run: what follows is a new one.
     environment.events.reset_stats.add_listener(lambda **_: gate.on_reset_stats(environment))
     web_ui.template_args["extendedTabs"] = TABS
-    index_path = f"{base_path}/"
     report_path = f"{base_path}/stats/report"
     swarm_path = f"{base_path}/swarm"
 
@@ -322,14 +262,11 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
             opts = environment.parsed_options
             if opts is not None and opts.pacing != kit.pacing.seconds:
                 pacing.set_everywhere(environment, kit.pacing, opts.pacing)
-        elif path == index_path and response.mimetype == "text/html":
-            response.direct_passthrough = False
-            page = response.get_data(as_text=True)
-            tag = '<script src="./loadwatch/ui.js" defer></script>'
-            response.set_data(page.replace("</body>", tag + "</body>", 1))
         elif path == report_path and response.mimetype == "text/html":
             last = _last_comparison(kit)
             if last is not None:
+                # Locust renders its report with a Jinja environment of its own, which no
+                # loader reaches: the verdict joins the rendered page (report.with_section).
                 from loadkit.report import with_section
 
                 response.direct_passthrough = False

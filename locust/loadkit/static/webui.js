@@ -3,7 +3,7 @@
 // own beside React's, found again and re-placed on every tick, and never edits React's.
 (function () {
   "use strict";
-  const base = document.currentScript.src.replace(/loadwatch\/ui\.js.*$/, "");
+  const base = document.currentScript.src.replace(/loadwatch\/static\/webui\.js.*$/, "");
   const panel = document.createElement("section");
   panel.id = "loadwatch-panel";
   panel.style.cssText =
