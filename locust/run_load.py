@@ -50,7 +50,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--spawn-rate", type=float, default=10)
     # Long and dense enough that the busy endpoints get the timings a baseline verdict
-    # needs (docs/load-tests.md: "Is this run slower than the last good one?").
+    # needs (docs/loadkit.md: "Is this run slower than the last good one?").
     parser.add_argument("--run-time", default="90s")
     parser.add_argument("--pacing", type=float, default=0.25)
     parser.add_argument("--workers", type=int, default=2)
