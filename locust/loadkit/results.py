@@ -166,8 +166,8 @@ def check_store(path: Path) -> None:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
     except sqlite3.DatabaseError:
         raise NotAStore(f"{path} is not a loadkit results store (not an SQLite file)") from None
-    if not {"runs", "timings"} <= tables:
-        raise NotAStore(f"{path} is not a loadkit results store (it has no runs and timings)")
+    if "runs" not in tables:
+        raise NotAStore(f"{path} is not a loadkit results store (it has no runs table)")
 
 
 class ResultsStore:

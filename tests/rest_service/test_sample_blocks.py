@@ -39,19 +39,16 @@ SAMPLE = st.tuples(
     st.one_of(st.none(), st.floats(0, 100, allow_nan=False)),  # memory_used_percent
 )
 BATCH = st.lists(SAMPLE, min_size=1, max_size=40)
-OPS = st.lists(
-    st.one_of(
-        st.tuples(st.just("post"), st.integers(0, 1), BATCH),
-        st.tuples(st.just("race"), st.integers(0, 1), BATCH, st.integers(2, 5)),
-        st.tuples(
-            st.just("page"), st.integers(0, 1), st.integers(-1, 2_100), st.integers(1, 1_500)
-        ),
-        st.tuples(st.just("csv"), st.integers(0, 1)),
-        st.tuples(st.just("summary"), st.integers(0, 1)),
-        st.tuples(st.just("delete"), st.integers(0, 1)),
-    ),
-    max_size=12,
-)
+# Everything a client can do one after the other; "race" posts copies of a batch at once.
+SEQUENTIAL = [
+    st.tuples(st.just("post"), st.integers(0, 1), BATCH),
+    st.tuples(st.just("page"), st.integers(0, 1), st.integers(-1, 2_100), st.integers(1, 1_500)),
+    st.tuples(st.just("csv"), st.integers(0, 1)),
+    st.tuples(st.just("summary"), st.integers(0, 1)),
+    st.tuples(st.just("delete"), st.integers(0, 1)),
+]
+RACE = st.tuples(st.just("race"), st.integers(0, 1), BATCH, st.integers(2, 5))
+OPS = st.lists(st.one_of(*SEQUENTIAL, RACE), max_size=12)
 
 Model = dict[int, tuple[datetime, float, list[float] | None, float | None]]
 
@@ -149,18 +146,7 @@ def test_blocks_answer_as_a_map_from_seq_to_sample(ops: list[tuple[Any, ...]]) -
 
 # Without racing copies: FerretDB does not isolate concurrent conditional updates of one
 # document (test_twenty_parallel_copies_are_stored_once names that gap), where MongoDB does.
-SEQUENTIAL_OPS = st.lists(
-    st.one_of(
-        st.tuples(st.just("post"), st.integers(0, 1), BATCH),
-        st.tuples(
-            st.just("page"), st.integers(0, 1), st.integers(-1, 2_100), st.integers(1, 1_500)
-        ),
-        st.tuples(st.just("csv"), st.integers(0, 1)),
-        st.tuples(st.just("summary"), st.integers(0, 1)),
-        st.tuples(st.just("delete"), st.integers(0, 1)),
-    ),
-    max_size=12,
-)
+SEQUENTIAL_OPS = st.lists(st.one_of(*SEQUENTIAL), max_size=12)
 
 
 # Fewer examples over a socket: each one starts from an empty database.
