@@ -46,7 +46,7 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
         "--admin-password",
         default="",
         include_in_web_ui=False,
-        env_var=user_pool.ADMIN_PASSWORD_VARIABLE,
+        env_var="LOADWATCH_ADMIN_PASSWORD",
         help=f"that admin's password (required; better set {user_pool.ADMIN_PASSWORD_VARIABLE})",
     )
 

@@ -160,8 +160,9 @@ def test_functional_tests_environment_is_what_they_read(services: dict[str, Any]
 
 
 def test_locust_environment_and_commands_are_what_loadkit_takes(services: dict[str, Any]) -> None:
-    plugin = (ROOT / "locust" / "loadkit" / "plugin.py").read_text()
-    env_vars = set(re.findall(r'env_var="(\w+)"', plugin))
+    # loadkit's options, and those of loadwatch's scenario beside its locustfile.
+    declared = [ROOT / "locust" / "loadkit" / "plugin.py", ROOT / "locust" / "scenario.py"]
+    env_vars = {v for path in declared for v in re.findall(r'env_var="(\w+)"', path.read_text())}
     for name in ("locust-master", "locust-worker"):
         assert env_keys(services[name]) <= env_vars, name
         # The image's entrypoint with the service's command: Locust itself must accept them.
