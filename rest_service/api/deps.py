@@ -1,5 +1,5 @@
 """FastAPI dependencies, all in one place: the current user (session cookie or API
-token), the admin, the settings and the session cache."""
+token), the admin, the settings, the session cache and the summary cache."""
 
 from typing import Annotated, Any
 
@@ -8,6 +8,7 @@ from fastapi.security import APIKeyCookie
 from starlette.requests import HTTPConnection
 
 from rest_service.domain.errors import Forbidden, NotAuthenticated
+from rest_service.domain.runs import SummaryCache
 from rest_service.domain.sessions import SessionCache, user_for_api_token, user_for_token
 from rest_service.settings import Settings
 from rest_service.storage.models import User
@@ -27,6 +28,12 @@ def _bearer(connection: HTTPConnection) -> str | None:
 def _sessions(connection: HTTPConnection) -> SessionCache:
     sessions: SessionCache = connection.app.state.sessions
     return sessions
+
+
+async def summary_cache(request: Request) -> SummaryCache:
+    """FastAPI dependency: the app's cache of runs' summaries."""
+    cache: SummaryCache = request.app.state.summaries
+    return cache
 
 
 async def session_cache(request: Request) -> SessionCache:
@@ -100,3 +107,4 @@ SessionUser = Annotated[User, Depends(session_user)]
 AdminUser = Annotated[User, Depends(admin_user)]
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 SessionCacheDep = Annotated[SessionCache, Depends(session_cache)]
+SummaryCacheDep = Annotated[SummaryCache, Depends(summary_cache)]

@@ -1,23 +1,14 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 
-from rest_service.api.deps import CurrentUser
+from rest_service.api.deps import CurrentUser, SummaryCacheDep
 from rest_service.api.params import BODY, NOT_FOUND, NOT_LOGGED_IN, NOT_RUNNING, RunId
 from rest_service.domain import runs
 from rest_service.domain.schemas import RunDetail, RunIn, RunOut, RunPage, RunPatch
 from rest_service.storage.models import Run, RunStatus
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=NOT_LOGGED_IN)
-
-
-async def summary_cache(request: Request) -> runs.SummaryCache:
-    """FastAPI dependency: the app's cache of finished runs' summaries."""
-    cache: runs.SummaryCache = request.app.state.summaries
-    return cache
-
-
-SummaryCacheDep = Annotated[runs.SummaryCache, Depends(summary_cache)]
 
 
 def run_out(run: Run) -> RunOut:
