@@ -13,7 +13,6 @@ same stored form by cheaper paths:
   limit of a real server.
 """
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -59,10 +58,10 @@ def _check_keys(item: dict[str, Any], shape: tuple[Any, ...] | None) -> None:
 MAX_BSON_SIZE = 16 * 1024 * 1024
 
 
-def check_document(item: Mapping[str, Any]) -> None:
+def check_document(item: dict[str, Any]) -> None:
     """mongomock's per-document checks, in its order: the keys, then BSON encoding; and the
     size limit a real server holds it to, which mongomock does not check."""
-    _check_keys(dict(item), _shape(dict(item)))
+    _check_keys(item, _shape(item))
     check_size(BSON.encode(item))
 
 
