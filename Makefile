@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help bootstrap system-deps compose-plugin run run-mongo mongo-server clean-data stack test lint typecheck pytest pytest-real bench format load screenshots
+.PHONY: bench-compare help bootstrap system-deps compose-plugin run run-mongo mongo-server clean-data stack test lint typecheck pytest pytest-real bench format load screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -83,6 +83,10 @@ load: bootstrap ## a 90 s headless distributed load test (master + 2 workers); r
 screenshots: bootstrap system-deps ## the README's pictures from real runs (docs/img/), and the dashboards
 	$(UV) run python -m docs.screenshots
 	$(UV) run python -m grafana.dashboards
+
+bench-compare: bootstrap ## storage and ingest benchmarks on BASE=<commit> and the working tree, in turn, with ratios
+	@[ -n "$(BASE)" ] || { echo "usage: make bench-compare BASE=<commit>" >&2; exit 2; }
+	$(UV) run python -m benchmarks.compare_commits --base $(BASE) $(BENCH_ARGS)
 
 bench: bootstrap ## the benchmarks, printing their figures (not part of `make test`)
 	$(UV) run python -m benchmarks.ingest
