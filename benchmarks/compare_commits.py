@@ -12,6 +12,7 @@ average and one bcrypt check at 12 rounds, as `benchmarks.storage` prints them.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -24,7 +25,7 @@ BENCHMARKS = ("storage", "ingest")
 
 
 def _uv() -> list[str]:
-    found = subprocess.run(["which", "uv"], capture_output=True, text=True).stdout.strip()
+    found = shutil.which("uv")
     return [found] if found else [sys.executable, "-m", "uv"]
 
 

@@ -87,6 +87,23 @@ def headless(
     )
 
 
+def gated(venv: Path, host: str, db: Path, label: str) -> subprocess.CompletedProcess[str]:
+    """A test compared with the run labelled "first", failing on a regression; its
+    comparison goes to LABEL.json beside the store."""
+    json_path = db.with_name(f"{label}.json")
+    return headless(
+        venv,
+        host,
+        db,
+        label,
+        "--baseline",
+        "first",
+        "--fail-on-regression",
+        "--compare-json",
+        str(json_path),
+    )
+
+
 def test_a_strangers_locustfile_gets_runs_verdicts_and_the_gate(
     loadkit_venv: Path, tmp_path: Path
 ) -> None:
@@ -96,32 +113,12 @@ def test_a_strangers_locustfile_gets_runs_verdicts_and_the_gate(
     with counter_site(port, work_ms=3) as site:
         first = headless(loadkit_venv, site, db, "first")
         assert first.returncode == 0, first.stderr[-2000:]
-        second = headless(
-            loadkit_venv,
-            site,
-            db,
-            "second",
-            "--baseline",
-            "first",
-            "--fail-on-regression",
-            "--compare-json",
-            str(tmp_path / "second.json"),
-        )
+        second = gated(loadkit_venv, site, db, "second")
         assert second.returncode == 0, second.stderr[-2000:]
     unchanged = json.loads((tmp_path / "second.json").read_text())
     assert [e["verdict"] for e in unchanged["endpoints"]] == ["no significant change"]
     with counter_site(port, work_ms=9) as site:  # the site made three times slower
-        slower = headless(
-            loadkit_venv,
-            site,
-            db,
-            "slower",
-            "--baseline",
-            "first",
-            "--fail-on-regression",
-            "--compare-json",
-            str(tmp_path / "slower.json"),
-        )
+        slower = gated(loadkit_venv, site, db, "slower")
     assert slower.returncode == 1, slower.stderr[-2000:]
     regressed = json.loads((tmp_path / "slower.json").read_text())
     assert [(e["method"], e["name"], e["verdict"]) for e in regressed["endpoints"]] == [
