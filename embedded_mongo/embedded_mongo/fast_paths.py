@@ -12,8 +12,9 @@ package compares every patched path with mongomock's own answers. What each patc
   one lock, and skips the trial BSON encoding of flat documents (see stored.py). Every
   insert path refuses a document over 16 MiB, as pymongo does before a real server sees it.
 - ``_update``: an update of top-level fields compares and rolls back against a shallow
-  copy instead of a deep copy of the whole document; dotted ``$set`` paths with top-level
-  ``$inc`` are applied in place, planned whole first so that nothing is half applied.
+  copy instead of a deep copy of the whole document; dotted ``$set`` paths, with ``$inc``
+  and ``$max`` of numbers through documents, are applied in place, planned whole first so
+  that nothing is half applied.
 - ``Cursor.__next__``: indexes into the result list instead of re-slicing it for every
   document (which made reading a long page quadratic).
 - ``_copy_field``: copies a found document without dispatching on each immutable scalar.
@@ -205,41 +206,70 @@ def _set_path(document: Any, path: str, value: Any) -> bool:
     return changed
 
 
+_PATH_UPDATERS = frozenset({"$set", "$inc", "$max"})
+_ABSENT = object()
+
+
+def _numbers_at(document: Any, path: str) -> Any:
+    """The value at a path through documents only: _ABSENT when the path ends early,
+    _MISSING when it meets anything but a document on the way."""
+    target = document
+    for part in path.split("."):
+        if type(target) is not dict:
+            return _MISSING
+        if part not in target:
+            return _ABSENT
+        target = target[part]
+    return target
+
+
 def _path_update(self: Collection, spec: Any, document: Any) -> Any:
-    """``$set`` of dotted paths (into list slots and documents) and ``$inc`` of top-level
-    numbers, as MongoDB does them, in place: planned whole first, so nothing is half
-    applied. _MISSING when mongomock's own path must take it."""
-    if type(document) is not dict or not document or not document.keys() <= {"$set", "$inc"}:
+    """``$set`` of dotted paths (into list slots and documents), and ``$inc`` and ``$max`` of
+    numbers at paths through documents, as MongoDB does them, in place: planned whole
+    first, so nothing is half applied. _MISSING when mongomock's own path must take it."""
+    if type(document) is not dict or not document or not document.keys() <= _PATH_UPDATERS:
         return _MISSING
-    sets, incs = document.get("$set", {}), document.get("$inc", {})
-    if type(sets) is not dict or type(incs) is not dict or not (sets or incs):
+    sets, incs, maxes = (document.get(op, {}) for op in ("$set", "$inc", "$max"))
+    if type(sets) is not dict or type(incs) is not dict or type(maxes) is not dict:
         return _MISSING
-    if any(type(f) is not str or f.split(".")[0] in ("_id", "") or "$" in f for f in sets):
+    numeric = {**incs, **maxes}
+    paths = [*sets, *incs, *maxes]
+    if not paths or len(numeric) != len(incs) + len(maxes):
         return _MISSING
-    if any(type(f) is not str or "." in f or f == "_id" or "$" in f for f in incs):
+    if any(type(f) is not str or f.split(".")[0] in ("_id", "") or "$" in f for f in paths):
         return _MISSING
-    paths = [*sets, *incs]
+    if any(part == "" or part.isdigit() for f in numeric for part in f.split(".")):
+        return _MISSING  # list slots and empty parts: mongomock's own path
     pairs = itertools.permutations(paths, 2)
     if any(a == b or b.startswith(a + ".") for a, b in pairs):
         return _MISSING  # overlapping paths: MongoDB refuses them, as mongomock may
     if not _plain_bulk(self):
         return _MISSING
-    if any(type(v) not in (int, float) for v in incs.values()):
+    if any(type(v) not in (int, float) for v in numeric.values()):
         return _MISSING
     values = {field: stored_scalar_or_list(value) for field, value in sets.items()}
     if any(value is NOT_PLAIN for value in values.values()):
         return _MISSING
     for existing in self._iter_documents(stored_document(spec)):
-        if any(_settable(existing, field) is None for field in sets):
+        if any(_settable(existing, field) is None for field in paths):
             return _MISSING
-        if any(type(existing.get(f, 0)) not in (int, float) for f in incs):
+        current = {field: _numbers_at(existing, field) for field in numeric}
+        if any(
+            value is _MISSING or (value is not _ABSENT and type(value) not in (int, float))
+            for value in current.values()
+        ):
             return _MISSING
         changed = False
         for field in sets:
             changed = _set_path(existing, field, values[field]) or changed
         for field, step in incs.items():
-            existing[field] = existing.get(field, 0) + step
-            changed = changed or step != 0
+            now = current[field]
+            _set_path(existing, field, step if now is _ABSENT else now + step)
+            changed = changed or now is _ABSENT or step != 0
+        for field, value in maxes.items():
+            now = current[field]
+            if now is _ABSENT or value > now:
+                changed = _set_path(existing, field, value) or changed
         return _result(matched=1, modified=int(changed), collection=self)
     return _MISSING
 

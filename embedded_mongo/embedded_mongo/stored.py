@@ -5,7 +5,8 @@ stores a copy with naive UTC datetimes cut to the millisecond. These functions g
 same stored form by cheaper paths:
 
 - ``stored_scalar``: one scalar that BSON surely encodes, as stored (or ``NOT_PLAIN``);
-- ``stored_scalar_or_list``: the same for a scalar or a list of scalars;
+- ``stored_scalar_or_list``: the same for a scalar, a list of scalars or a document of
+  scalars;
 - ``stored_flat_document``: a whole document at most one dict deep whose values are all
   such scalars, its keys checked as mongomock checks them (or None for any other);
 - ``stored_document``: any document, by mongomock's own helper where the cheap paths end;
@@ -165,8 +166,15 @@ def stored_datetime(value: datetime) -> datetime:
 
 
 def stored_scalar_or_list(value: Any) -> Any:
-    """A scalar, or a list of scalars, as mongomock stores it; NOT_PLAIN otherwise."""
-    if type(value) is list:
+    """A scalar, a list of scalars, or a document of scalars with string keys, as mongomock
+    stores it; NOT_PLAIN otherwise."""
+    kind = type(value)
+    if kind is list:
         items = [stored_scalar(item) for item in value]
         return NOT_PLAIN if any(item is NOT_PLAIN for item in items) else items
+    if kind is dict:
+        if not all(type(key) is str and key and "." not in key and key[0] != "$" for key in value):
+            return NOT_PLAIN
+        fields = {key: stored_scalar(item) for key, item in value.items()}
+        return NOT_PLAIN if any(item is NOT_PLAIN for item in fields.values()) else fields
     return stored_scalar(value)
