@@ -39,7 +39,7 @@ from embedded_mongo.stored import (
     check_size,
     stored_document,
     stored_flat_document,
-    stored_scalar_or_list,
+    stored_plain_value,
 )
 
 _ID_TYPES = (str, int, ObjectId)
@@ -247,7 +247,7 @@ def _path_update(self: Collection, spec: Any, document: Any) -> Any:
         return _MISSING
     if any(type(v) not in (int, float) for v in numeric.values()):
         return _MISSING
-    values = {field: stored_scalar_or_list(value) for field, value in sets.items()}
+    values = {field: stored_plain_value(value) for field, value in sets.items()}
     if any(value is NOT_PLAIN for value in values.values()):
         return _MISSING
     for existing in self._iter_documents(stored_document(spec)):

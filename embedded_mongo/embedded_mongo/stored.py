@@ -5,7 +5,7 @@ stores a copy with naive UTC datetimes cut to the millisecond. These functions g
 same stored form by cheaper paths:
 
 - ``stored_scalar``: one scalar that BSON surely encodes, as stored (or ``NOT_PLAIN``);
-- ``stored_scalar_or_list``: the same for a scalar, a list of scalars or a document of
+- ``stored_plain_value``: the same for a scalar, a list of scalars or a document of
   scalars;
 - ``stored_flat_document``: a whole document at most one dict deep whose values are all
   such scalars, its keys checked as mongomock checks them (or None for any other);
@@ -165,7 +165,7 @@ def stored_datetime(value: datetime) -> datetime:
     return value.replace(microsecond=microsecond)
 
 
-def stored_scalar_or_list(value: Any) -> Any:
+def stored_plain_value(value: Any) -> Any:
     """A scalar, a list of scalars, or a document of scalars with string keys, as mongomock
     stores it; NOT_PLAIN otherwise."""
     kind = type(value)

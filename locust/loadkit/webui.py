@@ -62,12 +62,12 @@ def runs_and_verdicts(kit: Kit) -> list[tuple[RunInfo, str | None]]:
     ]
 
 
-def check_baseline(label: str, kit: Kit | None = None) -> str:
+def check_baseline(label: str, kit: Kit) -> str:
     """``label`` when it can be a baseline: empty (none), 'previous', or a recorded run."""
     label = label.strip()
     if label in ("", PREVIOUS):
         return label
-    rec = kit.recorder if kit is not None else None
+    rec = kit.recorder
     if rec is None:
         raise ValueError("recording is off (--results-db ''): there is no baseline to pick")
     if rec.read(ResultsStore.run, label) is None:
@@ -86,7 +86,7 @@ CHECKS: dict[str, Callable[[str], Any]] = {
 SWARM_FIELDS = ("pacing", "alpha", "min_change", "baseline")
 
 
-def checked(field: str, value: Any, kit: Kit | None = None) -> Any:
+def checked(field: str, value: Any, kit: Kit) -> Any:
     """``value`` as ``field``'s check reads it; a ValueError naming the field otherwise."""
     try:
         if field == "baseline":
