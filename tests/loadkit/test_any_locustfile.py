@@ -110,14 +110,14 @@ def test_a_strangers_locustfile_gets_runs_verdicts_and_the_gate(
     db = tmp_path / "results.sqlite"
     started = time.monotonic()
     port = free_port()
-    with counter_site(port, work_ms=3) as site:
+    with counter_site(port, work_ms=20) as site:
         first = headless(loadkit_venv, site, db, "first")
         assert first.returncode == 0, first.stderr[-2000:]
         second = gated(loadkit_venv, site, db, "second")
         assert second.returncode == 0, second.stderr[-2000:]
     unchanged = json.loads((tmp_path / "second.json").read_text())
     assert [e["verdict"] for e in unchanged["endpoints"]] == ["no significant change"]
-    with counter_site(port, work_ms=9) as site:  # the site made three times slower
+    with counter_site(port, work_ms=60) as site:  # the site made three times slower
         slower = gated(loadkit_venv, site, db, "slower")
     assert slower.returncode == 1, slower.stderr[-2000:]
     regressed = json.loads((tmp_path / "slower.json").read_text())
