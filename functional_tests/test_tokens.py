@@ -1,5 +1,6 @@
 """API tokens for machine clients: made with a password login, sent as a Bearer header,
-listed without the secret, revoked at once, optionally expiring."""
+scoped (read: GET only; write: also the owner's runs), listed without the secret, revoked
+at once, optionally expiring, and never enough for an admin route."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -16,11 +17,12 @@ def bearer(base_url: str, token: str) -> httpx.Client:
 def test_a_token_reads_and_writes_as_its_user_until_revoked(
     base_url: str, user: httpx.Client
 ) -> None:
-    made = user.post("/auth/tokens", json={"name": "grafana"})
+    made = user.post("/auth/tokens", json={"name": "cpu-monitor", "scope": "write"})
     assert made.status_code == 201, made.text
     body = made.json()
     assert body["token"].startswith("lw_") and len(body["token"]) > 40
-    assert body["name"] == "grafana" and body["expires_at"] is None
+    assert body["name"] == "cpu-monitor" and body["expires_at"] is None
+    assert body["scope"] == "write"
     me = user.get("/auth/me").json()["username"]
 
     with bearer(base_url, body["token"]) as machine:
@@ -45,6 +47,56 @@ def test_a_token_reads_and_writes_as_its_user_until_revoked(
         assert refused.status_code == 401
         assert "token" in refused.json()["detail"]
     assert user.delete(f"/auth/tokens/{body['id']}").status_code == 404
+
+
+def test_a_read_token_only_reads(base_url: str, user: httpx.Client) -> None:
+    made = user.post("/auth/tokens", json={"name": "dashboards"}).json()
+    assert made["scope"] == "read"  # the default: the least a token may do
+    run = user.post("/runs", json={"name": "read me"}).json()
+    with bearer(base_url, made["token"]) as reader:
+        assert reader.get(f"/runs/{run['id']}").status_code == 200
+        assert reader.get(f"/runs/{run['id']}/samples").status_code == 200
+        for method, path, body in [
+            ("POST", "/runs", {"name": "no"}),
+            ("PATCH", f"/runs/{run['id']}", {"status": "finished"}),
+            ("POST", f"/runs/{run['id']}/samples", {"samples": []}),
+            ("POST", f"/runs/{run['id']}/events", {"events": []}),
+            ("DELETE", f"/runs/{run['id']}", None),
+        ]:
+            refused = reader.request(method, path, json=body)
+            assert refused.status_code == 403, (method, path)
+            assert "read" in refused.json()["detail"]
+    assert user.get(f"/runs/{run['id']}").json()["status"] == "running"
+
+
+def test_no_token_reaches_an_admin_route(base_url: str, admin: httpx.Client) -> None:
+    someone_else = admin.post("/runs", json={"name": "the admin's own"}).json()
+    for scope in ("read", "write"):
+        made = admin.post("/auth/tokens", json={"name": f"admin {scope}", "scope": scope}).json()
+        with bearer(base_url, made["token"]) as machine:
+            new_user = {"username": f"via-token-{scope}", "password": "long-enough-pass-1"}
+            refused = machine.post("/users", json={**new_user, "is_admin": True})
+            assert refused.status_code == 403
+            assert machine.get("/events/rejected").status_code == 403
+            assert "password login" in machine.get("/events/rejected").json()["detail"]
+            assert machine.post("/auth/tokens", json={"name": "more"}).status_code == 401
+        admin.delete(f"/auth/tokens/{made['id']}")
+    assert admin.get(f"/runs/{someone_else['id']}").status_code == 200
+
+
+def test_a_write_token_writes_its_owners_runs_only(
+    base_url: str, user: httpx.Client, admin: httpx.Client
+) -> None:
+    theirs = user.post("/runs", json={"name": "a user's run"}).json()
+    made = admin.post("/auth/tokens", json={"name": "admin writer", "scope": "write"}).json()
+    with bearer(base_url, made["token"]) as writer:
+        # Even an admin's write token acts as a plain user: another's run is not found.
+        assert writer.get(f"/runs/{theirs['id']}").status_code == 404
+        assert writer.delete(f"/runs/{theirs['id']}").status_code == 404
+        mine = writer.post("/runs", json={"name": "the token's"})
+        assert mine.status_code == 201
+    admin.delete(f"/auth/tokens/{made['id']}")
+    assert user.get(f"/runs/{theirs['id']}").status_code == 200
 
 
 def test_a_token_with_an_expiry_says_when(user: httpx.Client) -> None:

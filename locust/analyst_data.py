@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from gevent.pool import Pool
+from loadkit.secret_options import host_allowed, secret
 from user_pool import Credential, PoolError, pool_source
 
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
@@ -101,7 +102,9 @@ def on_test_start(environment: Environment, **_kwargs: Any) -> None:
     if options.user_pool == 0 or options.analyst_samples == 0:
         return
     host = (environment.host or "").rstrip("/")
-    creds = list(pool_source(options.user_pool, options.loadtest_password))
+    if not host_allowed(environment, environment.host):
+        return
+    creds = list(pool_source(options.user_pool, secret(environment, "loadtest_password")))
     started = time.monotonic()
     made = ensure_analyst_data(host, creds, options.analyst_samples)
     log.info(

@@ -7,6 +7,7 @@ from typing import Any
 
 import analyst_data
 import user_pool
+from loadkit import secret_options
 from locust.argument_parser import LocustArgumentParser
 
 from locust import events
@@ -51,6 +52,8 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
     )
 
 
+# Both stay on the master, and go to the service at the --host of the start only.
+secret_options.declare("admin_password", "loadtest_password", for_host=True)
 events.init.add_listener(user_pool.on_init)
 # In this order: the pool exists before its users get their data.
 events.test_start.add_listener(user_pool.on_test_start)

@@ -19,6 +19,7 @@ import gevent
 import requests
 from gevent.pool import Pool
 from loadkit.samplers import Generated, SamplerExhausted, SequentialSampler, UniqueSequentialSampler
+from loadkit.secret_options import host_allowed, secret
 
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
     from locust.env import Environment
@@ -125,7 +126,7 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         )
         return
     options = environment.parsed_options
-    if options is not None and options.user_pool > 0 and not options.admin_password:
+    if options is not None and options.user_pool > 0 and not secret(environment, "admin_password"):
         sys.exit(
             f"loadwatch's scenario creates its users as the service's admin: set "
             f"{ADMIN_PASSWORD_VARIABLE} (or --admin-password), or --user-pool 0"
@@ -152,9 +153,11 @@ def on_test_start(environment: Environment, **_kwargs: Any) -> None:
     if options.user_pool == 0:
         log.info("loadwatch: --user-pool 0: no load-test users are created or handed out")
         return
+    if not host_allowed(environment, environment.host):
+        raise PoolError(f"the pool's credentials go to the start's --host, not {environment.host}")
     host = (environment.host or "").rstrip("/")
-    creds = list(pool_source(options.user_pool, options.loadtest_password))
-    admin = Credential(options.admin_username, options.admin_password)
+    creds = list(pool_source(options.user_pool, secret(environment, "loadtest_password")))
+    admin = Credential(options.admin_username, secret(environment, "admin_password"))
     started = time.monotonic()
     ensure_pool(host, admin, creds)
     seconds = time.monotonic() - started

@@ -3,7 +3,8 @@
 bcrypt is slow on purpose: every check runs in a small pool of low-priority threads, so a
 burst of logins cannot take the cores from the event loop. The throttle counts attempts
 per key (an account from an address, or an address) in one document each, updated
-atomically, so its limits hold under any concurrency.
+atomically, so its limits hold under any concurrency: parallel correct logins wait their
+turn, parallel guesses stop at the limit.
 """
 
 import asyncio
@@ -15,7 +16,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -33,6 +34,14 @@ MAX_ADDRESS_FAILURES = 50  # per client address, whatever the accounts
 FAILURE_WINDOW = timedelta(minutes=15)
 FIRST_DELAY_SECONDS = 0.1  # answer to the 1st failure of a pair; doubles with each
 MAX_DELAY_SECONDS = 2.0
+KEPT_FAILURES = MAX_ADDRESS_FAILURES + 1  # the longest list any key needs
+# An attempt waits its turn at most this long, polling every WAIT_STEP_SECONDS; with more
+# than MAX_WAITING ahead of it, it is refused at once.
+MAX_WAIT_SECONDS = 30.0
+WAIT_STEP_SECONDS = 0.05
+MAX_WAITING = 500
+# A place older than this belongs to a process that died during its check.
+PENDING_LOST_AFTER = timedelta(seconds=60)
 
 
 def _lower_priority() -> None:
@@ -92,67 +101,98 @@ def token_hash(token: str) -> str:
 
 @dataclass(frozen=True)
 class Attempt:
-    """One login attempt's place in a throttle record: reserved before the password is
-    checked, so that parallel guesses count at once, not after their bcrypt."""
+    """One login attempt's place in a throttle record's ``pending`` list: taken before the
+    password is checked, so that parallel attempts count at once, not after their bcrypt."""
 
     key: str
     at: datetime  # to the millisecond, as stored
     nonce: str
 
     def element(self) -> dict[str, object]:
-        """The attempt as it stands in the record's array."""
+        """The attempt as it stands in the record's arrays."""
         return {"at": self.at, "nonce": self.nonce}
 
 
+def _to_ms(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _recent_failures(record: dict[str, Any], now: datetime) -> list[datetime]:
+    return [a["at"] for a in record.get("attempts", []) if a["at"] > now - FAILURE_WINDOW]
+
+
+def _ahead(record: dict[str, Any], attempt: Attempt, now: datetime) -> int | None:
+    """How many live attempts of the record came before ``attempt`` (None: not in it)."""
+    ahead = 0
+    for element in record.get("pending", []):
+        if element["nonce"] == attempt.nonce:
+            return ahead
+        if element["at"] > now - PENDING_LOST_AFTER:
+            ahead += 1
+    return None
+
+
 async def reserve(key: str, limit: int, now: datetime) -> Attempt:
-    """Count this attempt under ``key`` atomically (one document update), then refuse it
-    if the earlier ones still in the window reach ``limit``."""
-    nonce = secrets.token_hex(8)
-    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
-    attempt = Attempt(key, now, nonce)
-    record = await collection(LoginAttempts).find_one_and_update(
+    """Take a place for this attempt under ``key`` (one atomic update), then wait for its
+    turn: the recent failures and the attempts ahead of it, together, stay under
+    ``limit``. So at most ``limit`` passwords are checked at once, and a failure takes the
+    place of the check that made it: once ``limit`` failures are recent, every attempt is
+    refused (Throttled) without a check, while correct logins only ever wait."""
+    attempt = Attempt(key, _to_ms(now), secrets.token_hex(8))
+    records = collection(LoginAttempts)
+    record: dict[str, Any] | None = await records.find_one_and_update(
         {"_id": key},
-        {
-            "$push": {"attempts": {"$each": [attempt.element()], "$slice": -(limit + 1)}},
-            "$set": {"expires_at": now + FAILURE_WINDOW},
-        },
+        {"$push": {"pending": attempt.element()}, "$set": {"expires_at": now + FAILURE_WINDOW}},
         upsert=True,
         return_document=ReturnDocument.AFTER,
     )
-    earlier = [
-        a["at"]
-        for a in record["attempts"]
-        if a["nonce"] != nonce and a["at"] > now - FAILURE_WINDOW
-    ]
-    wait = 0.0
-    if len(earlier) >= limit:
-        wait = (min(earlier) + FAILURE_WINDOW - now).total_seconds()
-    if wait > 0:
-        await release(attempt)
-        raise Throttled(
-            f"Too many failed logins; retry in {math.ceil(wait)} s", retry_after=math.ceil(wait)
-        )
-    return attempt
+    waited = 0.0
+    while True:
+        clock = datetime.now(UTC)
+        failures = _recent_failures(record or {}, clock)
+        if len(failures) >= limit:
+            await release(attempt)
+            wait = math.ceil((sorted(failures)[-limit] + FAILURE_WINDOW - clock).total_seconds())
+            raise Throttled(f"Too many failed logins; retry in {wait} s", retry_after=wait)
+        ahead = _ahead(record or {}, attempt, clock)
+        if ahead is None or len(failures) + ahead < limit:
+            return attempt
+        if ahead > MAX_WAITING or waited >= MAX_WAIT_SECONDS:
+            await release(attempt)
+            raise Throttled("Too many logins at once; retry in 1 s", retry_after=1)
+        await asyncio.sleep(WAIT_STEP_SECONDS)
+        waited += WAIT_STEP_SECONDS
+        record = await records.find_one({"_id": key})
 
 
 async def release(attempt: Attempt) -> None:
-    """Take a reserved attempt back: it was refused, or it succeeded. The whole element is
+    """Take an attempt's place back: it was refused, or it succeeded. The whole element is
     named: FerretDB's ``$pull`` matches whole elements only, where MongoDB would also take
     ``{"nonce": …}`` as a query on them."""
     await collection(LoginAttempts).update_one(
-        {"_id": attempt.key}, {"$pull": {"attempts": attempt.element()}}
+        {"_id": attempt.key}, {"$pull": {"pending": attempt.element()}}
     )
 
 
-async def attempts_of(key: str) -> int:
-    """How many attempts the record of ``key`` holds (at least this one's)."""
-    record = await collection(LoginAttempts).find_one({"_id": key}, {"attempts": 1})
-    return len(record["attempts"]) if record else 1
+async def failed(attempt: Attempt) -> int:
+    """The attempt failed: it leaves ``pending`` for the failures. Returns how many recent
+    failures the key has now."""
+    record = await collection(LoginAttempts).find_one_and_update(
+        {"_id": attempt.key},
+        {
+            "$pull": {"pending": attempt.element()},
+            "$push": {"attempts": {"$each": [attempt.element()], "$slice": -KEPT_FAILURES}},
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    return len(_recent_failures(record or {}, datetime.now(UTC)))
 
 
-async def forget(key: str) -> None:
-    """Drop the record of ``key``: its attempts no longer count."""
-    await collection(LoginAttempts).delete_one({"_id": key})
+async def succeeded(attempt: Attempt) -> None:
+    """The attempt succeeded: its place is freed and the key's failures are forgotten."""
+    await collection(LoginAttempts).update_one(
+        {"_id": attempt.key}, {"$pull": {"pending": attempt.element()}, "$set": {"attempts": []}}
+    )
 
 
 def failure_delay(failures: int) -> float:

@@ -399,9 +399,13 @@ def running_locust(
     workers: int = 2,
     autostart: bool = True,
     env: dict[str, str] | None = None,
+    worker_locustfile: Path | None = None,
 ) -> Iterator[LocustCluster]:
     """A Locust master (web UI, exporter) and its workers as real processes on 127.0.0.1;
     with ``workers=0``, one process in local mode.
+
+    As in the compose stack, only the master gets ``env`` (the secrets): workers run with
+    none of the LOADWATCH_* variables, and with ``worker_locustfile`` when given.
 
     With ``autostart`` the master runs with ``--autostart``: the web UI and its routes are
     up while the test runs by itself, and ``--autoquit`` ends it. Without, tests start from
@@ -415,13 +419,16 @@ def running_locust(
         "LOADWATCH_ADMIN_PASSWORD": "admin-password",
         **(env or {}),
     }
-    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
+    worker_env = {k: v for k, v in os.environ.items() if not k.startswith("LOADWATCH_")}
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def start(
+        name: str, args: list[str], process_env: dict[str, str] = env, locustfile: Path = LOCUSTFILE
+    ) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "locust", "-f", str(locustfile), *args]
         with (workdir / f"{name}.log").open("wb") as log:
             process = subprocess.Popen(
-                [*base, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                command, cwd=ROOT, env=process_env, stdout=log, stderr=subprocess.STDOUT
             )
         processes.append(process)
         return process
@@ -453,6 +460,8 @@ def running_locust(
         start(
             f"worker-{i}",
             ["--worker", "--master-host", "127.0.0.1", "--master-port", str(master_port)],
+            worker_env,
+            worker_locustfile or LOCUSTFILE,
         )
         for i in range(workers)
     ]

@@ -49,3 +49,7 @@ def alpha(text: str) -> float:
 
 def positive_seconds(text: str) -> float:
     return _number(text, "a number of seconds > 0", lambda x: x > 0)
+
+
+def positive_hours(text: str) -> float:
+    return _number(text, "a number of hours > 0", lambda x: x > 0)

@@ -17,8 +17,10 @@ from loadkit import (
     options,
     pacing,
     recorder,
+    secret_options,
     state,
     thresholds,
+    webguard,
     weblogin,
     webui,
 )
@@ -60,6 +62,13 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
         env_var="LOADWATCH_WEB_SECRET",
         help="with --web-login: the key that signs session cookies (default: a new one "
         "at each start)",
+    )
+    add(
+        "--web-session-hours",
+        type=options.positive_hours,
+        default=defaults.WEB_SESSION_HOURS,
+        include_in_web_ui=False,
+        help="with --web-login: hours a login lasts",
     )
     add(
         "--exporter-port",
@@ -166,10 +175,13 @@ def _pacing_on_test_start(environment: Environment, **_kwargs: Any) -> None:
     pacing.on_test_start(environment, state.kit(environment).pacing)
 
 
+# First: the secrets leave the parsed options before anything reads or sends them.
+events.init.add_listener(secret_options.on_init)
 events.init.add_listener(_pacing_on_init)
 events.init.add_listener(exporter.on_init)
 events.init.add_listener(recorder.on_init)
 events.init.add_listener(weblogin.on_init)
+events.init.add_listener(webguard.on_init)
 events.init.add_listener(webui.on_init)
 # The pacing is set before the run opens. A locustfile's own test_start listeners (its test
 # data, its users' accounts) come after these: they run before any user spawns, so nothing

@@ -26,6 +26,10 @@ class Kit:
     recorder: Recorder | None = None
     # The last closed test's verdict, for the web UI and Locust's report at quit.
     last: Concluded | None = None
+    # Declared secret options, taken out of the parsed options (secret_options.py), and the
+    # host the test was started against, the only one host credentials may go to.
+    secrets: dict[str, str] = field(default_factory=dict)
+    target_host: str = ""
 
 
 def kit(environment: Environment) -> Kit:

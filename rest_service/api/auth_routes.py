@@ -74,6 +74,7 @@ def _token_out(record: ApiToken) -> TokenOut:
         name=record.name,
         created_at=record.created_at,
         expires_at=record.expires_at,
+        scope=record.scope,
     )
 
 
@@ -90,7 +91,7 @@ def _token_out(record: ApiToken) -> TokenOut:
 async def create_token(body: TokenIn, user: SessionUser) -> TokenCreated:
     """A new API token for machine clients (cpu-monitor --token, Grafana's Infinity
     datasource). Needs a password login: a token cannot make tokens."""
-    record, token = await tokens.create_token(user, body.name, body.expires_in_days)
+    record, token = await tokens.create_token(user, body.name, body.expires_in_days, body.scope)
     return TokenCreated(**_token_out(record).model_dump(), token=token)
 
 

@@ -1,5 +1,10 @@
 """FastAPI dependencies, all in one place: the current user (session cookie or API
-token), the admin, the settings, the session cache and the summary cache."""
+token), the admin, the settings, the session cache and the summary cache.
+
+Who may call what: every route but /healthz, /readyz, /auth/login and /metrics (unless
+METRICS_TOKEN is set) needs a user. A read token may GET only; a write token may also
+write its owner's runs, samples and events; the admin routes (users, tokens, the rejected
+events) need a password login."""
 
 from typing import Annotated, Any
 
@@ -14,6 +19,7 @@ from rest_service.settings import Settings
 from rest_service.storage.models import User
 
 COOKIE_NAME = "session"
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 def _bearer(connection: HTTPConnection) -> str | None:
@@ -59,15 +65,18 @@ class SessionCookie(APIKeyCookie):
         sessions = _sessions(request)
         token = _bearer(request) if self.bearer else None
         if token is not None:
-            user = await user_for_api_token(token, sessions) if token else None
-            if user is None:
+            found = await user_for_api_token(token, sessions) if token else None
+            if found is None:
                 raise NotAuthenticated("Invalid or expired API token")
+            user, scope = found
+            if scope == "read" and request.scope.get("method") not in READ_METHODS:
+                raise Forbidden("This API token may only read (scope 'read')")
             return user
         cookie = request.cookies.get(COOKIE_NAME)
-        user = await user_for_token(cookie, sessions) if cookie else None
-        if user is None:
+        session_user = await user_for_token(cookie, sessions) if cookie else None
+        if session_user is None:
             raise NotAuthenticated("Not authenticated")
-        return user
+        return session_user
 
 
 current_user = SessionCookie(
@@ -87,8 +96,10 @@ session_user = SessionCookie(
 )
 
 
-async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
-    """FastAPI dependency: the logged-in admin, 401 or 403 otherwise."""
+async def admin_user(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
+    """FastAPI dependency: the admin, logged in with a password; 401 or 403 otherwise."""
+    if _bearer(request) is not None:
+        raise Forbidden("Admin routes need a password login, not an API token")
     if not user.is_admin:
         raise Forbidden("Admin rights required")
     return user

@@ -90,7 +90,9 @@ def _event_out(doc: dict[str, Any]) -> EventOut:
 async def rejected_events(
     _admin: AdminUser,
     limit: Annotated[int, Query(ge=1, le=events.REJECTED_CAPACITY)] = 100,
+    username: Annotated[str | None, Query(max_length=64, description="one user's only")] = None,
 ) -> RejectedEventPage:
-    """The last rejected events, newest first, with the reason each was refused."""
-    docs = await events.rejected_events(limit)
+    """The last rejected events, newest first, with the reason each was refused. Each
+    user's last 1,000 are kept, whatever the others send."""
+    docs = await events.rejected_events(limit, username)
     return RejectedEventPage(items=[RejectedEventOut.model_validate(d) for d in docs])

@@ -2,8 +2,9 @@
 
 A batch is all or nothing: every event is checked first, and one bad event stores none.
 Each rejected event is counted in ``loadwatch_events_rejected_total`` and kept, with its reason, in
-``rejected_events``: a ring of the last REJECTED_CAPACITY rejections whose slots have
-deterministic ``_id``s. The ring is bounded by count with plain upserts, and each slot's
+``rejected_events``: one ring per user of their last REJECTED_CAPACITY rejections, so that
+one user's bad batches never push out another's. Slots have deterministic ``_id``s (user
+and slot number): each ring is bounded by count with plain upserts, and each slot's
 text is cut to a bounded length, so the collection's size is known in advance; a capped
 collection would bound bytes instead and need its size chosen at creation.
 
@@ -264,7 +265,7 @@ async def _keep_rejections(
     for rejection in rejections:
         EVENTS_REJECTED.labels(category=rejection.category, reason=rejection.reason).inc()
     counter = await collection(Counter).find_one_and_update(
-        {"_id": "rejected_events"},
+        {"_id": f"rejected_events:{username}"},
         {"$inc": {"value": len(rejections)}},
         upsert=True,
         return_document=ReturnDocument.AFTER,
@@ -274,7 +275,7 @@ async def _keep_rejections(
     # A batch holds at most MAX_EVENTS_PER_POST == REJECTED_CAPACITY events: no slot twice.
     for position, rejection in enumerate(rejections, start=first):
         await ring.replace_one(
-            {"_id": position % REJECTED_CAPACITY},
+            {"_id": f"{username}:{position % REJECTED_CAPACITY}"},
             {
                 "position": position,
                 "received_at": now,
@@ -347,8 +348,10 @@ async def delete_events(run: Run) -> None:
     await collection(Event).delete_many({"run_id": run.id})
 
 
-async def rejected_events(limit: int) -> list[dict[str, Any]]:
-    """The last rejected events, newest first."""
-    ring = collection(RejectedEvent)
-    docs: list[dict[str, Any]] = await ring.find({}).sort("position", -1).limit(limit).to_list(None)
+async def rejected_events(limit: int, username: str | None = None) -> list[dict[str, Any]]:
+    """The last rejected events (of ``username``, or of everyone), newest first."""
+    query = {} if username is None else {"username": username}
+    order = [("received_at", -1), ("position", -1)]
+    found = collection(RejectedEvent).find(query).sort(order).limit(limit)
+    docs: list[dict[str, Any]] = await found.to_list(None)
     return docs

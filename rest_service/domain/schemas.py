@@ -13,7 +13,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from rest_service.storage.models import Rejection, RunStatus
+from rest_service.storage.models import Rejection, RunStatus, TokenScope
 
 # The largest integer a JSON number carries exactly in every client (JavaScript's
 # Number.MAX_SAFE_INTEGER); below MongoDB's 64-bit limit too. Seqs and counts stop here.
@@ -63,6 +63,11 @@ def _whole(value: object) -> object:
 
 class TokenIn(Strict):
     name: Annotated[str, Field(min_length=1, max_length=100, description="what uses it")]
+    scope: TokenScope = Field(
+        default="read",
+        description="read: GET only (Grafana); write: also the owner's runs, samples and "
+        "events (cpu-monitor)",
+    )
     expires_in_days: Annotated[
         Annotated[int, Field(strict=True, ge=1, le=3650)] | None,
         BeforeValidator(_whole),
@@ -75,6 +80,7 @@ class TokenOut(BaseModel):
     name: str
     created_at: datetime
     expires_at: datetime | None
+    scope: TokenScope
 
 
 class TokenCreated(TokenOut):

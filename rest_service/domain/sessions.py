@@ -8,28 +8,31 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from rest_service.domain.errors import NotAuthenticated, Throttled
 from rest_service.security import (
     MAX_ADDRESS_FAILURES,
     MAX_FAILURES,
     Attempt,
-    attempts_of,
+    failed,
     failure_delay,
-    forget,
     release,
     reserve,
+    succeeded,
     token_hash,
     verify_password,
 )
 from rest_service.settings import Settings
 from rest_service.storage.documents import collection, load, stored
-from rest_service.storage.models import ApiToken, Session, User
+from rest_service.storage.models import ApiToken, Session, TokenScope, User
 from rest_service.telemetry.cache import MonitoredTTLCache
 from rest_service.telemetry.metrics import LOGINS
 from rest_service.telemetry.shared_counter import SharedCounter
 
 BAD_CREDENTIALS = "Invalid username or password"
+# What a request is allowed by: a password login's session, or an API token's scope.
+Grant = Literal["session"] | TokenScope
 
 
 class BadCredentials(NotAuthenticated):
@@ -48,26 +51,26 @@ class SessionCache:
     worker clears its cache when it sees the counter move, so a logged-out cookie is
     refused at once everywhere."""
 
-    cache: MonitoredTTLCache[str, tuple[User, datetime]]
+    cache: MonitoredTTLCache[str, tuple[User, datetime, Grant]]
     logouts: SharedCounter
     seen_logouts: int = 0
 
-    def get(self, key: str) -> User | None:
+    def get(self, key: str) -> tuple[User, Grant] | None:
         logouts = self.logouts.value
         if logouts != self.seen_logouts:
             self.cache.clear()
             self.seen_logouts = logouts
-        entry: tuple[User, datetime] | None = self.cache.get(key)
+        entry: tuple[User, datetime, Grant] | None = self.cache.get(key)
         if entry is None:
             return None
-        user, expires_at = entry
+        user, expires_at, grant = entry
         if expires_at <= _now():
             self.cache.pop(key, None)
             return None
-        return user
+        return user, grant
 
-    def put(self, key: str, user: User, expires_at: datetime) -> None:
-        self.cache[key] = (user, expires_at)
+    def put(self, key: str, user: User, expires_at: datetime, grant: Grant = "session") -> None:
+        self.cache[key] = (user, expires_at, grant)
 
     def revoke(self, key: str) -> None:
         self.cache.pop(key, None)
@@ -79,8 +82,9 @@ async def authenticate(username: str, password: str, address: str, settings: Set
 
     Throttled per (account, client address), so that nobody elsewhere can lock the real
     user out, and per address across accounts, against password spraying (OWASP's
-    authentication guidance). Each attempt is reserved before the password is checked,
-    so the limits hold under any concurrency; each failure's answer comes a little later
+    authentication guidance). Each attempt takes its place before the password is
+    checked, so the limits hold under any concurrency; correct logins beyond the limit
+    wait their turn rather than being refused. Each failure's answer comes a little later
     than the one before."""
     now = _now()
     reserved: list[Attempt] = []
@@ -92,17 +96,19 @@ async def authenticate(username: str, password: str, address: str, settings: Set
             await release(attempt)
         LOGINS.labels(result="throttled").inc()
         raise
+    by_address, pair = reserved
     user = load(User, await collection(User).find_one({"_id": username}))
     ok = await verify_password(
         password, user.password_hash if user else None, settings.bcrypt_rounds
     )
     if user is None or not ok:
         LOGINS.labels(result="failure").inc()
-        await asyncio.sleep(failure_delay(await attempts_of(reserved[1].key)))
+        await failed(by_address)
+        await asyncio.sleep(failure_delay(await failed(pair)))
         raise BadCredentials()
-    # A success clears the pair's record and does not count against the address.
-    await forget(reserved[1].key)
-    await release(reserved[0])
+    # A success clears the pair's failures and does not count against the address.
+    await succeeded(pair)
+    await release(by_address)
     LOGINS.labels(result="success").inc()
     return user
 
@@ -126,7 +132,7 @@ async def user_for_token(token: str, sessions: SessionCache) -> User | None:
     key = token_hash(token)
     cached = sessions.get(key)
     if cached is not None:
-        return cached
+        return cached[0]
     session = load(Session, await collection(Session).find_one({"_id": key}))
     if session is None or session.expires_at <= _now():
         return None
@@ -145,18 +151,22 @@ def api_token_cache_key(stored_id: str) -> str:
     return f"api:{stored_id}"
 
 
-async def user_for_api_token(token: str, sessions: SessionCache) -> User | None:
-    """The owner of a live API token (see tokens.py), through the same cache as sessions:
-    a revocation clears it everywhere."""
+async def user_for_api_token(token: str, sessions: SessionCache) -> tuple[User, TokenScope] | None:
+    """The owner of a live API token (see tokens.py) as the token may act, and its scope,
+    through the same cache as sessions: a revocation clears it everywhere. A write token
+    acts on its owner's runs only, even an admin's."""
     stored_id = token_hash(token)
     key = api_token_cache_key(stored_id)
     cached = sessions.get(key)
     if cached is not None:
-        return cached
+        user, grant = cached
+        return (user, grant) if grant != "session" else None
     record = load(ApiToken, await collection(ApiToken).find_one({"_id": stored_id}))
     if record is None or (record.expires_at is not None and record.expires_at <= _now()):
         return None
-    user = load(User, await collection(User).find_one({"_id": record.username}))
-    if user is not None:
-        sessions.put(key, user, record.expires_at or NEVER)
-    return user
+    owner = load(User, await collection(User).find_one({"_id": record.username}))
+    if owner is None:
+        return None
+    user = owner.model_copy(update={"is_admin": False}) if record.scope == "write" else owner
+    sessions.put(key, user, record.expires_at or NEVER, record.scope)
+    return user, record.scope

@@ -1,7 +1,11 @@
-"""API tokens: created by a logged-in user, named, listed, revoked, optionally expiring.
+"""API tokens: created by a logged-in user, named, scoped, listed, revoked, optionally
+expiring.
 
 A token is ``lw_`` and 43 random URL-safe characters; the service keeps its SHA-256 only
-(``auth.token_hash``), as it does for sessions, and shows the token once, when it is made.
+(``security.token_hash``), as it does for sessions, and shows the token once, when it is
+made. Its scope is ``read`` (GET only) or ``write`` (also its owner's runs, samples and
+events); no token reaches the admin routes (api/deps.py). A revoked token's hash is kept,
+so that GRAFANA_API_TOKEN, once revoked, is not added back at the next start.
 """
 
 import secrets
@@ -14,14 +18,16 @@ from rest_service.domain.schemas import to_millis
 from rest_service.domain.sessions import SessionCache, api_token_cache_key
 from rest_service.security import token_hash
 from rest_service.storage.documents import collection, stored
-from rest_service.storage.models import ApiToken, User
+from rest_service.storage.models import ApiToken, RevokedToken, TokenScope, User
 
 PREFIX = "lw_"
 MAX_TOKENS_PER_USER = 100
 GRAFANA_TOKEN_NAME = "grafana"  # noqa: S105 - a name, not a secret
 
 
-def _record(token: str, name: str, username: str, expires_at: datetime | None) -> ApiToken:
+def _record(
+    token: str, name: str, username: str, expires_at: datetime | None, scope: TokenScope
+) -> ApiToken:
     """Times to the millisecond, as MongoDB keeps them: what is answered is what is stored."""
     return ApiToken(
         id=token_hash(token),
@@ -30,10 +36,13 @@ def _record(token: str, name: str, username: str, expires_at: datetime | None) -
         username=username,
         created_at=to_millis(datetime.now(UTC)),
         expires_at=None if expires_at is None else to_millis(expires_at),
+        scope=scope,
     )
 
 
-async def create_token(user: User, name: str, expires_in_days: int | None) -> tuple[ApiToken, str]:
+async def create_token(
+    user: User, name: str, expires_in_days: int | None, scope: TokenScope
+) -> tuple[ApiToken, str]:
     """A new token for the user: the stored record, and the token to show once."""
     held = await collection(ApiToken).count_documents({"username": user.id})
     if held >= MAX_TOKENS_PER_USER:
@@ -42,7 +51,7 @@ async def create_token(user: User, name: str, expires_in_days: int | None) -> tu
     expires_at = None
     if expires_in_days is not None:
         expires_at = datetime.now(UTC) + timedelta(days=expires_in_days)
-    record = _record(token, name, user.id, expires_at)
+    record = _record(token, name, user.id, expires_at, scope)
     await collection(ApiToken).insert_one(stored(record))
     return record, token
 
@@ -59,16 +68,28 @@ async def revoke_token(user: User, token_id: str, sessions: SessionCache) -> Non
     )
     if record is None:
         raise NotFound("Token not found")
+    await collection(RevokedToken).replace_one(
+        {"_id": record["_id"]}, {"revoked_at": to_millis(datetime.now(UTC))}, upsert=True
+    )
     sessions.revoke(api_token_cache_key(record["_id"]))
 
 
-async def ensure_token(username: str, token: str, name: str = GRAFANA_TOKEN_NAME) -> bool:
-    """At start-up: the user holds this token (GRAFANA_API_TOKEN, so that a provisioned
-    Grafana can read the API); whether it had to be added."""
-    if await collection(ApiToken).find_one({"_id": token_hash(token)}, {"_id": 1}) is not None:
-        return False
+async def ensure_read_token(username: str, token: str, name: str = GRAFANA_TOKEN_NAME) -> str:
+    """At start-up: the user holds this read-only token (GRAFANA_API_TOKEN, so that a
+    provisioned Grafana can read the API), and no other token of that name: a changed
+    token revokes the one before. What happened: "added", "kept" or "revoked" (it was
+    revoked through the API, and stays so)."""
+    stored_id = token_hash(token)
+    tokens = collection(ApiToken)
+    await tokens.delete_many({"username": username, "name": name, "_id": {"$ne": stored_id}})
+    if await collection(RevokedToken).find_one({"_id": stored_id}, {"_id": 1}) is not None:
+        await tokens.delete_one({"_id": stored_id})
+        return "revoked"
+    found = await tokens.find_one_and_update({"_id": stored_id}, {"$set": {"scope": "read"}})
+    if found is not None:
+        return "kept"
     try:
-        await collection(ApiToken).insert_one(stored(_record(token, name, username, None)))
+        await tokens.insert_one(stored(_record(token, name, username, None, "read")))
     except DuplicateKeyError:  # another worker added it first
-        return False
-    return True
+        return "kept"
+    return "added"

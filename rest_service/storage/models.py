@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
 RunStatus = Literal["running", "finished", "aborted", "abandoned"]
+TokenScope = Literal["read", "write"]
 
 
 class User(Document):
@@ -47,6 +48,9 @@ class ApiToken(Document):
     username: str
     created_at: datetime
     expires_at: datetime | None = None  # None: until revoked
+    # "read": GET only; "write": also its owner's runs, samples and events. Tokens stored
+    # before scopes existed were all-purpose: they read as "write".
+    scope: TokenScope = "write"
 
     class Settings:
         name = "api_tokens"
@@ -63,12 +67,13 @@ class LoginAttempt(BaseModel):
 
 
 class LoginAttempts(Document):
-    """Recent login attempts under one throttle key, newest last: ``user:NAME|ADDRESS``
-    (failures, and attempts still being checked) or ``addr:ADDRESS`` (the same across
-    accounts)."""
+    """Login attempts under one throttle key, newest last: ``user:NAME|ADDRESS`` or
+    ``addr:ADDRESS`` (across accounts). ``attempts`` holds the recent failures, ``pending``
+    the attempts being checked or waiting their turn (security.py)."""
 
     id: str  # type: ignore[assignment]
     attempts: list[LoginAttempt] = Field(default_factory=list)
+    pending: list[LoginAttempt] = Field(default_factory=list)
     expires_at: datetime | None = None
 
     class Settings:
@@ -159,14 +164,28 @@ class Rejection(BaseModel):
 
 
 class RejectedEvent(Document, Rejection):
-    """One slot of a fixed ring of the last rejected events (see events.py)."""
+    """One slot of a user's fixed ring of the last rejected events (see events.py)."""
 
-    id: int  # type: ignore[assignment]  # slot = position % capacity
-    position: int
+    id: str  # type: ignore[assignment]  # "<username>:<position % capacity>"
+    position: int  # in the user's ring
 
     class Settings:
         name = "rejected_events"
-        indexes = [IndexModel([("position", pymongo.DESCENDING)])]
+        indexes = [
+            IndexModel([("received_at", pymongo.DESCENDING), ("position", pymongo.DESCENDING)]),
+            IndexModel([("username", pymongo.ASCENDING), ("received_at", pymongo.DESCENDING)]),
+        ]
+
+
+class RevokedToken(Document):
+    """A token revoked through the API (its SHA-256), so that start-up never brings it
+    back (GRAFANA_API_TOKEN left unchanged after its revocation)."""
+
+    id: str  # type: ignore[assignment]
+    revoked_at: datetime
+
+    class Settings:
+        name = "revoked_tokens"
 
 
 class Counter(Document):
@@ -188,5 +207,6 @@ DOCUMENT_MODELS: list[type[Document]] = [
     SampleBlock,
     Event,
     RejectedEvent,
+    RevokedToken,
     Counter,
 ]

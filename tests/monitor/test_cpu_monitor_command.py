@@ -367,7 +367,7 @@ def test_pid_mode_with_a_token_sees_the_busy_process_from_psutil_to_the_csv(
     """The proof a user wants of --pid: a child that keeps one core busy shows about one
     core of process CPU, while the machine's figures come along, through the API (with an
     API token instead of a password) into the CSV and the summary."""
-    token = api.post("/auth/tokens", json={"name": "e2e"}).json()["token"]
+    token = api.post("/auth/tokens", json={"name": "e2e", "scope": "write"}).json()["token"]
     busy = subprocess.Popen(
         [
             sys.executable,

@@ -5,9 +5,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from rest_service.domain.events import REJECTED_CAPACITY
 from rest_service.storage.models import Event, RejectedEvent
+from tests.conftest import login
 from tests.metrics_text import value
 
 
@@ -54,6 +56,31 @@ async def test_rejected_events_are_capped(admin_client: httpx.AsyncClient) -> No
     # Kept as the event's JSON text.
     assert json.loads(kept[0]["event"])["data"]["text"] == "2-499"  # newest first
     assert json.loads(kept[-1]["event"])["data"]["text"] == "1-0"  # the oldest 500 overwritten
+
+
+async def test_one_users_rejections_never_push_out_anothers(
+    app: FastAPI, admin_client: httpx.AsyncClient
+) -> None:
+    mine = await new_run(admin_client)
+    bad = {**note("the admin's"), "name": "unknown"}
+    assert (
+        await admin_client.post(f"/runs/{mine}/events", json={"events": [bad]})
+    ).status_code == 422
+    await admin_client.post("/users", json={"username": "flooder", "password": "flooder-pass-1"})
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as flooder:
+        await login(flooder, "flooder", "flooder-pass-1")
+        theirs = await new_run(flooder)
+        flood = [{**note(f"f-{i}"), "name": "unknown"} for i in range(REJECTED_CAPACITY)]
+        for _ in range(2):
+            answer = await flooder.post(f"/runs/{theirs}/events", json={"events": flood})
+            assert answer.status_code == 422
+    kept = (await admin_client.get("/events/rejected", params={"limit": 1000})).json()["items"]
+    assert len(kept) == REJECTED_CAPACITY  # the newest first: all the flooder's
+    admins = await admin_client.get("/events/rejected", params={"username": "admin"})
+    (only,) = admins.json()["items"]
+    assert json.loads(only["event"])["data"]["text"] == "the admin's"
+    assert await RejectedEvent.find_all().count() == REJECTED_CAPACITY + 1
 
 
 async def test_delete_cascades_to_stored_events(admin_client: httpx.AsyncClient) -> None:

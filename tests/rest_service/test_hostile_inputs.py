@@ -205,6 +205,18 @@ async def test_parallel_guesses_get_no_more_password_checks_than_the_limit(
         assert (await login(owner, *ADMIN)).status_code == 200
 
 
+async def test_fifty_simultaneous_correct_logins_all_succeed(
+    app: FastAPI, bcrypt_checks: list[bytes]
+) -> None:
+    """How many Locust suites log their users in: one account, one address, all at once.
+    Beyond the limit they wait their turn; none is refused."""
+    async with client_from(app, "127.0.0.13") as suite:
+        logins = [login(suite, *ADMIN) for _ in range(50)]
+        answers = [r.status_code for r in await asyncio.gather(*logins)]
+    assert answers == [200] * 50
+    assert len(bcrypt_checks) == 50
+
+
 async def test_the_right_password_among_parallel_wrong_ones_is_still_bounded(
     app: FastAPI,
 ) -> None:

@@ -38,7 +38,7 @@ def test_a_logout_in_one_worker_clears_the_others(tmp_path: Path) -> None:
     expires = datetime.now(UTC) + timedelta(hours=1)
     first.put("token-hash", user, expires)
     second.put("token-hash", user, expires)
-    assert second.get("token-hash") == user
+    assert second.get("token-hash") == (user, "session")
     first.revoke("token-hash")
     assert first.get("token-hash") is None
     assert second.get("token-hash") is None

@@ -153,13 +153,13 @@ def test_a_released_login_attempt_leaves_the_throttle_record(real_server: str) -
         second = await security.reserve("user:u|127.0.0.1", 5, now)
         attempts = collection(LoginAttempts)
         by_query = await attempts.update_one(
-            {"_id": first.key}, {"$pull": {"attempts": {"nonce": first.nonce}}}
+            {"_id": first.key}, {"$pull": {"pending": {"nonce": first.nonce}}}
         )
         assert by_query.modified_count == (0 if ferretdb else 1)  # the gap, named
         await security.release(first)
         await security.release(second)
         record = await attempts.find_one({"_id": first.key})
-        assert record is not None and record["attempts"] == []
+        assert record is not None and record["pending"] == []
         client.close()
 
     run_async(scenario)
@@ -193,7 +193,7 @@ def test_a_finished_run_survives_a_restart(tmp_path: Path) -> None:
     with database_server(data, port) as url, running_service({**env, "MONGODB_URL": url}) as one:
         with httpx.Client(base_url=one.url, timeout=30) as api:
             assert api.post("/auth/login", json=login).status_code == 200
-            token = api.post("/auth/tokens", json={"name": "restart"}).json()["token"]
+            token = api.post("/auth/tokens", json={"name": "restart", "scope": "write"}).json()["token"]
             run = api.post("/runs", json={"name": "survivor", "threshold": 50}).json()
             rows = [
                 {
