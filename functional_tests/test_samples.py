@@ -137,3 +137,25 @@ def test_unauthenticated_sample_calls_are_401(base_url: str, run: dict[str, obje
     path = f"{base_url}/runs/{run['id']}/samples"
     assert httpx.get(path).status_code == 401
     assert httpx.post(path, json={"samples": samples([0])}).status_code == 401
+
+
+def test_per_cpu_values_are_budgeted_per_post_and_per_page(
+    user: httpx.Client, run: dict[str, object]
+) -> None:
+    """At most 262,144 per_cpu values in a POST or a page (256 samples of 1,024 CPUs): a
+    request's memory stays bounded whatever the machine's CPU count."""
+    path = f"/runs/{run['id']}/samples"
+    wide = [{**s, "per_cpu": [1.5] * 1024} for s in samples(range(600))]
+    refused = user.post(path, json={"samples": wide[:257]})
+    assert refused.status_code == 422
+    assert "262,144 per_cpu values" in refused.text and len(refused.content) < 2000
+    for first in range(0, 600, 256):
+        answer = user.post(path, json={"samples": wide[first : first + 256]})
+        assert answer.status_code == 201, answer.text
+    assert user.get(f"/runs/{run['id']}").json()["summary"]["sample_count"] == 600
+    pages, after = [], -1
+    while after is not None:
+        page = user.get(path, params={"limit": 10_000, "after_seq": after}).json()
+        pages.append(len(page["items"]))
+        after = page["next_after_seq"]
+    assert pages == [256, 256, 88]

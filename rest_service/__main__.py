@@ -7,11 +7,13 @@ import logging
 import os
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 
+from rest_service.api.header_timeout import HeaderTimeoutProtocol
 from rest_service.domain.errors import Conflict
 from rest_service.domain.schemas import UserIn
 from rest_service.settings import Settings
@@ -53,12 +55,20 @@ def _serve(settings: Settings) -> int:
         f"(docs at /docs); stop with Ctrl-C",
         flush=True,
     )
+    proxies = settings.trusted_proxies.strip()
     uvicorn.run(
         "rest_service.app:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
         workers=settings.web_concurrency,
+        http=partial(HeaderTimeoutProtocol, header_timeout=settings.header_timeout_seconds),  # type: ignore[arg-type]
+        limit_concurrency=settings.limit_concurrency,
+        timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]
+        # X-Forwarded-For is believed from the trusted proxies only (none by default), so
+        # that no client picks the address the login throttle counts it under.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
         log_level=settings.log_level,
         # uvicorn formats each access line's fields before its logger drops them: above
         # "info" that is CPU spent on every request for nothing.
@@ -129,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as error:
         for problem in error.errors():
-            print(f"error: setting {problem['loc'][0]}: {problem['msg']}", file=sys.stderr)
+            where = f"setting {problem['loc'][0]}: " if problem["loc"] else ""
+            message = problem["msg"].removeprefix("Value error, ")
+            print(f"error: {where}{message}", file=sys.stderr)
         return 2
     if args.command == "serve":
         return _serve(settings)

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_URL = "mongomock://"
@@ -25,6 +25,11 @@ def _lower(value: Any) -> Any:
 
 
 LogLevel = Annotated[LevelName, BeforeValidator(_lower)]
+# Every placeholder value of .env.example holds this: a stack started with one is refused.
+PLACEHOLDER_MARK = "change-me"
+SECRET_SETTINGS = ("admin_password", "grafana_api_token", "metrics_token")
+# The password rule of POST /users (schemas.UserIn), for the admin of a real database.
+MIN_PASSWORD_CHARS, MAX_PASSWORD_BYTES = 8, 72
 
 
 class Settings(BaseSettings):
@@ -49,11 +54,23 @@ class Settings(BaseSettings):
     # An API token the admin holds from start-up, named "grafana": what compose's Grafana
     # sends to read runs and samples (its Infinity datasource).
     grafana_api_token: Annotated[SecretStr, Field(min_length=32)] | None = None
+    # When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>` (prometheus.yml's
+    # `authorization: {credentials_file: …}` sends it).
+    metrics_token: Annotated[SecretStr, Field(min_length=32)] | None = None
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     web_concurrency: int = Field(default=1, ge=1)
     log_level: LogLevel = "info"
+    # Addresses of reverse proxies whose X-Forwarded-For names the client (comma-separated;
+    # "*" for any). Empty: none, and the client address is the connection's.
+    trusted_proxies: str = ""
+    # Connections and requests in progress per worker beyond which uvicorn answers 503.
+    limit_concurrency: int = Field(default=1000, ge=1)
+    # Seconds an idle keep-alive connection stays open, and seconds a request's line and
+    # headers may take to arrive before the connection is closed.
+    keep_alive_seconds: float = Field(default=5.0, gt=0, le=300)
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     # Where prometheus-client's multiprocess files go when WEB_CONCURRENCY > 1.
     prometheus_multiproc_dir: Path | None = None
 
@@ -65,6 +82,25 @@ class Settings(BaseSettings):
     # many ms, to prove that a load test's regression gate notices. Never in production.
     inject_latency_ms: int = Field(default=0, ge=0, le=60_000)
     inject_latency_route: str = ""
+
+    @model_validator(mode="after")
+    def _fail_closed(self) -> "Settings":
+        """Refuse what .env.example ships and, on a real database, an admin password the
+        API itself would refuse (the embedded database is a local sandbox)."""
+        for name in SECRET_SETTINGS:
+            value: SecretStr | None = getattr(self, name)
+            if value is not None and PLACEHOLDER_MARK in value.get_secret_value():
+                raise ValueError(
+                    f"{name.upper()} is still the placeholder of .env.example: choose your own"
+                )
+        if self.admin_password is not None and not self.embedded:
+            password = self.admin_password.get_secret_value()
+            if len(password) < MIN_PASSWORD_CHARS or len(password.encode()) > MAX_PASSWORD_BYTES:
+                raise ValueError(
+                    "ADMIN_PASSWORD must be 8 characters to 72 bytes on a real database: "
+                    "set ADMIN_PASSWORD to a longer one"
+                )
+        return self
 
     @property
     def log_level_number(self) -> int:

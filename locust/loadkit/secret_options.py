@@ -20,6 +20,7 @@ from loadkit import state
 if TYPE_CHECKING:
     from locust.env import Environment
 
+PLACEHOLDER_MARK = "change-me"  # in every placeholder of .env.example
 # Option names (argparse's dest) that hold secrets, and whether each is a credential of the
 # host under test. Declared at import, like the options themselves.
 DECLARED: dict[str, bool] = {"web_password": False, "web_secret": False}
@@ -46,6 +47,12 @@ def on_init(environment: Environment, **_kwargs: object) -> None:
         value = getattr(options, name, None)
         if value is None:
             continue
+        if PLACEHOLDER_MARK in str(value):
+            option = "--" + name.replace("_", "-")
+            raise SystemExit(
+                f"loadkit: error: {option} is still the placeholder of .env.example: "
+                "choose your own"
+            )
         kit.secrets[name] = str(value)
         setattr(options, name, "")
 

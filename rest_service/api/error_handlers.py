@@ -68,8 +68,13 @@ async def service_error(_request: Request, error: Exception) -> JSONResponse:
 async def invalid_request(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     # jsonable_encoder turns the errors' contexts (exceptions, …) into text; answer()
-    # then makes what the client sent encodable.
-    return answer(422, jsonable_encoder(error.errors()))
+    # then makes what the client sent encodable. An input that is a list or an object is
+    # left out: echoing a whole batch would cost its size again, in memory and on the wire.
+    errors = [
+        {k: v for k, v in problem.items() if k != "input" or not isinstance(v, list | dict)}
+        for problem in error.errors()
+    ]
+    return answer(422, jsonable_encoder(errors))
 
 
 async def http_error(request: Request, error: Exception) -> JSONResponse:

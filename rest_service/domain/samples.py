@@ -30,7 +30,13 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from rest_service.domain.errors import Conflict
-from rest_service.domain.schemas import SAMPLE_FIELDS, SampleIn, from_ms, to_ms
+from rest_service.domain.schemas import (
+    MAX_PER_CPU_VALUES,
+    SAMPLE_FIELDS,
+    SampleIn,
+    from_ms,
+    to_ms,
+)
 from rest_service.storage.documents import collection
 from rest_service.storage.models import Run, SampleBlock
 from rest_service.telemetry.metrics import SAMPLES_DUPLICATES, SAMPLES_INGESTED
@@ -265,14 +271,24 @@ def sample_out(seq: int, stamp: int, cpu: float, extra: dict[str, Any]) -> dict[
 async def sample_page(
     run: Run, after_seq: int, limit: int
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """Up to ``limit`` samples with seq > after_seq, in seq order, and the next after_seq."""
+    """Up to ``limit`` samples with seq > after_seq, in seq order, and the next after_seq.
+    A page ends sooner when its per_cpu values reach MAX_PER_CPU_VALUES, so that its size
+    stays bounded whatever the machine's CPU count."""
     start = after_seq + 1
     items: list[dict[str, Any]] = []
+    values = 0
     window = (start % BLOCK + limit - 1) // BLOCK + 1  # the blocks a page without gaps spans
     blocks = blocks_from(run, start // BLOCK, window)
     try:
         async for doc in blocks:
             rows = rows_of(doc, start)[: limit - len(items)]
+            if "per_cpu" in (doc.get("extra") or {}):
+                for taken, row in enumerate(rows):
+                    values += len(row[3].get("per_cpu") or ())
+                    if values > MAX_PER_CPU_VALUES and (items or taken):
+                        rows = rows[:taken]
+                        limit = len(items) + taken  # the page is full
+                        break
             items += [sample_out(*row) for row in rows]
             if len(items) == limit:
                 return items, items[-1]["seq"]

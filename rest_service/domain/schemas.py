@@ -22,6 +22,10 @@ FUTURE_TOLERANCE = timedelta(seconds=5)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_SAMPLES_PER_POST = 10_000
 MAX_PAGE = 10_000
+# per_cpu values in one POST of samples, and in one page: what bounds a request's memory
+# (a per_cpu value is a few bytes of JSON and tens of bytes once parsed). 256 samples of a
+# 1,024-CPU machine, or 10,000 of a 26-CPU one.
+MAX_PER_CPU_VALUES = 262_144
 
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
 # Strict: a JSON number only; true or "50" is refused, not read as 1.0 or 50.0.
@@ -287,8 +291,35 @@ SAMPLE_FIELDS: tuple[str, ...] = tuple(
 FIGURE_NAMES = frozenset(SAMPLE_FIELDS)
 
 
+def _per_cpu_budget(samples: Any) -> Any:
+    """Counted on the parsed JSON, before any sample is built: a body over the budget is
+    refused for the cost of its parsing alone."""
+    if not isinstance(samples, list):
+        return samples  # the list check that follows says what is wrong
+    values = sum(
+        len(per_cpu)
+        for s in samples
+        if isinstance(s, dict) and isinstance(per_cpu := s.get("per_cpu"), list)
+    )
+    if values > MAX_PER_CPU_VALUES:
+        raise ValueError(
+            f"a batch carries at most {MAX_PER_CPU_VALUES:,} per_cpu values, not {values:,}: "
+            "send fewer samples per POST"
+        )
+    return samples
+
+
 class SamplesIn(Strict):
-    samples: Annotated[list[SampleIn], Field(min_length=1, max_length=MAX_SAMPLES_PER_POST)]
+    samples: Annotated[
+        list[SampleIn],
+        Field(
+            min_length=1,
+            max_length=MAX_SAMPLES_PER_POST,
+            description=f"at most {MAX_SAMPLES_PER_POST:,} samples, together at most "
+            f"{MAX_PER_CPU_VALUES:,} per_cpu values",
+        ),
+        BeforeValidator(_per_cpu_budget),
+    ]
 
 
 class SamplesAccepted(BaseModel):

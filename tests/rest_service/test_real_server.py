@@ -193,7 +193,9 @@ def test_a_finished_run_survives_a_restart(tmp_path: Path) -> None:
     with database_server(data, port) as url, running_service({**env, "MONGODB_URL": url}) as one:
         with httpx.Client(base_url=one.url, timeout=30) as api:
             assert api.post("/auth/login", json=login).status_code == 200
-            token = api.post("/auth/tokens", json={"name": "restart", "scope": "write"}).json()["token"]
+            token = api.post("/auth/tokens", json={"name": "restart", "scope": "write"}).json()[
+                "token"
+            ]
             run = api.post("/runs", json={"name": "survivor", "threshold": 50}).json()
             rows = [
                 {

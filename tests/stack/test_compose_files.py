@@ -209,6 +209,12 @@ def test_only_the_master_holds_secrets_and_its_ui_asks_for_a_login(
     master = services["locust-master"]
     assert "--web-login" in master["command"]
     assert master["environment"]["LOADWATCH_WEB_PASSWORD"] == "change-me-three"
+    assert master["environment"]["LOADWATCH_LOADTEST_PASSWORD"] == "change-me-four"
+
+
+def test_published_ports_bind_loopback_unless_told(services: dict[str, Any]) -> None:
+    published = [p for service in services.values() for p in service.get("ports", [])]
+    assert published and all(p["host_ip"] == "127.0.0.1" for p in published)
 
 
 def test_prometheus_targets_are_compose_services(services: dict[str, Any]) -> None:
@@ -227,5 +233,5 @@ def test_prometheus_targets_are_compose_services(services: dict[str, Any]) -> No
     )
     grafana = services["grafana"]
     assert any(m["target"] == "/etc/grafana/provisioning" for m in grafana["volumes"])
-    assert grafana["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "true"
+    assert grafana["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
     assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
