@@ -75,7 +75,7 @@ def build_parser() -> Parser:
     option(
         parser,
         "--token",
-        help="an API token with the write scope (POST /auth/tokens {\"scope\": \"write\"}) "
+        help='an API token with the write scope (POST /auth/tokens {"scope": "write"}) '
         "instead of username and password; better set CPU_MONITOR_TOKEN",
     )
     option(parser, "--name", help="run name (default: host and start time)")
