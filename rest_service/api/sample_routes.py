@@ -9,6 +9,7 @@ from rest_service.api.params import BODY, NOT_FOUND, NOT_LOGGED_IN, NOT_RUNNING,
 from rest_service.domain import runs, samples
 from rest_service.domain.schemas import (
     MAX_PAGE,
+    MAX_PER_CPU_VALUES,
     MAX_SAFE_INT,
     SamplePage,
     SamplesAccepted,
@@ -35,7 +36,15 @@ async def list_samples(
     run_id: RunId,
     user: CurrentUser,
     after_seq: Annotated[int, Query(ge=-1, le=MAX_SAFE_INT)] = -1,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_PAGE,
+            description=f"samples per page; a page ends sooner once it holds "
+            f"{MAX_PER_CPU_VALUES:,} per_cpu values (next_after_seq says where to go on)",
+        ),
+    ] = 1000,
 ) -> Response:
     run = await runs.get_run(run_id, user)
     docs, next_after_seq = await samples.sample_page(run, after_seq, limit)

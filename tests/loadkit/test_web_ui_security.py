@@ -2,6 +2,8 @@
 listener that plays an attacker's host, and requests as another site's page would send."""
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -11,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live import LOCUSTFILE, Service, running_locust, wait_for_users
+from tests.live import LOCUSTFILE, ROOT, Service, running_locust, wait_for_users
 
 ARGS = ["-u", "2", "-r", "2", "--pacing", "0.2", "--user-pool", "2", "--analyst-samples", "0"]
 SECRETS = {
@@ -173,3 +175,45 @@ def test_workers_receive_no_secret(live_service: Service, tmp_path: Path) -> Non
         if name != "LOADWATCH_WEB_USERNAME":
             assert secret not in json.dumps(received), name
     assert "received 2 credentials" in cluster.log("worker-0")
+
+
+@pytest.mark.parametrize(
+    ("variable", "option"),
+    [
+        ("LOADWATCH_WEB_PASSWORD", "--web-password"),
+        ("LOADWATCH_LOADTEST_PASSWORD", "--loadtest-password"),
+        ("LOADWATCH_ADMIN_PASSWORD", "--admin-password"),
+    ],
+)
+def test_a_placeholder_of_env_example_stops_the_master(
+    tmp_path: Path, variable: str, option: str
+) -> None:
+    placeholders = {
+        line.split("=", 1)[0]: line.split("=", 1)[1]
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if "change-me" in line and not line.startswith("#")
+    }
+    # .env.example's names, as compose maps them onto the master's variables.
+    source = {
+        "LOADWATCH_WEB_PASSWORD": "LOCUST_WEB_PASSWORD",
+        "LOADWATCH_LOADTEST_PASSWORD": "LOADTEST_PASSWORD",
+        "LOADWATCH_ADMIN_PASSWORD": "ADMIN_PASSWORD",
+    }[variable]
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-login"]
+    command += ["--headless", "--results-db", str(tmp_path / "r.sqlite"), "--exporter-port", "0"]
+    result = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            **SECRETS,
+            variable: placeholders[source],
+        },
+    )
+    assert result.returncode != 0
+    assert f"{option} is still the placeholder of .env.example" in result.stderr
+    assert "Traceback" not in result.stderr
