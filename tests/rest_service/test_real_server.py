@@ -87,8 +87,14 @@ def test_the_largest_block_stays_under_the_16_mib_limit(real_server: str) -> Non
         stored = await collection(samples.SampleBlock).find_one({"_id": f"{run.id}:0"})
         assert stored is not None and stored["samples"] == samples.BLOCK
         assert len(bson.encode(stored)) < MAX_BSON_BYTES
-        page, _ = await samples.sample_page(await Run.get(run.id), -1, samples.BLOCK)
-        assert len(page) == samples.BLOCK and page[-1]["per_cpu"] == [99.99] * 1024
+        # Pages end at the per_cpu budget (256 samples of 1,024 CPUs) and go on from there.
+        pages, after = [], -1
+        while after is not None:
+            page, after = await samples.sample_page(await Run.get(run.id), after, samples.BLOCK)
+            pages.append(page)
+        assert [len(p) for p in pages] == [256, 256, 256, 232]
+        assert pages[-1][-1]["seq"] == samples.BLOCK - 1
+        assert pages[-1][-1]["per_cpu"] == [99.99] * 1024
         client.close()
 
     run_async(scenario)
