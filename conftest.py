@@ -23,15 +23,22 @@ def _service_for_functional_tests(request: pytest.FixtureRequest) -> Iterator[No
         return
     from tests.live import real_mongodb, running_service
 
-    env = {"ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin"}
+    # A password the API's rule accepts: a real database refuses a weaker admin at start.
+    env = {"ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": "admin-password"}
     with contextlib.ExitStack() as stack:
         if os.environ.get("FUNCTIONAL_TESTS_DATABASE") == "real":
             data = Path(stack.enter_context(tempfile.TemporaryDirectory()))
             env["MONGODB_URL"] = stack.enter_context(real_mongodb(data))
             env["MONGODB_DB"] = f"loadwatch-functional-{os.getpid()}"
         service = stack.enter_context(running_service(env))
-        os.environ["BASE_URL"] = service.url
+        given = {"BASE_URL": service.url, "ADMIN_PASSWORD": env["ADMIN_PASSWORD"]}
+        saved = {name: os.environ.get(name) for name in given}
+        os.environ.update(given)
         try:
             yield
         finally:
-            del os.environ["BASE_URL"]
+            for name, value in saved.items():
+                if value is None:
+                    del os.environ[name]
+                else:
+                    os.environ[name] = value

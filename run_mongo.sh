@@ -7,7 +7,13 @@
 # process and no port behind.
 set -euo pipefail
 cd "$(dirname "$0")"
-export ADMIN_USERNAME="${ADMIN_USERNAME:-admin}" ADMIN_PASSWORD="${ADMIN_PASSWORD:-admin}"
+# A real database gets no default admin password: the service refuses one under 8 characters.
+if [ -z "${ADMIN_PASSWORD:-}" ]; then
+  echo "error: set ADMIN_PASSWORD (8 characters or more) for the admin of the real database," \
+    "e.g. ADMIN_PASSWORD='…' make run-mongo" >&2
+  exit 2
+fi
+export ADMIN_USERNAME="${ADMIN_USERNAME:-admin}" ADMIN_PASSWORD
 
 if [ -n "${MONGODB_URL:-}" ]; then
   echo "loadwatch service on MONGODB_URL, at http://127.0.0.1:${PORT:-8000} (Ctrl-C stops it)"
