@@ -6,7 +6,8 @@ tracemalloc: each figure is the peak of Python's allocations during the request 
 what was allocated before it. Requests:
   - the largest POST of samples the API takes: 256 samples of a 1,024-CPU machine, and
     4,000 samples of a 26-CPU machine (about 5 MB), every optional figure set;
-  - a 5 MB body of per_cpu values beyond the budget (refused with 422);
+  - a body of per_cpu values beyond the budget (refused with 422);
+  - event batches of countless empty objects (413 before parsing) and of zeros (422);
   - a page of the 4,000 samples of the 26-CPU run, a page asked for 10,000 of the 1,024-CPU
     run (cut at the budget), and the CSV of that run.
 Run from the repository root: python -m benchmarks.request_memory
@@ -88,6 +89,27 @@ async def main() -> None:
             flood = {"samples": [{**sample(s, 0), "per_cpu": [0] * 1024} for s in range(1_000)]}
             text = json.dumps(flood, separators=(",", ":")).encode()
             await post("POST 1,000 x 1,024 per_cpu (refused)", narrow, text, 422)
+
+            stamp = BASE.isoformat()
+            for name, junk, count, expect in [
+                ("POST events: 4.8 MB of {} (refused)", b"{}", 1_600_000, 413),
+                ("POST events: 3.2 MB of 0 (refused)", b"0", 1_600_000, 422),
+            ]:
+                event = b'{"category":"note","name":"note","timestamp":"%s","data":' % (
+                    stamp.encode()
+                )
+                body = b'{"events":[%s{"text":"x","junk":[%s]}}]}' % (
+                    event,
+                    b",".join([junk] * count),
+                )
+                headers = {"content-type": "application/json"}
+                answer, peak = await peak_of(
+                    lambda body=body, headers=headers: api.post(  # type: ignore[misc]
+                        f"/runs/{narrow}/events", content=body, headers=headers
+                    )
+                )
+                assert answer.status_code == expect, answer.text[:300]
+                rows.append({"request": name, "bytes": len(body), "peak": peak})
 
             for name, path in [
                 ("page of 4,000 (26 CPUs, every figure)", f"/runs/{narrow}/samples?limit=10000"),

@@ -109,6 +109,24 @@ def test_body_over_5_mb_is_413(user: httpx.Client, run: dict[str, object]) -> No
     assert user.get(path).json()["items"] == []
 
 
+def test_a_body_of_countless_small_objects_is_413(
+    user: httpx.Client, run: dict[str, object]
+) -> None:
+    """Two bytes of JSON ({} or []) become some 60 bytes of objects once parsed: a body may
+    hold at most 262,144 objects and arrays, counted before it is parsed."""
+    headers = {"content-type": "application/json"}
+    for path, envelope in [
+        (f"/runs/{run['id']}/samples", b'{"samples": [%s]}'),
+        (f"/runs/{run['id']}/events", b'{"events": [%s]}'),
+    ]:
+        for junk in (b"{}", b"[]"):
+            body = envelope % b",".join([junk] * 300_000)
+            refused = user.post(path, content=body, headers=headers)
+            assert refused.status_code == 413, path
+            assert "262,144 JSON objects and arrays" in refused.json()["detail"]
+    assert user.get(f"/runs/{run['id']}/samples").json()["items"] == []
+
+
 def test_sample_list_parameters(user: httpx.Client, run: dict[str, object]) -> None:
     path = f"/runs/{run['id']}/samples"
     for params in ({"limit": 0}, {"limit": 10_001}, {"after_seq": -2}, {"after_seq": "x"}):

@@ -1,4 +1,5 @@
-"""What a request body must be: JSON, and at most MAX_BODY_BYTES.
+"""What a request body must be: JSON, at most MAX_BODY_BYTES, and at most MAX_CONTAINERS
+objects and arrays.
 
 FastAPI's own ``max_body_size`` answers a too-large Content-Length in plain text; the
 API promises ``{"detail": ...}`` on every error, hence these small middlewares.
@@ -9,6 +10,11 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
+# An empty object or array is 2 bytes of JSON and some 60 bytes once parsed: a body of them
+# would cost 30 times its size before any model could refuse it. Counted as the body
+# streams in, on the raw bytes ("{" and "[" inside strings count too): far above what any
+# batch the API takes holds.
+MAX_CONTAINERS = 262_144
 
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -25,7 +31,8 @@ def _is_json(content_type: bytes) -> bool:
 class RequestBodyRules:
     """ASGI middleware, one layer for both rules (it runs on every request):
 
-    - 413 for a body over ``max_bytes``, by its declared length or as it streams in;
+    - 413 for a body over ``max_bytes``, by its declared length or as it streams in, or
+      with more than MAX_CONTAINERS objects and arrays;
     - 415 for a POST, PUT or PATCH with a body not declared as JSON. A browser sends a
       cross-site form or ``text/plain`` POST without asking first, and the session cookie
       rides along (SameSite does not separate two ports of one host); it must preflight a
@@ -38,6 +45,10 @@ class RequestBodyRules:
 
     def _too_large(self) -> str:
         return f"Request body is larger than {self.max_bytes // (1024 * 1024)} MB"
+
+    @staticmethod
+    def _too_nested() -> str:
+        return f"Request body holds more than {MAX_CONTAINERS:,} JSON objects and arrays"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -55,17 +66,21 @@ class RequestBodyRules:
         if refusal is not None:
             await refusal(scope, receive, send)
             return
-        received = 0
+        received = containers = 0
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, containers
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                containers += chunk.count(b"{") + chunk.count(b"[")
+                # Raised inside the route's body read, so FastAPI answers them as an
+                # HTTPException: 413 with {"detail": ...}.
                 if received > self.max_bytes:
-                    # Raised inside the route's body read, so FastAPI answers it as an
-                    # HTTPException: 413 with {"detail": ...}.
                     raise HTTPException(status_code=413, detail=self._too_large())
+                if containers > MAX_CONTAINERS:
+                    raise HTTPException(status_code=413, detail=self._too_nested())
             return message
 
         await self.app(scope, limited_receive, send)
