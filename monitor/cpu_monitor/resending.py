@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from cpu_monitor.api import ApiClient, ApiError
 from cpu_monitor.login import MonitorError, connect
 from cpu_monitor.retry import with_retries
-from cpu_monitor.sender import MAX_BATCH
+from cpu_monitor.sender import fitting
 from cpu_monitor.spool import Spool, SpoolError, read_spool
 
 T = TypeVar("T")
@@ -26,8 +26,11 @@ def _retried(call: Callable[[], T], failure: str) -> T:
 
 def _batches(items: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """Posts the size the sender makes while it catches up, which the service takes."""
-    for start in range(0, len(items), MAX_BATCH):
-        yield items[start : start + MAX_BATCH]
+    start = 0
+    while start < len(items):
+        count = fitting(items[start:])
+        yield items[start : start + count]
+        start += count
 
 
 def _new_run_for(client: ApiClient, spool: Spool, args: argparse.Namespace) -> str:

@@ -5,11 +5,12 @@ The sampling thread only appends to buffers, so a slow or absent API never delay
 sample.
 """
 
+import itertools
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,21 @@ from cpu_monitor.retry import delays
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000  # per POST when catching up after an outage
+# per_cpu values the service takes in one POST (a machine of more than 262 CPUs sends fewer
+# than MAX_BATCH samples at a time).
+MAX_PER_CPU_VALUES = 262_144
 MAX_DELAY = 10.0  # seconds a sample may wait for its batch to fill
+
+
+def fitting(items: Iterable[dict[str, Any]]) -> int:
+    """How many of the leading items one POST carries: at most MAX_BATCH, with at most
+    MAX_PER_CPU_VALUES per_cpu values together (and always at least one)."""
+    values = count = 0
+    for count, item in enumerate(itertools.islice(items, MAX_BATCH), start=1):
+        values += len(item.get("per_cpu") or ())
+        if values > MAX_PER_CPU_VALUES and count > 1:
+            return count - 1
+    return count
 
 
 @dataclass
@@ -95,7 +110,7 @@ class Sender(threading.Thread):
                 self._lock.wait(timeout=MAX_DELAY - waited if samples else None)
             if self._closing and time.monotonic() >= (self._deadline or 0):
                 return None
-            return box, [box.items[i] for i in range(min(len(box.items), MAX_BATCH))]
+            return box, [box.items[i] for i in range(fitting(box.items))]
 
     def _settle(self, box: Outbox, count: int, delivered: int) -> None:
         with self._lock:

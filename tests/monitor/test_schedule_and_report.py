@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 import pytest
 from cpu_monitor.recording import effective_batch_size
 from cpu_monitor.report import Report, RunStats, duration_text
+from cpu_monitor.resending import _batches
 from cpu_monitor.schedule import Ticker
+from cpu_monitor.sender import MAX_BATCH, fitting
 from cpu_monitor.watch import Display, ThresholdWatch
 
 WALL = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -172,3 +174,15 @@ def test_help_shows_defaults_but_never_a_password(
         parser.parse_args(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f"cpu-monitor {__version__}"
+
+
+def test_catch_up_posts_stay_within_the_services_per_cpu_budget() -> None:
+    """After an outage a 1,024-CPU machine sends 256 samples per POST, not the 1,000 that
+    the service would refuse; a small machine still sends 1,000."""
+    wide = [{"seq": i, "per_cpu": [1.0] * 1024} for i in range(1000)]
+    narrow = [{"seq": i, "per_cpu": [1.0] * 8} for i in range(1500)]
+    assert fitting(wide) == 256
+    assert fitting(narrow) == MAX_BATCH == 1000
+    assert fitting([]) == 0
+    assert [len(batch) for batch in _batches(wide)] == [256, 256, 256, 232]
+    assert [len(batch) for batch in _batches(narrow)] == [1000, 500]
