@@ -138,6 +138,7 @@ def panel_context(environment: Environment, name: str) -> dict[str, Any]:
         "last_label": kit.last.label if kit.last is not None else None,
         "runs": runs,
         "pacing_text": _pacing_text,
+        "web_login": bool(getattr(environment.parsed_options, "web_login", False)),
     }
 
 

@@ -124,6 +124,8 @@ def test_the_web_login_throttles_logs_out_and_expires(
         client = logged_in(cluster.web_url)
         cookie = client.cookies.get("session")
         assert client.get("/loadwatch/runs").status_code == 200
+        # The Baseline tab offers the logout (a same-site form POST).
+        assert 'action="loadwatch/logout"' in client.get("/loadwatch/panel/baseline").text
         client.post("/loadwatch/logout")
         assert client.get("/loadwatch/runs").status_code in (302, 401)
         # The logged-out cookie stays refused (it was cleared, not just forgotten).
