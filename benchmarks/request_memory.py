@@ -16,15 +16,14 @@ Run from the repository root: python -m benchmarks.request_memory
 import asyncio
 import json
 import os
-import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import bcrypt
 import httpx
 
+from benchmarks.storage import bcrypt_ms
 from rest_service.app import create_app
 from rest_service.domain.schemas import SAMPLE_FIELDS
 from rest_service.settings import Settings
@@ -124,9 +123,7 @@ async def main() -> None:
                 rows.append({"request": name + extra, "bytes": len(answer.content), "peak": peak})
             tracemalloc.stop()
 
-    started = time.perf_counter()
-    bcrypt.hashpw(b"yardstick", bcrypt.gensalt(12))
-    yardstick_ms = (time.perf_counter() - started) * 1000
+    yardstick_ms = bcrypt_ms()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load average {load}; bcrypt at 12 rounds {yardstick_ms:.0f} ms")
     print(f"{'request':<44} {'body/answer':>12} {'peak':>10} {'ratio':>6}")

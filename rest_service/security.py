@@ -24,6 +24,7 @@ import bcrypt
 from pymongo import ReturnDocument
 
 from rest_service.domain.errors import Throttled
+from rest_service.domain.schemas import to_millis
 from rest_service.storage.documents import collection
 from rest_service.storage.models import LoginAttempts
 
@@ -113,10 +114,6 @@ class Attempt:
         return {"at": self.at, "nonce": self.nonce}
 
 
-def _to_ms(moment: datetime) -> datetime:
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
 def _recent_failures(record: dict[str, Any], now: datetime) -> list[datetime]:
     return [a["at"] for a in record.get("attempts", []) if a["at"] > now - FAILURE_WINDOW]
 
@@ -138,7 +135,7 @@ async def reserve(key: str, limit: int, now: datetime) -> Attempt:
     ``limit``. So at most ``limit`` passwords are checked at once, and a failure takes the
     place of the check that made it: once ``limit`` failures are recent, every attempt is
     refused (Throttled) without a check, while correct logins only ever wait."""
-    attempt = Attempt(key, _to_ms(now), secrets.token_hex(8))
+    attempt = Attempt(key, to_millis(now), secrets.token_hex(8))
     records = collection(LoginAttempts)
     record: dict[str, Any] | None = await records.find_one_and_update(
         {"_id": key},

@@ -9,8 +9,7 @@ package compares every patched path with mongomock's own answers. What each patc
   by dictionary lookups; the rest of the filter is still applied by mongomock itself.
 - ``_insert``: an unordered ``insert_many`` into a collection with no TTL and no unique
   secondary index validates each document as mongomock does but stores the batch under
-  one lock, and skips the trial BSON encoding of flat documents (see stored.py). Every
-  insert path refuses a document over 16 MiB, as pymongo does before a real server sees it.
+  one lock, and skips the trial BSON encoding of flat documents (see stored.py).
 - ``_update``: an update of top-level fields compares and rolls back against a shallow
   copy instead of a deep copy of the whole document; dotted ``$set`` paths, with ``$inc``
   and ``$max`` of numbers through documents, are applied in place, planned whole first so
@@ -18,6 +17,9 @@ package compares every patched path with mongomock's own answers. What each patc
 - ``Cursor.__next__``: indexes into the result list instead of re-slicing it for every
   document (which made reading a long page quadratic).
 - ``_copy_field``: copies a found document without dispatching on each immutable scalar.
+- ``BSON``: mongomock encodes every document it inserts or replaces, as a check; the class
+  it does so with also refuses a document over 16 MiB, as pymongo does before a real
+  server sees it (the fast insert path checks the size of what it encodes itself).
 
 Only the cost changes, and the order among documents that a query leaves unordered,
 which MongoDB does not promise either.
@@ -95,20 +97,20 @@ def _plain_bulk(collection: Collection) -> bool:
     )
 
 
-def _refuse_too_large(item: Any) -> None:
-    """The size limit that mongomock's own insert path does not hold; a document it would
-    refuse for another reason is left to it, so that its error stays the same."""
-    try:
-        encoded = BSON.encode(item)
-    except Exception:  # mongomock's own checks say what is wrong, in its order
-        return
-    check_size(encoded)
+class _SizedBSON(BSON):
+    """BSON whose encode also holds a real server's size limit: mongomock encodes every
+    document it inserts or replaces as a check, and with this in its place that one
+    encoding refuses a document over 16 MiB too (after its own checks, in its order)."""
+
+    @classmethod
+    def encode(cls, document: Any, *args: Any, **kwargs: Any) -> BSON:
+        encoded = BSON.encode(document, *args, **kwargs)
+        check_size(encoded)
+        return encoded
 
 
 def _insert(self: Collection, data: Any, session: Any = None, ordered: bool = True) -> Any:
     if isinstance(data, Mapping) or session or ordered or not _plain_bulk(self):
-        for item in [data] if isinstance(data, Mapping) else data:
-            _refuse_too_large(item)
         return _original_insert(self, data, session, ordered=ordered)
     store = self._store
     documents = store._documents
@@ -368,6 +370,7 @@ def install_fast_paths() -> None:
     Collection._update = _update  # type: ignore[method-assign, assignment]
     Cursor.__next__ = Cursor.next = _next  # type: ignore[method-assign]
     mongomock_collection._copy_field = _copy_field
+    mongomock_collection.BSON = _SizedBSON  # type: ignore[attr-defined]
 
 
 def uninstall_fast_paths() -> None:
@@ -377,3 +380,4 @@ def uninstall_fast_paths() -> None:
     Collection._update = _original_update  # type: ignore[method-assign]
     Cursor.__next__ = Cursor.next = _original_next  # type: ignore[method-assign]
     mongomock_collection._copy_field = _original_copy_field
+    mongomock_collection.BSON = BSON  # type: ignore[attr-defined]

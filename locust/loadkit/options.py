@@ -1,10 +1,13 @@
 """argparse types of loadkit's options, shared by the Locust plugin and `loadwatch-compare`:
-a bad value is a usage error at parse time, never a traceback once the test runs. A module
+a bad value is a usage error at parse time, never a traceback once the test runs; and
+``usage_error``, the one way to refuse a setting that can only be checked after parsing. A module
 of its own with no heavy imports: declaring the options must not load numpy."""
 
 import argparse
 import math
+import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from loadkit.defaults import MIN_CHANGE
 
@@ -43,13 +46,21 @@ def min_change(text: str) -> dict[str, float]:
     return result
 
 
+def usage_error(message: str) -> NoReturn:
+    """A bad setting found after parsing: one line, and exit 2, before any test starts (as
+    Locust's own bad options do)."""
+    print(f"loadkit: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
 def alpha(text: str) -> float:
     return _number(text, "between 0 and 1", lambda x: 0 < x < 1)
 
 
-def positive_seconds(text: str) -> float:
-    return _number(text, "a number of seconds > 0", lambda x: x > 0)
+def _positive(unit: str) -> Callable[[str], float]:
+    """An argparse type: a number of ``unit`` above 0."""
+    return lambda text: _number(text, f"a number of {unit} > 0", lambda x: x > 0)
 
 
-def positive_hours(text: str) -> float:
-    return _number(text, "a number of hours > 0", lambda x: x > 0)
+positive_seconds = _positive("seconds")
+positive_hours = _positive("hours")

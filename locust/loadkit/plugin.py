@@ -33,136 +33,122 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
     # Pacing and the baseline are set in loadkit's panel of the web UI (loadkit.webui), and
     # no secret is ever a field of its form: they come from the environment or options.
     add = parser.add_argument
-    add(
+
+    def hidden(*names: str, **settings: Any) -> None:
+        """An option set at start-up only: no field of the web UI's form."""
+        add(*names, include_in_web_ui=False, **settings)
+
+    hidden(
         "--pacing",
         type=options.positive_seconds,
         default=defaults.PACING_SECONDS,
-        include_in_web_ui=False,
         help="seconds between the starts of a user's iterations (live: the Pacing tab, or "
         "POST /pacing)",
     )
-    add(
+    hidden(
         "--web-username",
         default="admin",
-        include_in_web_ui=False,
         env_var="LOADWATCH_WEB_USERNAME",
         help="with --web-login: the web UI's user",
     )
-    add(
+    hidden(
         "--web-password",
         default="",
-        include_in_web_ui=False,
         env_var="LOADWATCH_WEB_PASSWORD",
         help="with --web-login: that user's password (required)",
     )
-    add(
+    hidden(
         "--web-secret",
         default="",
-        include_in_web_ui=False,
         env_var="LOADWATCH_WEB_SECRET",
         help="with --web-login: the key that signs session cookies (default: a new one "
         "at each start)",
     )
-    add(
+    hidden(
         "--web-session-hours",
         type=options.positive_hours,
         default=defaults.WEB_SESSION_HOURS,
-        include_in_web_ui=False,
         help="with --web-login: hours a login lasts",
     )
-    add(
+    hidden(
         "--exporter-port",
         type=int,
         default=defaults.EXPORTER_PORT,
-        include_in_web_ui=False,
         help="port of the Prometheus exporter on the master (0: off)",
     )
-    add(
+    hidden(
         "--exporter-host",
         default="",
-        include_in_web_ui=False,
         help="address the exporter listens on (default: all)",
     )
-    add(
+    hidden(
         "--max-fail-ratio",
         type=float,
         default=None,
-        include_in_web_ui=False,
         help="fail the run (exit 1) above this failure ratio, e.g. 0.01",
     )
-    add(
+    hidden(
         "--max-p95-ms",
         type=float,
         default=None,
-        include_in_web_ui=False,
         help="fail the run above this p95 response time",
     )
-    add(
+    hidden(
         "--min-rps",
         type=float,
         default=None,
-        include_in_web_ui=False,
         help="fail the run below this average request rate",
     )
 
-    add(
+    hidden(
         "--results-db",
         default=defaults.RESULTS_DB,
-        include_in_web_ui=False,
         help="SQLite file where every request's time is recorded, per run ('': off)",
     )
     add("--run-label", default="", help="this run's label (default: the time)")
-    add(
+    hidden(
         "--baseline",
         default="",
-        include_in_web_ui=False,
         help="compare each test with the run of this label, or 'previous' (the last "
         "comparable run); in the web UI: the Baseline tab",
     )
-    add(
+    hidden(
         "--alpha",
         type=options.alpha,
         default=defaults.ALPHA,
-        include_in_web_ui=False,
         help="family-wise error of the baseline comparison (Holm)",
     )
-    add(
+    hidden(
         "--min-change",
         type=options.min_change,
         default=dict(defaults.MIN_CHANGE),
-        include_in_web_ui=False,
         help=options.MIN_CHANGE_HELP,
     )
-    add(
+    hidden(
         "--fail-on-regression",
         action="store_true",
         default=False,
-        include_in_web_ui=False,
         help="exit 1 when an endpoint regressed",
     )
-    add(
+    hidden(
         "--compare-json",
         default="",
-        include_in_web_ui=False,
         help="where to write the comparison (default: next to --html)",
     )
-    add(
+    hidden(
         "--notify-smtp",
         default="",
-        include_in_web_ui=False,
         help="host:port of an SMTP server for a notice at test stop",
     )
-    add("--notify-to", default="", include_in_web_ui=False, help="who gets the notice")
-    add(
+    hidden("--notify-to", default="", help="who gets the notice")
+    hidden(
         "--notify-from",
         default="loadwatch@localhost",
-        include_in_web_ui=False,
         help="the notice's sender",
     )
-    add(
+    hidden(
         "--notify-webhook",
         default="",
-        include_in_web_ui=False,
         help="URL that gets the comparison as a JSON POST at test stop",
     )
 

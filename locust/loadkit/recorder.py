@@ -21,19 +21,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import gevent
 from gevent.threadpool import ThreadPool
 
 from loadkit import state
 from loadkit.defaults import PREVIOUS
+from loadkit.options import usage_error
 from loadkit.pacing import Pacing
 from loadkit.results import Batch, NotAStore, ResultsStore
 from loadkit.timings import CPU_KEY, REPORT_KEY, SETUP_KEY, Buffer
@@ -252,12 +252,6 @@ def _flush_locally(kit: Kit) -> None:
         gevent.sleep(LOCAL_FLUSH_SECONDS)
         if kit.recorder is not None:
             kit.recorder.add(kit.buffer.take())
-
-
-def usage_error(message: str) -> NoReturn:
-    """One line, and exit 2, before any test starts (as Locust's own bad options do)."""
-    print(f"loadkit: error: {message}", file=sys.stderr, flush=True)
-    sys.exit(2)
 
 
 def on_init(environment: Environment, **_kwargs: Any) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from loadkit import state
+from loadkit.options import usage_error
 
 if TYPE_CHECKING:
     from locust.env import Environment
@@ -49,10 +50,7 @@ def on_init(environment: Environment, **_kwargs: object) -> None:
             continue
         if PLACEHOLDER_MARK in str(value):
             option = "--" + name.replace("_", "-")
-            raise SystemExit(
-                f"loadkit: error: {option} is still the placeholder of .env.example: "
-                "choose your own"
-            )
+            usage_error(f"{option} is still the placeholder of .env.example: choose your own")
         kit.secrets[name] = str(value)
         setattr(options, name, "")
 

@@ -24,6 +24,7 @@ from collections import defaultdict, deque
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from loadkit.options import usage_error
 from loadkit.secret_options import secret
 
 if TYPE_CHECKING:
@@ -68,11 +69,8 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         return
     password = secret(environment, "web_password")
     if not password:
-        # A usage error: one line and a non-zero exit, before anything listens.
-        raise SystemExit(
-            "loadkit: error: --web-login needs a password: set LOADWATCH_WEB_PASSWORD "
-            "(or --web-password)"
-        )
+        # Before anything listens.
+        usage_error("--web-login needs a password: set LOADWATCH_WEB_PASSWORD (or --web-password)")
     from flask import make_response, redirect, request, session, url_for
     from flask_login import UserMixin, login_user, logout_user
 

@@ -6,10 +6,12 @@ METRICS_TOKEN is set) needs a user. A read token may GET only; a write token may
 write its owner's runs, samples and events; the admin routes (users, tokens, the rejected
 events) need a password login."""
 
+import hmac
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie
+from pydantic import SecretStr
 from starlette.requests import HTTPConnection
 
 from rest_service.domain.errors import Forbidden, NotAuthenticated
@@ -96,6 +98,17 @@ session_user = SessionCookie(
 )
 
 
+async def metrics_reader(request: Request) -> None:
+    """FastAPI dependency of GET /metrics: open, or with METRICS_TOKEN set, that token as
+    a Bearer token (compared in constant time); 401 otherwise."""
+    expected: SecretStr | None = request.app.state.settings.metrics_token
+    if expected is None:
+        return
+    given = _bearer(request) or ""
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise NotAuthenticated("GET /metrics needs the METRICS_TOKEN as a Bearer token")
+
+
 async def admin_user(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
     """FastAPI dependency: the admin, logged in with a password; 401 or 403 otherwise."""
     if _bearer(request) is not None:
@@ -119,3 +132,4 @@ AdminUser = Annotated[User, Depends(admin_user)]
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 SessionCacheDep = Annotated[SessionCache, Depends(session_cache)]
 SummaryCacheDep = Annotated[SummaryCache, Depends(summary_cache)]
+MetricsReader = Depends(metrics_reader)
