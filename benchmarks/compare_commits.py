@@ -1,5 +1,7 @@
 """`make bench-compare BASE=<commit>`: the storage and ingest benchmarks on a commit and on
-the working tree, in turn, on this machine in one session, with the ratio of each figure.
+the working tree, in turn, on this machine in one session, with the ratio of each figure;
+and Locust's single-sample writes (benchmarks.locust_writes, this tree's Locust) against
+each side's service.
 
 The base commit is checked out into a temporary git worktree with its own locked venv.
 Rounds alternate which side runs first (base, tree; then tree, base; ...): on these
@@ -17,6 +19,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +44,10 @@ def _flatten(prefix: str, value: Any, into: dict[str, float]) -> None:
             _flatten(f"{prefix}.{key}" if prefix else key, inner, into)
 
 
-def run_benchmark(tree: Path, name: str) -> dict[str, float]:
+def run_benchmark(tree: Path, name: str, *args: str) -> dict[str, float]:
     """One benchmark in ``tree`` (with that tree's venv); its figures by name."""
     result = subprocess.run(
-        [str(tree / ".venv" / "bin" / "python"), "-m", f"benchmarks.{name}"],
+        [str(tree / ".venv" / "bin" / "python"), "-m", f"benchmarks.{name}", *args],
         cwd=tree,
         capture_output=True,
         text=True,
@@ -63,30 +67,39 @@ def main() -> None:
     parser.add_argument("--base", required=True, help="the commit to compare with")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each side, alternated")
     args = parser.parse_args()
+    with base_worktree(args.base) as base_tree:
+        sides: dict[str, list[dict[str, float]]] = {"base": [], "tree": []}
+        for round_ in range(args.rounds):
+            order = ["base", "tree"] if round_ % 2 == 0 else ["tree", "base"]
+            for side in order:
+                tree = base_tree if side == "base" else ROOT
+                figures: dict[str, float] = {}
+                for name in BENCHMARKS:
+                    figures.update(run_benchmark(tree, name))
+                # Locust's writes: this tree's Locust against that tree's service.
+                figures.update(run_benchmark(ROOT, "locust_writes", "--tree", str(tree)))
+                sides[side].append(figures)
+                print(f"round {round_ + 1}: {side} done", flush=True)
+    report(args.base, sides)
+
+
+@contextmanager
+def base_worktree(commit: str) -> Iterator[Path]:
+    """The commit checked out in a temporary git worktree, with its own locked venv."""
     with tempfile.TemporaryDirectory() as scratch:
-        base_tree = Path(scratch) / "base"
+        tree = Path(scratch) / "base"
         subprocess.run(
-            ["git", "worktree", "add", "--quiet", "--detach", str(base_tree), args.base],
+            ["git", "worktree", "add", "--quiet", "--detach", str(tree), commit],
             cwd=ROOT,
             check=True,
         )
         try:
-            subprocess.run([*_uv(), "sync", "--locked", "--quiet"], cwd=base_tree, check=True)
-            sides: dict[str, list[dict[str, float]]] = {"base": [], "tree": []}
-            for round_ in range(args.rounds):
-                order = ["base", "tree"] if round_ % 2 == 0 else ["tree", "base"]
-                for side in order:
-                    tree = base_tree if side == "base" else ROOT
-                    figures: dict[str, float] = {}
-                    for name in BENCHMARKS:
-                        figures.update(run_benchmark(tree, name))
-                    sides[side].append(figures)
-                    print(f"round {round_ + 1}: {side} done", flush=True)
+            subprocess.run([*_uv(), "sync", "--locked", "--quiet"], cwd=tree, check=True)
+            yield tree
         finally:
             subprocess.run(
-                ["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False
+                ["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False
             )
-    report(args.base, sides)
 
 
 def report(base: str, sides: dict[str, list[dict[str, float]]]) -> None:

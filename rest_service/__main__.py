@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 
-from rest_service.api.header_timeout import HeaderTimeoutProtocol
+from rest_service.api.http_protocol import LoadwatchHTTPProtocol
 from rest_service.domain.errors import Conflict
 from rest_service.domain.schemas import UserIn
 from rest_service.settings import Settings
@@ -62,7 +62,7 @@ def _serve(settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         workers=settings.web_concurrency,
-        http=partial(HeaderTimeoutProtocol, header_timeout=settings.header_timeout_seconds),  # type: ignore[arg-type]
+        http=partial(LoadwatchHTTPProtocol, header_timeout=settings.header_timeout_seconds),  # type: ignore[arg-type]
         limit_concurrency=settings.limit_concurrency,
         timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]
         # X-Forwarded-For is believed from the trusted proxies only (none by default), so

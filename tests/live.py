@@ -75,12 +75,15 @@ def running_service(
     log_dir: Path | None = None,
     factory: str | None = None,
     port: int | None = None,
+    tree: Path = ROOT,
 ) -> Iterator[Service]:
     """`python -m rest_service serve` on a free port, embedded database unless env says else.
 
     ``factory`` ("module:function", importable from the repository root) serves another
-    app factory through uvicorn instead, for benchmarks that compare variants.
+    app factory through uvicorn instead, for benchmarks that compare variants. ``tree`` is
+    another checkout with its own venv (a benchmark's base commit), served in its place.
     """
+    python = sys.executable if tree == ROOT else str(tree / ".venv" / "bin" / "python")
     port = port or free_port()
     full_env = {
         **os.environ,
@@ -94,10 +97,10 @@ def running_service(
         full_env.pop("MONGODB_URL", None)  # the embedded database, whatever the shell has
     log_path = (log_dir or Path(os.environ.get("TMPDIR", "/tmp"))) / f"service-{port}.log"
     with log_path.open("wb") as log:
-        command = [sys.executable, "-m", "rest_service", "serve"]
+        command = [python, "-m", "rest_service", "serve"]
         if factory is not None:
             command = [
-                sys.executable,
+                python,
                 "-m",
                 "uvicorn",
                 factory,
@@ -112,8 +115,10 @@ def running_service(
             ]
         process = subprocess.Popen(
             command,
-            cwd=ROOT,
-            env=full_env,
+            cwd=tree,
+            env={k: v for k, v in full_env.items() if k != "VIRTUAL_ENV"}
+            if tree != ROOT
+            else full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )

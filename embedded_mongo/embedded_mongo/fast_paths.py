@@ -12,8 +12,13 @@ package compares every patched path with mongomock's own answers. What each patc
   one lock, and skips the trial BSON encoding of flat documents (see stored.py).
 - ``_update``: an update of top-level fields compares and rolls back against a shallow
   copy instead of a deep copy of the whole document; dotted ``$set`` paths, with ``$inc``
-  and ``$max`` of numbers through documents, are applied in place, planned whole first so
-  that nothing is half applied.
+  and ``$max`` of numbers through documents, are applied in place by path_update.py.
+- ``find_one``: a lookup that pins ``_id``, with no projection or other option, copies the
+  one document found (making its datetimes aware in the same pass) without building a
+  cursor and its result list.
+- ``Cursor._compute_results``: a tz-aware client's results without a projection are fresh
+  copies (``_copy_field`` copies every list and document), so their datetimes are made
+  aware in place, where mongomock builds every document and list once more to do it.
 - ``Cursor.__next__``: indexes into the result list instead of re-slicing it for every
   document (which made reading a long page quadratic).
 - ``_copy_field``: copies a found document without dispatching on each immutable scalar.
@@ -25,16 +30,18 @@ Only the cost changes, and the order among documents that a query leaves unorder
 which MongoDB does not promise either.
 """
 
-import itertools
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from bson import BSON, ObjectId
+from bson.tz_util import utc as UTC_ZONE  # the zone mongomock gives found datetimes
 from mongomock import collection as mongomock_collection
 from mongomock import filtering, helpers
 from mongomock.collection import Collection, Cursor, validate_is_mapping
 from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
+from embedded_mongo import path_update
 from embedded_mongo.stored import (
     NOT_PLAIN,
     check_document,
@@ -51,6 +58,8 @@ _original_iter_documents: Callable[[Collection, Any], Iterable[dict[str, Any]]] 
 _original_insert: Callable[..., Any] = Collection._insert
 _original_update: Callable[..., Any] = Collection._update
 _original_next: Callable[[Cursor], Any] = Cursor.__next__
+_original_find_one: Callable[..., Any] = Collection.find_one
+_original_compute_results: Callable[..., Any] = Cursor._compute_results
 
 
 def _pinned_ids(query: Any) -> list[Hashable] | None:
@@ -163,117 +172,32 @@ def _top_level_update(document: Any) -> bool:
 _MISSING = object()
 
 
-def _settable(document: Any, path: str) -> tuple[Any, Any] | None:
-    """Where ``$set`` of ``path`` writes in ``document``: (container, key), with the dicts
-    it would create along the way, or None when MongoDB would do more (pad a list, refuse
-    a scalar parent): those take mongomock's own path."""
-    parts = path.split(".")
-    target = document
-    for position, part in enumerate(parts):
-        last = position == len(parts) - 1
-        kind = type(target)
-        if kind is list:
-            if not part.isdigit() or int(part) >= len(target):
-                return None
-            if last:
-                return target, int(part)
-            target = target[int(part)]
-        elif kind is dict:
-            if last:
-                return target, part
-            if part not in target:  # the rest of the path becomes nested documents
-                return target, ".".join(parts[position:])
-            target = target[part]
-        else:
-            return None
-    return None
-
-
-def _set_path(document: Any, path: str, value: Any) -> bool:
-    """Set ``path`` (checked by ``_settable``), creating the documents it lacks; whether
-    anything changed."""
-    parts = path.split(".")
-    target = document
-    for part in parts[:-1]:
-        if type(target) is list:
-            target = target[int(part)]
-        else:
-            target = target.setdefault(part, {})
-    key: Any = int(parts[-1]) if type(target) is list else parts[-1]
-    if type(target) is dict and key not in target:
-        target[key] = value
-        return True
-    changed = bool(target[key] != value)
-    target[key] = value
-    return changed
-
-
-_PATH_UPDATERS = frozenset({"$set", "$inc", "$max"})
-_ABSENT = object()
-
-
-def _numbers_at(document: Any, path: str) -> Any:
-    """The value at a path through documents only: _ABSENT when the path ends early,
-    _MISSING when it meets anything but a document on the way."""
-    target = document
-    for part in path.split("."):
-        if type(target) is not dict:
-            return _MISSING
-        if part not in target:
-            return _ABSENT
-        target = target[part]
-    return target
+def _documents_for(collection: Collection, spec: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    """The documents a filter selects; mongomock-motor's wrapper, which turns string-like
+    keys (Beanie's fields) into plain strings, is skipped when every key already is one."""
+    if all(type(key) is str for key in spec):
+        return _iter_documents(collection, stored_document(spec))
+    return collection._iter_documents(stored_document(spec))  # type: ignore[no-any-return]
 
 
 def _path_update(self: Collection, spec: Any, document: Any) -> Any:
-    """``$set`` of dotted paths (into list slots and documents), and ``$inc`` and ``$max`` of
-    numbers at paths through documents, as MongoDB does them, in place: planned whole
-    first, so nothing is half applied. _MISSING when mongomock's own path must take it."""
-    if type(document) is not dict or not document or not document.keys() <= _PATH_UPDATERS:
+    """A planned update of dotted paths (path_update.py) applied in place to the one
+    document the filter selects; _MISSING when mongomock's own path must take it."""
+    planned = path_update.plan(document)
+    if planned is None or type(spec) is not dict or not _plain_bulk(self):
         return _MISSING
-    sets, incs, maxes = (document.get(op, {}) for op in ("$set", "$inc", "$max"))
-    if type(sets) is not dict or type(incs) is not dict or type(maxes) is not dict:
-        return _MISSING
-    numeric = {**incs, **maxes}
-    paths = [*sets, *incs, *maxes]
-    if not paths or len(numeric) != len(incs) + len(maxes):
-        return _MISSING
-    if any(type(f) is not str or f.split(".")[0] in ("_id", "") or "$" in f for f in paths):
-        return _MISSING
-    if any(part == "" or part.isdigit() for f in numeric for part in f.split(".")):
-        return _MISSING  # list slots and empty parts: mongomock's own path
-    pairs = itertools.permutations(paths, 2)
-    if any(a == b or b.startswith(a + ".") for a, b in pairs):
-        return _MISSING  # overlapping paths: MongoDB refuses them, as mongomock may
-    if not _plain_bulk(self):
-        return _MISSING
-    if any(type(v) not in (int, float) for v in numeric.values()):
+    update, sets, incs, maxes = planned
+    if any(type(v) not in (int, float) for v in (*incs.values(), *maxes.values())):
         return _MISSING
     values = {field: stored_plain_value(value) for field, value in sets.items()}
     if any(value is NOT_PLAIN for value in values.values()):
         return _MISSING
-    for existing in self._iter_documents(stored_document(spec)):
-        if any(_settable(existing, field) is None for field in paths):
+    for existing in _documents_for(self, spec):
+        changed = path_update.apply(existing, update, values, incs, maxes)
+        if changed is None:
             return _MISSING
-        current = {field: _numbers_at(existing, field) for field in numeric}
-        if any(
-            value is _MISSING or (value is not _ABSENT and type(value) not in (int, float))
-            for value in current.values()
-        ):
-            return _MISSING
-        changed = False
-        for field in sets:
-            changed = _set_path(existing, field, values[field]) or changed
-        for field, step in incs.items():
-            now = current[field]
-            _set_path(existing, field, step if now is _ABSENT else now + step)
-            changed = changed or now is _ABSENT or step != 0
-        for field, value in maxes.items():
-            now = current[field]
-            if now is _ABSENT or value > now:
-                changed = _set_path(existing, field, value) or changed
         return _result(matched=1, modified=int(changed), collection=self)
-    return _MISSING
+    return _result(matched=0, modified=0, collection=self)
 
 
 def _result(matched: int, modified: int, collection: Collection) -> dict[str, Any]:
@@ -363,12 +287,65 @@ def _copy_field(obj: Any, container: Any) -> Any:
     return _original_copy_field(obj, container)
 
 
+def _aware_copy(obj: Any) -> Any:
+    """A found document as mongomock's tz-aware cursor returns it: copied as
+    ``_copy_field`` copies it, with every datetime given UTC as its zone."""
+    kind = type(obj)
+    if kind in _SHARED or kind is ObjectId:  # immutable: a copy would be equal and alike
+        return obj
+    if kind is dict:
+        return {key: _aware_copy(value) for key, value in obj.items()}
+    if kind is list:
+        return [_aware_copy(item) for item in obj]
+    if kind is datetime:
+        return obj.replace(tzinfo=UTC_ZONE)
+    return helpers.make_datetime_timezone_aware_in_document(_copy_field(obj, dict))
+
+
+def _make_aware(container: Any) -> None:
+    """Give every datetime in a freshly copied document or list UTC as its zone, in place,
+    as mongomock's helper would in a copy (which also turns tuples into lists)."""
+    items = container.items() if type(container) is dict else enumerate(container)
+    for key, value in items:
+        kind = type(value)
+        if kind is datetime:
+            container[key] = value.replace(tzinfo=UTC_ZONE)
+        elif kind is dict or kind is list:
+            _make_aware(value)
+        elif kind not in _SHARED and kind is not ObjectId:
+            container[key] = helpers.make_datetime_timezone_aware_in_document(value)
+
+
+def _compute_results(self: Cursor, with_limit_and_skip: bool = False) -> Any:
+    fresh = not self._results or self._factory_last_generated_results != self._factory
+    if fresh and self._projection is None and self.collection.codec_options.tz_aware:
+        results = list(self._factory())
+        for document in results:
+            _make_aware(document)
+        self._factory_last_generated_results = self._factory
+        self._results = results
+    return _original_compute_results(self, with_limit_and_skip)
+
+
+def _find_one(self: Collection, filter: Any = None, *args: Any, **kwargs: Any) -> Any:
+    ids = _pinned_ids(filter) if not args and not kwargs and type(filter) is dict else None
+    if ids is None or len(ids) != 1 or not all(type(key) is str for key in filter):
+        return _original_find_one(self, filter, *args, **kwargs)
+    for document in _iter_documents(self, stored_document(filter)):
+        if self.codec_options.tz_aware:
+            return _aware_copy(document)
+        return _copy_field(document, dict)
+    return None
+
+
 def install_fast_paths() -> None:
     """Teach mongomock the fast paths; idempotent."""
     Collection._iter_documents = _iter_documents  # type: ignore[method-assign]
     Collection._insert = _insert  # type: ignore[method-assign]
     Collection._update = _update  # type: ignore[method-assign, assignment]
     Cursor.__next__ = Cursor.next = _next  # type: ignore[method-assign]
+    Collection.find_one = _find_one  # type: ignore[method-assign]
+    Cursor._compute_results = _compute_results  # type: ignore[method-assign]
     mongomock_collection._copy_field = _copy_field
     mongomock_collection.BSON = _SizedBSON  # type: ignore[attr-defined]
 
@@ -379,5 +356,7 @@ def uninstall_fast_paths() -> None:
     Collection._insert = _original_insert  # type: ignore[method-assign]
     Collection._update = _original_update  # type: ignore[method-assign]
     Cursor.__next__ = Cursor.next = _original_next  # type: ignore[method-assign]
+    Collection.find_one = _original_find_one  # type: ignore[method-assign]
+    Cursor._compute_results = _original_compute_results  # type: ignore[method-assign]
     mongomock_collection._copy_field = _original_copy_field
     mongomock_collection.BSON = BSON  # type: ignore[attr-defined]

@@ -55,7 +55,9 @@ def _answer(collection: mongomock.Collection, query: dict, skip: int, limit: int
     # A total order: like MongoDB, neither promises an order among ties.
     by_seq = [("seq", -1), ("_id", 1)]
     ordered = list(collection.find(query).sort(by_seq).skip(skip).limit(limit))
-    return [unordered, ordered]
+    # Among several matches find_one may pick any, as MongoDB may.
+    one = collection.find_one(query) if len(unordered) < 2 else None
+    return [unordered, ordered, one]
 
 
 @settings(max_examples=300, deadline=None)
@@ -96,9 +98,24 @@ def test_embedded_client_is_tz_aware() -> None:
         client = embedded.embedded_client()
         await client.db.c.insert_one({"_id": ObjectId(), "t": datetime(2026, 1, 1, tzinfo=UTC)})
         doc = await client.db.c.find_one({})
-        return doc["t"].tzinfo
+        by_id = await client.db.c.find_one({"_id": doc["_id"]})  # the fast lookup
+        return doc["t"].tzinfo, by_id["t"].tzinfo
 
-    assert asyncio.run(roundtrip()) is not None
+    scanned, looked_up = asyncio.run(roundtrip())
+    assert scanned is not None and looked_up is scanned
+
+
+def test_found_documents_are_made_aware_in_copies_only() -> None:
+    embedded.install_fast_paths()
+    collection = mongomock.MongoClient(tz_aware=True).db.things
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    collection.insert_one({"_id": 1, "t": when, "deep": {"l": [when, (when,)]}})
+    for found in (next(iter(collection.find())), collection.find_one({"_id": 1})):
+        assert found == {"_id": 1, "t": when, "deep": {"l": [when, [when]]}}
+        found["deep"]["l"].append(0)
+    stored = collection._store._documents[1]
+    assert stored["t"].tzinfo is None and stored["deep"]["l"][0].tzinfo is None
+    assert len(stored["deep"]["l"]) == 2
 
 
 zones = st.sampled_from([None, UTC, timezone(timedelta(hours=2)), timezone(-timedelta(hours=5))])
@@ -145,7 +162,8 @@ def _insert_outcome(preload: list[dict], batch: list[dict], unique_v: bool) -> t
         errors = [(e["index"], e["code"], e["errmsg"]) for e in error.details["writeErrors"]]
     except (OverflowError, InvalidDocument, UnicodeEncodeError) as error:  # refused mid-batch
         result, errors = None, [repr(error)]
-    return result, errors, sorted(collection.find(), key=repr)
+    found = [collection.find_one({"_id": doc["_id"]}) for doc in batch]
+    return result, errors, sorted(collection.find(), key=repr), found
 
 
 @settings(max_examples=300, deadline=None)
@@ -206,6 +224,10 @@ update_filters = st.one_of(
     st.builds(lambda i: {"_id": i}, st.sampled_from(["a", "b", "d"])),
     st.builds(lambda i, v: {"_id": i, "v": v}, st.sampled_from(["a", "b"]), st.integers(0, 3)),
     st.builds(lambda v: {"v": {"$gte": v}}, st.integers(0, 3)),
+    st.builds(lambda i: {"_id": i, "listed.1": None}, st.sampled_from(["a", "b"])),
+    st.builds(
+        lambda i, v: {"_id": i, "v": {"$lt": v}}, st.sampled_from(["a", "b"]), st.integers(0, 3)
+    ),
 )
 
 

@@ -21,7 +21,7 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 UNSUPPORTED = "Request bodies must be JSON: send Content-Type: application/json"
 
 
-def _is_json(content_type: bytes) -> bool:
+def is_json(content_type: bytes) -> bool:
     media = content_type.split(b";", 1)[0].strip().lower()
     return media == b"application/json" or (
         media.startswith(b"application/") and media.endswith(b"+json")
@@ -61,7 +61,7 @@ class RequestBodyRules:
             refusal = JSONResponse({"detail": self._too_large()}, status_code=413)
         elif scope["method"] in BODY_METHODS:
             has_body = declared not in (None, b"0") or b"transfer-encoding" in headers
-            if has_body and not _is_json(headers.get(b"content-type", b"")):
+            if has_body and not is_json(headers.get(b"content-type", b"")):
                 refusal = JSONResponse({"detail": UNSUPPORTED}, status_code=415)
         if refusal is not None:
             await refusal(scope, receive, send)

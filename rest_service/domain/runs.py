@@ -14,7 +14,8 @@ from rest_service.domain.cursors import decode_cursor, encode_cursor, invalid_cu
 from rest_service.domain.errors import Conflict, NotFound
 from rest_service.domain.events import delete_events
 from rest_service.domain.ownership import RUN_NOT_FOUND, run_filter, visible_runs
-from rest_service.domain.samples import blocks_from, delete_samples, rows_of
+from rest_service.domain.sample_reads import blocks_from, rows_of
+from rest_service.domain.samples import delete_samples
 from rest_service.domain.schemas import RunIn, Summary, to_millis
 from rest_service.domain.summary import (
     BlockFigures,

@@ -1,5 +1,5 @@
-"""Operations on CPU samples, stored in blocks: ingest with duplicate detection, paging,
-CSV export, deletion, and the migration of samples stored one per document.
+"""CPU samples, stored in blocks: the layout, ingest with duplicate detection, deletion,
+and the migration of samples stored one per document (sample_reads.py reads them back).
 
 Layout (MongoDB's bucket pattern, as its time-series collections use inside): one document
 per run and block of BLOCK consecutive seqs, ``_id`` ``"<run id>:<block>"``, with columnar
@@ -20,36 +20,30 @@ only the fields its samples carry. Why this layout:
   entry.
 """
 
-import asyncio
 from collections import defaultdict
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from rest_service.domain.errors import Conflict
+from rest_service.domain.errors import Conflict, NotFound
+from rest_service.domain.ownership import RUN_NOT_FOUND, run_filter
 from rest_service.domain.schemas import (
-    MAX_PER_CPU_VALUES,
-    SAMPLE_FIELDS,
     SampleIn,
-    from_ms,
     to_ms,
 )
 from rest_service.storage.documents import collection
-from rest_service.storage.models import Run, SampleBlock
+from rest_service.storage.models import Run, SampleBlock, User
 from rest_service.telemetry.metrics import SAMPLES_DUPLICATES, SAMPLES_INGESTED
 
 BLOCK = 1_000  # seqs per block document
-# Blocks fetched per query while exporting a run: a few MB at most in memory at once.
-EXPORT_WINDOW = 10
 # A block is written under a version check; a writer that loses a race reads it again.
 MAX_ATTEMPTS = 50
 # Up to this many samples for one block are first tried in a single conditional update.
 BLIND_WRITE_MAX = 16
 LEGACY_COLLECTION = "samples"  # one document per sample, before blocks
-CSV_COLUMNS = ("seq", "timestamp", "cpu_percent", "per_cpu", *SAMPLE_FIELDS)
 
 
 class Row(NamedTuple):
@@ -162,7 +156,37 @@ def totals_update(written: list[Row]) -> dict[str, Any]:
     }
 
 
-async def add_samples(run: Run, samples: list[SampleIn]) -> tuple[int, int]:
+class RunState(NamedTuple):
+    """What storing samples needs to know of a run: read from its stored document without
+    building (and validating) the whole Run."""
+
+    id: ObjectId
+    status: str
+    max_seq: int
+    started_at: datetime
+    last_seen_at: datetime | None
+
+    @classmethod
+    def of(cls, stored: dict[str, Any]) -> "RunState":
+        fields = Run.model_fields
+        return cls(
+            stored["_id"],
+            stored.get("status", fields["status"].default),
+            stored.get("max_seq", fields["max_seq"].default),
+            stored["started_at"],
+            stored.get("last_seen_at"),
+        )
+
+
+async def writable_run(run_id: str, user: User) -> RunState:
+    """The run's state if the user may write to it; NotFound like runs.get_run."""
+    found = await collection(Run).find_one(run_filter(run_id, user))
+    if found is None:
+        raise NotFound(RUN_NOT_FOUND)
+    return RunState.of(found)
+
+
+async def add_samples(run: Run | RunState, samples: list[SampleIn]) -> tuple[int, int]:
     """Store new samples; returns (accepted, duplicates). A stored (run, seq) is skipped."""
     if run.status != "running":
         raise Conflict(f"Run is {run.status}; samples can only be added to a running run")
@@ -201,132 +225,9 @@ async def add_samples(run: Run, samples: list[SampleIn]) -> tuple[int, int]:
 SEEN_RESOLUTION = timedelta(seconds=10)
 
 
-def seen_long_ago(run: Run, now: datetime) -> bool:
+def seen_long_ago(run: Run | RunState, now: datetime) -> bool:
     """Whether the run's last sign of life is worth a write to refresh."""
     return now - (run.last_seen_at or run.started_at) > SEEN_RESOLUTION
-
-
-async def blocks_from(
-    run: Run, first: int, window: int, fields: dict[str, int] | None = None
-) -> AsyncGenerator[dict[str, Any]]:
-    """The run's stored blocks from block ``first`` on, in order, ``window`` per query:
-    by ``_id`` while the blocks follow one another, by the (run_id, block) index across a
-    gap (seqs may jump)."""
-    stored_blocks = collection(SampleBlock)
-    last = run.max_seq // BLOCK
-    block = first
-    while block <= last:
-        ids = [block_id(run.id, b) for b in range(block, min(block + window, last + 1))]
-        docs = (
-            await stored_blocks.find({"_id": {"$in": ids}}, fields).sort("block", 1).to_list(None)
-        )
-        for doc in docs:
-            yield doc
-        block += len(ids)
-        if not docs:  # a gap: where do the run's blocks go on?
-            following = stored_blocks.find(
-                {"run_id": run.id, "block": {"$gte": block}}, {"block": 1}
-            )
-            found = await following.sort("block", 1).limit(1).to_list(None)
-            if not found:
-                return
-            block = found[0]["block"]
-
-
-def rows_of(
-    doc: dict[str, Any], start_seq: int = 0
-) -> list[tuple[int, int, float, dict[str, Any]]]:
-    """A block's samples from ``start_seq`` on, in seq order: (seq, ts ms, cpu, the optional
-    fields it carries)."""
-    base = doc["block"] * BLOCK
-    ts, cpu = doc["ts"], doc["cpu"]
-    extra: dict[str, dict[str, Any]] = doc.get("extra") or {}
-    offsets = range(max(start_seq - base, 0), BLOCK)
-    if not extra:
-        return [(base + o, ts[o], cpu[o], {}) for o in offsets if ts[o] is not None]
-    columns = list(extra.items())
-    return [
-        (
-            base + o,
-            ts[o],
-            cpu[o],
-            {name: values[key] for name, values in columns if (key := str(o)) in values},
-        )
-        for o in offsets
-        if ts[o] is not None
-    ]
-
-
-def sample_out(seq: int, stamp: int, cpu: float, extra: dict[str, Any]) -> dict[str, Any]:
-    """A sample as pages show it: per_cpu always, other optional fields when present."""
-    return {
-        "seq": seq,
-        "timestamp": from_ms(stamp),
-        "cpu_percent": cpu,
-        "per_cpu": extra.get("per_cpu"),
-        **{name: value for name, value in extra.items() if name != "per_cpu"},
-    }
-
-
-async def sample_page(
-    run: Run, after_seq: int, limit: int
-) -> tuple[list[dict[str, Any]], int | None]:
-    """Up to ``limit`` samples with seq > after_seq, in seq order, and the next after_seq.
-    A page ends sooner when its per_cpu values reach MAX_PER_CPU_VALUES, so that its size
-    stays bounded whatever the machine's CPU count."""
-    start = after_seq + 1
-    items: list[dict[str, Any]] = []
-    values = 0
-    window = (start % BLOCK + limit - 1) // BLOCK + 1  # the blocks a page without gaps spans
-    blocks = blocks_from(run, start // BLOCK, window)
-    try:
-        async for doc in blocks:
-            rows = rows_of(doc, start)[: limit - len(items)]
-            if "per_cpu" in (doc.get("extra") or {}):
-                for taken, row in enumerate(rows):
-                    values += len(row[3].get("per_cpu") or ())
-                    if values > MAX_PER_CPU_VALUES and (items or taken):
-                        rows = rows[:taken]
-                        limit = len(items) + taken  # the page is full
-                        break
-            items += [sample_out(*row) for row in rows]
-            if len(items) == limit:
-                return items, items[-1]["seq"]
-    finally:
-        await blocks.aclose()
-    return items, None
-
-
-def _csv_figures(extra: dict[str, Any]) -> str:
-    per = extra.get("per_cpu")
-    cells = [";".join(map(repr, per)) if per else ""]
-    cells += [
-        repr(value) if (value := extra.get(name)) is not None else "" for name in SAMPLE_FIELDS
-    ]
-    return ",".join(cells)
-
-
-def csv_rows(doc: dict[str, Any] | None, header: bool = False) -> str:
-    """CSV lines (``\r\n``, as the csv module writes them) for a block's samples, an empty
-    cell for a field a sample lacks. No value ever needs quoting: numbers, an ISO time, and
-    per_cpu joined with ";"."""
-    lines = [",".join(CSV_COLUMNS) + "\r\n"] if header else []
-    if doc is not None:
-        lines += [
-            f"{seq},{from_ms(stamp).isoformat()},{cpu!r},{_csv_figures(extra)}\r\n"
-            for seq, stamp, cpu, extra in rows_of(doc)
-        ]
-    return "".join(lines)
-
-
-async def samples_csv(run: Run) -> AsyncIterator[str]:
-    """The run's samples as CSV text chunks, header first, one chunk per block."""
-    yield csv_rows(None, header=True)
-    async for doc in blocks_from(run, 0, EXPORT_WINDOW):
-        yield csv_rows(doc)
-        # A driver hands out a fetched batch without suspending, and the emulation never
-        # suspends at all: yield between blocks so that a long export shares the loop.
-        await asyncio.sleep(0)
 
 
 async def delete_samples(run_id: ObjectId) -> None:

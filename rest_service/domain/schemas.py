@@ -1,5 +1,6 @@
 """Request and response bodies of the HTTP API."""
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -175,6 +176,29 @@ def to_ms(value: datetime) -> int:
 
 def from_ms(ms: int) -> datetime:
     return EPOCH + ms * MILLISECOND
+
+
+# utc_text builds an ISO time from these pieces: a page or an export formats one per sample.
+_CLOCK = [f"{hour:02d}:{minute:02d}:" for hour in range(24) for minute in range(60)]
+_SECONDS = [f"{second:02d}" for second in range(60)]
+_FRACTIONS = {
+    zone: [zone] + [f".{milli:03d}000{zone}" for milli in range(1, 1000)]
+    for zone in ("Z", "+00:00")
+}
+
+
+@functools.lru_cache(maxsize=1024)
+def _day_text(days: int) -> str:
+    return f"{(EPOCH + timedelta(days=days)).date().isoformat()}T"
+
+
+def utc_text(ms: int, zone: Literal["Z", "+00:00"] = "+00:00") -> str:
+    """``from_ms(ms).isoformat()``, or with ``"Z"`` the text pydantic writes for that
+    datetime in JSON (microseconds only when there are any), without making the datetime."""
+    seconds, milli = divmod(ms, 1000)
+    days, second = divmod(seconds, 86_400)
+    minutes, whole = divmod(second, 60)
+    return _day_text(days) + _CLOCK[minutes] + _SECONDS[whole] + _FRACTIONS[zone][milli]
 
 
 def to_millis(value: datetime) -> datetime:

@@ -17,7 +17,7 @@ from motor.motor_asyncio import AsyncIOMotorClient
 from pymongo.errors import DocumentTooLarge
 
 from rest_service import security
-from rest_service.domain import samples
+from rest_service.domain import sample_reads, samples
 from rest_service.domain.schemas import SAMPLE_FIELDS, SampleIn
 from rest_service.storage.connection import bind
 from rest_service.storage.documents import collection
@@ -90,7 +90,9 @@ def test_the_largest_block_stays_under_the_16_mib_limit(real_server: str) -> Non
         # Pages end at the per_cpu budget (256 samples of 1,024 CPUs) and go on from there.
         pages, after = [], -1
         while after is not None:
-            page, after = await samples.sample_page(await Run.get(run.id), after, samples.BLOCK)
+            page, after = await sample_reads.sample_page(
+                await Run.get(run.id), after, samples.BLOCK
+            )
             pages.append(page)
         assert [len(p) for p in pages] == [256, 256, 256, 232]
         assert pages[-1][-1]["seq"] == samples.BLOCK - 1

@@ -13,9 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from motor.motor_asyncio import AsyncIOMotorClient
+from pydantic_core import to_json
 
 from embedded_mongo import embedded_client
-from rest_service.domain import runs, samples
+from rest_service.domain import runs, sample_reads, samples, schemas
 from rest_service.domain.schemas import SAMPLE_FIELDS, SampleIn
 from rest_service.domain.summary import summarize
 from rest_service.storage.connection import bind
@@ -102,19 +103,19 @@ async def page_all(run: Run) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     after: int | None = -1
     while after is not None:
-        page, after = await samples.sample_page(run, after, 700)
+        page, after = await sample_reads.sample_page(run, after, 700)
         items += page
     return items
 
 
 async def csv_text(run: Run) -> str:
-    return "".join([chunk async for chunk in samples.samples_csv(run)])
+    return "".join([chunk async for chunk in sample_reads.samples_csv(run)])
 
 
 def expected_csv(model: Model) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(samples.CSV_COLUMNS)
+    writer.writerow(sample_reads.CSV_COLUMNS)
     blank = [""] * len(SAMPLE_FIELDS)
     memory_column = SAMPLE_FIELDS.index("memory_used_percent")
     for seq in sorted(model):
@@ -181,13 +182,14 @@ async def check_against_the_model(ops: list[tuple[Any, ...]], server: str | None
             assert sum(d for _, d in answers) == copies * len(batch) - len(new)
         elif kind == "page":
             after, limit = op[2], op[3]
-            page, next_after = await samples.sample_page(run, after, limit)
+            page, next_after = await sample_reads.sample_page(run, after, limit)
             wanted = [seq for seq in sorted(model) if seq > after][:limit]
             assert [item["seq"] for item in page] == wanted
             assert next_after == (wanted[-1] if len(wanted) == limit else None)
             for item in page:
                 stamp, cpu, per_cpu, memory = model[item["seq"]]
-                assert (item["timestamp"], item["cpu_percent"], item["per_cpu"]) == (
+                when = datetime.fromisoformat(item["timestamp"])
+                assert (when, item["cpu_percent"], item["per_cpu"]) == (
                     stamp,
                     cpu,
                     per_cpu,
@@ -297,3 +299,11 @@ def test_samples_stored_one_per_document_are_moved_into_blocks(server: str | Non
         assert summary.sample_count == len(model)
 
     run_async(scenario)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.integers(0, 253_402_300_799_999))  # 1970 to the end of 9999, in ms
+def test_a_stored_time_is_written_as_json_and_csv_wrote_its_datetime(ms: int) -> None:
+    when = schemas.from_ms(ms)
+    assert schemas.utc_text(ms) == when.isoformat()
+    assert to_json(schemas.utc_text(ms, "Z")) == to_json(when)
