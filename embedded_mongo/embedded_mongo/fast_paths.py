@@ -278,6 +278,8 @@ def _copy_field(obj: Any, container: Any) -> Any:
     immutable scalars that copy.copy hands back unchanged (a block's long arrays)."""
     kind = type(obj)
     if kind is list:
+        if _SHARED.issuperset(map(type, obj)):  # a column of scalars: copied at C speed
+            return list(obj)
         return [item if type(item) in _SHARED else _copy_field(item, container) for item in obj]
     if kind is dict and container is dict:
         return {
@@ -305,7 +307,12 @@ def _aware_copy(obj: Any) -> Any:
 def _make_aware(container: Any) -> None:
     """Give every datetime in a freshly copied document or list UTC as its zone, in place,
     as mongomock's helper would in a copy (which also turns tuples into lists)."""
-    items = container.items() if type(container) is dict else enumerate(container)
+    if type(container) is dict:
+        items: Iterable[tuple[Any, Any]] = container.items()
+    elif _SHARED.issuperset(map(type, container)):
+        return  # a column of scalars holds no datetime
+    else:
+        items = enumerate(container)
     for key, value in items:
         kind = type(value)
         if kind is datetime:

@@ -66,17 +66,29 @@ def rows_of(
     ]
 
 
-def sample_out(seq: int, stamp: int, cpu: float, extra: dict[str, Any]) -> dict[str, Any]:
-    """A sample as pages show it: per_cpu always, other optional fields when present."""
-    item = {
-        "seq": seq,
-        "timestamp": utc_text(stamp, "Z"),
-        "cpu_percent": cpu,
-        "per_cpu": extra.get("per_cpu"),
-    }
-    if extra:
-        item.update((name, value) for name, value in extra.items() if name != "per_cpu")
-    return item
+def block_items(doc: dict[str, Any], start_seq: int, count: int) -> list[dict[str, Any]]:
+    """Up to ``count`` of a block's samples from ``start_seq`` on, as pages show them:
+    per_cpu always, the other optional fields when present."""
+    if doc.get("extra"):
+        return [
+            {
+                "seq": seq,
+                "timestamp": utc_text(stamp, "Z"),
+                "cpu_percent": cpu,
+                "per_cpu": extra.get("per_cpu"),
+                **{name: value for name, value in extra.items() if name != "per_cpu"},
+            }
+            for seq, stamp, cpu, extra in rows_of(doc, start_seq)[:count]
+        ]
+    # Most blocks hold no optional field: their items come straight from the columns.
+    base = doc["block"] * BLOCK
+    ts, cpu = doc["ts"], doc["cpu"]
+    offsets = range(max(start_seq - base, 0), BLOCK)
+    stored = [offset for offset in offsets if ts[offset] is not None][:count]
+    return [
+        {"seq": base + o, "timestamp": utc_text(ts[o], "Z"), "cpu_percent": cpu[o], "per_cpu": None}
+        for o in stored
+    ]
 
 
 async def sample_page(
@@ -92,15 +104,15 @@ async def sample_page(
     blocks = blocks_from(run, start // BLOCK, window)
     try:
         async for doc in blocks:
-            rows = rows_of(doc, start)[: limit - len(items)]
+            taken = block_items(doc, start, limit - len(items))
             if "per_cpu" in (doc.get("extra") or {}):
-                for taken, row in enumerate(rows):
-                    values += len(row[3].get("per_cpu") or ())
-                    if values > MAX_PER_CPU_VALUES and (items or taken):
-                        rows = rows[:taken]
-                        limit = len(items) + taken  # the page is full
+                for index, item in enumerate(taken):
+                    values += len(item["per_cpu"] or ())
+                    if values > MAX_PER_CPU_VALUES and (items or index):
+                        taken = taken[:index]
+                        limit = len(items) + index  # the page is full
                         break
-            items += [sample_out(*row) for row in rows]
+            items += taken
             if len(items) == limit:
                 return items, items[-1]["seq"]
     finally:

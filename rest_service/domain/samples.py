@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
 
 from rest_service.domain.errors import Conflict, NotFound
 from rest_service.domain.ownership import RUN_NOT_FOUND, run_filter
@@ -34,6 +33,7 @@ from rest_service.domain.schemas import (
     SampleIn,
     to_ms,
 )
+from rest_service.storage.connection import insert_new
 from rest_service.storage.documents import collection
 from rest_service.storage.models import Run, SampleBlock, User
 from rest_service.telemetry.metrics import SAMPLES_DUPLICATES, SAMPLES_INGESTED
@@ -110,9 +110,8 @@ async def write_block(run_id: ObjectId, block: int, rows: dict[int, Row]) -> dic
     for _ in range(MAX_ATTEMPTS):
         found = await stored_blocks.find_one({"_id": key}, {"ts": 1, "version": 1})
         if found is None:
-            try:
-                await stored_blocks.insert_one(_new_block(run_id, block, rows))
-            except DuplicateKeyError:
+            # Inserted as a batch of one: the emulation's bulk path stores it in one pass.
+            if not await insert_new(stored_blocks, [_new_block(run_id, block, rows)]):
                 continue  # another writer created it first: read it
             return rows
         stored = found["ts"]

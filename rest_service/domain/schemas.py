@@ -167,6 +167,7 @@ class RunPage(BaseModel):
 
 
 MILLISECOND = timedelta(milliseconds=1)
+_NO_OFFSET = timedelta(0)
 
 
 def to_ms(value: datetime) -> int:
@@ -187,18 +188,19 @@ _FRACTIONS = {
 }
 
 
-@functools.lru_cache(maxsize=1024)
-def _day_text(days: int) -> str:
-    return f"{(EPOCH + timedelta(days=days)).date().isoformat()}T"
+@functools.lru_cache(maxsize=4096)
+def _minute_text(minutes: int) -> str:
+    """ "YYYY-MM-DDTHH:MM:" of a minute since the epoch (a run's samples share few)."""
+    days, minute = divmod(minutes, 1440)
+    return f"{(EPOCH + timedelta(days=days)).date().isoformat()}T{_CLOCK[minute]}"
 
 
 def utc_text(ms: int, zone: Literal["Z", "+00:00"] = "+00:00") -> str:
     """``from_ms(ms).isoformat()``, or with ``"Z"`` the text pydantic writes for that
     datetime in JSON (microseconds only when there are any), without making the datetime."""
     seconds, milli = divmod(ms, 1000)
-    days, second = divmod(seconds, 86_400)
-    minutes, whole = divmod(second, 60)
-    return _day_text(days) + _CLOCK[minutes] + _SECONDS[whole] + _FRACTIONS[zone][milli]
+    minutes, whole = divmod(seconds, 60)
+    return _minute_text(minutes) + _SECONDS[whole] + _FRACTIONS[zone][milli]
 
 
 def to_millis(value: datetime) -> datetime:
@@ -233,10 +235,13 @@ def _utc_bound(value: datetime) -> datetime:
 
 
 def _utc_millis(value: datetime) -> datetime:
-    value = _utc(value)
+    if value.utcoffset() == _NO_OFFSET:  # "Z" or "+00:00", the usual: one step, no overflow
+        value = value.replace(microsecond=value.microsecond // 1000 * 1000, tzinfo=UTC)
+    else:
+        value = to_millis(_utc(value))
     if value < EPOCH:
         raise ValueError("timestamp must be after 1970-01-01")
-    return to_millis(value)
+    return value
 
 
 FUTURE_MESSAGE = f"timestamp is more than {FUTURE_TOLERANCE.total_seconds():g} s in the future"
@@ -254,6 +259,16 @@ def _not_in_future(value: datetime) -> datetime:
 
 # ISO-8601 with a zone, after 1970, in UTC to the millisecond (as MongoDB keeps it).
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_utc_millis)]
+
+
+def _past_utc_millis(value: datetime) -> datetime:
+    return _not_in_future(_utc_millis(value))
+
+
+# A sample's time: a Timestamp not in the future, checked in one call (one per sample).
+SampleTime = Annotated[
+    AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_past_utc_millis)
+]
 
 # A bound of a time filter in a query: ISO-8601 with a zone, any date (a bound before 1970
 # simply matches nothing before it).
@@ -275,7 +290,7 @@ CorePercent = Annotated[float, Field(strict=True, ge=0, le=100 * 4096, allow_inf
 
 class SampleIn(Strict):
     seq: Annotated[int, Field(strict=True, ge=0, le=MAX_SAFE_INT)]
-    timestamp: Annotated[Timestamp, AfterValidator(_not_in_future)]
+    timestamp: SampleTime
     cpu_percent: Percent
     per_cpu: Annotated[list[Percent], Field(max_length=1024)] | None = None
     cpu_user_percent: Percent | None = None
@@ -299,10 +314,14 @@ class SampleIn(Strict):
     ] = None
 
     def figures(self) -> dict[str, float]:
-        """The optional figures it carries (read from the fields sent: ingest is a hot path)."""
+        """The optional figures it carries (read from the fields sent: ingest is a hot path,
+        and most samples carry none)."""
+        sent = self.__pydantic_fields_set__
+        if sent.isdisjoint(FIGURE_NAMES):
+            return {}
         return {
             name: value
-            for name in self.model_fields_set & FIGURE_NAMES
+            for name in sent & FIGURE_NAMES
             if (value := getattr(self, name)) is not None
         }
 

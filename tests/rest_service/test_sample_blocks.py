@@ -6,7 +6,7 @@ import asyncio
 import csv
 import io
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -307,3 +307,26 @@ def test_a_stored_time_is_written_as_json_and_csv_wrote_its_datetime(ms: int) ->
     when = schemas.from_ms(ms)
     assert schemas.utc_text(ms) == when.isoformat()
     assert to_json(schemas.utc_text(ms, "Z")) == to_json(when)
+
+
+zones = st.sampled_from(
+    [UTC, timezone(timedelta(0)), timezone(timedelta(hours=14)), timezone(-timedelta(hours=9.5))]
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.datetimes(timezones=zones))
+def test_a_time_is_kept_in_utc_to_the_millisecond_whatever_its_zone(when: datetime) -> None:
+    try:
+        expected: object = schemas.to_millis(when.astimezone(UTC))
+        if expected < schemas.EPOCH:  # type: ignore[operator]
+            expected = "timestamp must be after 1970-01-01"
+    except OverflowError:
+        expected = "timestamp is out of range"
+    try:
+        kept: object = schemas._utc_millis(when)
+    except ValueError as error:
+        kept = str(error)
+    assert kept == expected
+    if isinstance(kept, datetime):
+        assert kept.tzinfo is UTC
