@@ -84,7 +84,7 @@ screenshots: bootstrap system-deps ## the README's pictures from real runs (docs
 	$(UV) run python -m docs.screenshots
 	$(UV) run python -m grafana.dashboards
 
-bench-compare: bootstrap ## storage and ingest benchmarks on BASE=<commit> and the working tree, in turn, with ratios
+bench-compare: bootstrap ## storage, ingest and Locust-writes benchmarks on BASE=<commit> and the working tree, in turn, with ratios
 	@[ -n "$(BASE)" ] || { echo "usage: make bench-compare BASE=<commit>" >&2; exit 2; }
 	$(UV) run python -m benchmarks.compare_commits --base $(BASE) $(BENCH_ARGS)
 
@@ -94,6 +94,7 @@ bench: bootstrap ## the benchmarks, printing their figures (not part of `make te
 	$(UV) run python -m benchmarks.metrics
 	$(UV) run python -m benchmarks.monitor_overhead
 	$(UV) run python -m benchmarks.events
+	$(UV) run python -m benchmarks.locust_writes
 	$(UV) run python -m benchmarks.locust_capacity
 	$(UV) run python -m benchmarks.recorder_overhead
 	$(UV) run python -m benchmarks.verdicts

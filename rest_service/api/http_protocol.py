@@ -10,7 +10,8 @@ sent in one write.
   body chunk, each as a write of its own. On a socket without Nagle's delay (uvloop's
   default) a small answer then leaves as two segments: two send calls here, two wake-ups
   of the client. Each request's writes go through ``OneWriteAnswer``, which holds the head
-  until the first body chunk (or the end of the answer, or a close) and sends them together.
+  until the first body chunk (or the end of the answer, or a close) and sends them together;
+  a streamed answer (the CSV export) sends its head with its first chunk.
 """
 
 import asyncio
