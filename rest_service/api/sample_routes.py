@@ -37,7 +37,7 @@ async def add_samples_directly(request: Request) -> Response | None:
     try:
         user = await current_user(request)
         body = SamplesIn.model_validate(json.loads(raw))
-    except Exception:  # no user, or a body that does not decode or validate: FastAPI says
+    except Exception:  # no user, or a body that does not decode or validate: FastAPI answers
         return None
     answer = await add_samples(request.path_params["id"], body, user)
     return Response(to_json(answer), status_code=201, media_type="application/json")
