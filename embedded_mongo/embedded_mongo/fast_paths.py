@@ -14,7 +14,7 @@ package compares every patched path with mongomock's own answers. What each patc
   copy instead of a deep copy of the whole document; dotted ``$set`` paths, with ``$inc``
   and ``$max`` of numbers through documents, are applied in place by path_update.py.
 - ``find_one``: a lookup that pins ``_id``, with no projection or other option, copies the
-  one document found (making its datetimes aware in the same pass) without building a
+  one document found (its datetimes made aware as a cursor's are) without building a
   cursor and its result list.
 - ``Cursor._compute_results``: a tz-aware client's results without a projection are fresh
   copies (``_copy_field`` copies every list and document), so their datetimes are made
@@ -44,6 +44,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 from embedded_mongo import path_update
 from embedded_mongo.stored import (
     NOT_PLAIN,
+    SCALAR_TYPES,
     check_document,
     check_size,
     stored_document,
@@ -289,27 +290,12 @@ def _copy_field(obj: Any, container: Any) -> Any:
     return _original_copy_field(obj, container)
 
 
-def _aware_copy(obj: Any) -> Any:
-    """A found document as mongomock's tz-aware cursor returns it: copied as
-    ``_copy_field`` copies it, with every datetime given UTC as its zone."""
-    kind = type(obj)
-    if kind in _SHARED or kind is ObjectId:  # immutable: a copy would be equal and alike
-        return obj
-    if kind is dict:
-        return {key: _aware_copy(value) for key, value in obj.items()}
-    if kind is list:
-        return [_aware_copy(item) for item in obj]
-    if kind is datetime:
-        return obj.replace(tzinfo=UTC_ZONE)
-    return helpers.make_datetime_timezone_aware_in_document(_copy_field(obj, dict))
-
-
 def _make_aware(container: Any) -> None:
     """Give every datetime in a freshly copied document or list UTC as its zone, in place,
     as mongomock's helper would in a copy (which also turns tuples into lists)."""
     if type(container) is dict:
         items: Iterable[tuple[Any, Any]] = container.items()
-    elif _SHARED.issuperset(map(type, container)):
+    elif SCALAR_TYPES.issuperset(map(type, container)):
         return  # a column of scalars holds no datetime
     else:
         items = enumerate(container)
@@ -319,7 +305,7 @@ def _make_aware(container: Any) -> None:
             container[key] = value.replace(tzinfo=UTC_ZONE)
         elif kind is dict or kind is list:
             _make_aware(value)
-        elif kind not in _SHARED and kind is not ObjectId:
+        elif kind not in SCALAR_TYPES:
             container[key] = helpers.make_datetime_timezone_aware_in_document(value)
 
 
@@ -336,12 +322,13 @@ def _compute_results(self: Cursor, with_limit_and_skip: bool = False) -> Any:
 
 def _find_one(self: Collection, filter: Any = None, *args: Any, **kwargs: Any) -> Any:
     ids = _pinned_ids(filter) if not args and not kwargs and type(filter) is dict else None
-    if ids is None or len(ids) != 1 or not all(type(key) is str for key in filter):
+    if ids is None or len(ids) != 1:
         return _original_find_one(self, filter, *args, **kwargs)
-    for document in _iter_documents(self, stored_document(filter)):
+    for document in _documents_for(self, filter):
+        found = _copy_field(document, dict)
         if self.codec_options.tz_aware:
-            return _aware_copy(document)
-        return _copy_field(document, dict)
+            _make_aware(found)
+        return found
     return None
 
 

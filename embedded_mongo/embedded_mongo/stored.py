@@ -24,7 +24,7 @@ from pydantic_core import TzInfo
 from pymongo.errors import DocumentTooLarge
 
 SCALARS = (str, int, float, bool, type(None), ObjectId)
-_SCALAR_TYPES = frozenset(SCALARS)
+SCALAR_TYPES = frozenset(SCALARS)  # stored and returned as they are
 # Types that are surely not mappings: tested by identity, before the slower ABC check.
 _NOT_MAPPINGS = frozenset({*SCALARS, datetime, list, tuple})
 _valid_shapes: set[tuple[Any, ...]] = set()
@@ -151,9 +151,9 @@ def _stored_field(value: Any) -> Any:
     if kind is datetime:
         return stored_datetime(value)
     # The helper's copy of a document or list of scalars, minus the recursion.
-    if kind is dict and _SCALAR_TYPES.issuperset(map(type, value.values())):
+    if kind is dict and SCALAR_TYPES.issuperset(map(type, value.values())):
         return dict(value)
-    if kind is list and _SCALAR_TYPES.issuperset(map(type, value)):
+    if kind is list and SCALAR_TYPES.issuperset(map(type, value)):
         return list(value)
     return helpers.patch_datetime_awareness_in_document(value)
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from cpu_monitor.api import ApiClient, ApiError
 from cpu_monitor.login import MonitorError, connect
 from cpu_monitor.retry import with_retries
-from cpu_monitor.sender import fitting
+from cpu_monitor.sender import MAX_BATCH, fitting
 from cpu_monitor.spool import Spool, SpoolError, read_spool
 
 T = TypeVar("T")
@@ -28,7 +28,7 @@ def _batches(items: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """Posts the size the sender makes while it catches up, which the service takes."""
     start = 0
     while start < len(items):
-        count = fitting(items[start:])
+        count = fitting(items[start : start + MAX_BATCH])
         yield items[start : start + count]
         start += count
 

@@ -17,6 +17,7 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_CONTAINERS = 262_144
 
 
+TOO_NESTED = f"Request body holds more than {MAX_CONTAINERS:,} JSON objects and arrays"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 UNSUPPORTED = "Request bodies must be JSON: send Content-Type: application/json"
 
@@ -45,10 +46,6 @@ class RequestBodyRules:
 
     def _too_large(self) -> str:
         return f"Request body is larger than {self.max_bytes // (1024 * 1024)} MB"
-
-    @staticmethod
-    def _too_nested() -> str:
-        return f"Request body holds more than {MAX_CONTAINERS:,} JSON objects and arrays"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,7 +77,7 @@ class RequestBodyRules:
                 if received > self.max_bytes:
                     raise HTTPException(status_code=413, detail=self._too_large())
                 if containers > MAX_CONTAINERS:
-                    raise HTTPException(status_code=413, detail=self._too_nested())
+                    raise HTTPException(status_code=413, detail=TOO_NESTED)
             return message
 
         await self.app(scope, limited_receive, send)

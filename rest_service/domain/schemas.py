@@ -175,10 +175,6 @@ def to_ms(value: datetime) -> int:
     return (value - EPOCH) // MILLISECOND
 
 
-def from_ms(ms: int) -> datetime:
-    return EPOCH + ms * MILLISECOND
-
-
 # utc_text builds an ISO time from these pieces: a page or an export formats one per sample.
 _CLOCK = [f"{hour:02d}:{minute:02d}:" for hour in range(24) for minute in range(60)]
 _SECONDS = [f"{second:02d}" for second in range(60)]
@@ -196,8 +192,9 @@ def _minute_text(minutes: int) -> str:
 
 
 def utc_text(ms: int, zone: Literal["Z", "+00:00"] = "+00:00") -> str:
-    """``from_ms(ms).isoformat()``, or with ``"Z"`` the text pydantic writes for that
-    datetime in JSON (microseconds only when there are any), without making the datetime."""
+    """The ``isoformat()`` of the UTC datetime ``ms`` milliseconds after the epoch, or with
+    ``"Z"`` the text pydantic writes for it in JSON (microseconds only when there are any),
+    without making the datetime."""
     seconds, milli = divmod(ms, 1000)
     minutes, whole = divmod(seconds, 60)
     return _minute_text(minutes) + _SECONDS[whole] + _FRACTIONS[zone][milli]
