@@ -6,7 +6,11 @@ known truth, a real A/A series against the service, and the time of a 2 x 1M com
    product's own ``compare_samples``; the table gives how often the verdict was the
    expected one (A/A: how often it was a regression or an improvement). Two models: the
    default one, and a harsher one (a correlation time fixed at 100 requests, so a 200-
-   request run holds only two waves; more drift and run-to-run noise).
+   request run holds only two waves; more drift and run-to-run noise). For the default
+   model (``loadkit.calibration_history``), each pair is also judged with five earlier
+   unchanged runs in its group, and by the oracle (the best test on the same two runs,
+   knowing the generator, at a 1 % false-alarm rate); and series of 20 runs go through
+   the history's change points (flat, a step, a drift, a single outlying run).
 2. Real A/A: ``--real-runs`` short distributed Locust runs (a master and 2 workers) of the
    unchanged service, each against a freshly started service on the embedded database,
    every pair compared at the defaults (later run against earlier).
@@ -27,7 +31,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from loadkit import calibration
+from loadkit import calibration, calibration_history
 from loadkit.compare import compare_runs
 from loadkit.results import ResultsStore
 
@@ -80,6 +84,72 @@ def print_table(title: str, cells: list[dict[str, Any]], model: calibration.Mode
     print(f"  other rows: share called the right way (power). Wrong-direction verdicts: {wrong:g}")
 
 
+def with_history(model: calibration.Model, pairs: int, seed: int) -> list[dict[str, Any]]:
+    cells = []
+    for n in SIZES[1:]:
+        oracle = calibration_history.Oracle.fit(n, model, 4_000 if n < 20_000 else 1_000, seed)
+        for scenario in calibration.SCENARIOS:
+            count = pairs * (3 if scenario == "A/A" else 1) // (3 if n >= 20_000 else 1)
+            cell = calibration_history.run_pair_cell(scenario, n, count, seed, model, oracle)
+            cells.append(
+                {
+                    "scenario": scenario,
+                    "n": n,
+                    "pairs": cell.pairs,
+                    "alone": cell.power(cell.alone),
+                    "with_history": cell.power(cell.with_history),
+                    "oracle": cell.oracle,
+                    "wrong_direction": {
+                        "alone": cell.wrong_direction(cell.alone),
+                        "with_history": cell.wrong_direction(cell.with_history),
+                    },
+                    "verdicts_with_history": dict(cell.with_history),
+                }
+            )
+    return cells
+
+
+def print_history_table(cells: list[dict[str, Any]]) -> None:
+    print(f"\nPair verdict alone / with 5 earlier runs / oracle, default model ({load()})")
+    sizes = sorted({c["n"] for c in cells})
+    print(f"  {'scenario':<22} " + "".join(f"{n:>24,}" for n in sizes))
+    for scenario in calibration.SCENARIOS:
+        row = [c for c in cells if c["scenario"] == scenario]
+        print(
+            f"  {scenario:<22} "
+            + "".join(
+                f"{c['alone']:>8.1%}{c['with_history']:>8.1%}{c['oracle']:>8.1%}" for c in row
+            )
+        )
+    wrong = sum(
+        (c["wrong_direction"]["alone"] + c["wrong_direction"]["with_history"]) * c["pairs"]
+        for c in cells
+    )
+    print(f"  A/A row: false alarms; other rows: power. Wrong-direction verdicts: {wrong:g}")
+
+
+def series(model: calibration.Model, count: int, seed: int, n: int) -> list[dict[str, Any]]:
+    found = []
+    print(f"\nHistory over series of 20 runs of {n:,} timings, {count} series each ({load()})")
+    for name in calibration_history.SERIES:
+        cell = calibration_history.run_series(name, n, count, seed, model)
+        row = {
+            "series": name,
+            "n": n,
+            "series_count": cell.count,
+            "any_change_point": cell.share(cell.any_change),
+            "change_point_at_run_10": cell.share(cell.at_step),
+            "run_10_an_outlier": cell.share(cell.outlier_at_step),
+        }
+        found.append(row)
+        print(
+            f"  {name:<22} a change point: {row['any_change_point']:>6.1%}   at run 10 (±1): "
+            f"{row['change_point_at_run_10']:>6.1%}   run 10 an outlier: "
+            f"{row['run_10_an_outlier']:>6.1%}"
+        )
+    return found
+
+
 def real_series(
     runs: int, seconds: int, users: int, pacing: float, keep: Path | None = None
 ) -> dict[str, Any]:
@@ -125,6 +195,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=300, help="pairs per simulated cell")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--series", type=int, default=200, help="series per history cell")
     parser.add_argument("--real-runs", type=int, default=6, help="0: skip the real series")
     parser.add_argument("--seconds", type=int, default=40, help="length of each real run")
     parser.add_argument("--users", type=int, default=20)
@@ -141,7 +212,15 @@ def main() -> None:
         print_table("Simulated, default model", default, calibration.Model())
         harsh = simulated(HARSH, args.pairs, args.seed)
         print_table("Simulated, harsh model", harsh, HARSH)
-        figures["simulated"] = {"default": default, "harsh": harsh}
+        history_cells = with_history(calibration.Model(), args.pairs, args.seed)
+        print_history_table(history_cells)
+        series_cells = series(calibration.Model(), args.series, args.seed, 2_000)
+        figures["simulated"] = {
+            "default": default,
+            "harsh": harsh,
+            "with_history": history_cells,
+            "series": series_cells,
+        }
         figures["simulated_seconds"] = round(time.perf_counter() - started, 1)
     if args.real_runs:
         print(f"\nReal A/A series ({load()})")

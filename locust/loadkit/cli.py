@@ -1,4 +1,5 @@
-"""`loadwatch-compare`: compare two stored runs after the fact, or list the stored runs."""
+"""`loadwatch-compare`: compare two stored runs after the fact, show a run's history (its
+change points and outliers), or list the stored runs."""
 
 import argparse
 import json
@@ -24,8 +25,25 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(defaults.RESULTS_DB),
         help="the results store (--results-db of the runs)",
     )
-    parser.add_argument("current", nargs="?", help="the run's label")
-    parser.add_argument("baseline", nargs="?", help="the baseline's label, or 'previous'")
+    parser.add_argument(
+        "current", nargs="?", help="the run's label (with --history: default the newest run)"
+    )
+    parser.add_argument(
+        "baseline",
+        nargs="?",
+        help="the baseline's label, 'previous' (the last comparable run) or 'history' (the "
+        "comparable runs since the last change point, up to 10)",
+    )
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="show the change points and outliers of each endpoint's p50, p95 and p99 over "
+        "the run's comparable runs instead",
+    )
+    parser.add_argument("--since", metavar="LABEL", help="--history: from this run on")
+    parser.add_argument(
+        "--last", type=options.runs_count, metavar="N", help="--history: the newest N runs"
+    )
     parser.add_argument(
         "--list",
         nargs="?",
@@ -40,19 +58,22 @@ def main(argv: list[str] | None = None) -> int:
         help=f"family-wise error of the comparison, Holm (default {defaults.ALPHA})",
     )
     parser.add_argument(
-        "--min-change",
-        type=options.min_change,
-        default=dict(defaults.MIN_CHANGE),
-        help=options.MIN_CHANGE_HELP,
+        "--min-change", type=options.min_change, default=None, help=options.MIN_CHANGE_HELP
     )
     parser.add_argument("--html", type=Path, help="also write the comparison as an HTML page")
     parser.add_argument("--json", type=Path, help="also write it as JSON")
     parser.add_argument(
-        "--fail-on-regression", action="store_true", help="exit 1 when an endpoint regressed"
+        "--fail-on-regression",
+        action="store_true",
+        help="exit 1 when an endpoint regressed, or the run starts a slower level than its history",
     )
     args = parser.parse_args(argv)
-    if not args.list and (args.current is None or args.baseline is None):
-        parser.error("give CURRENT and BASELINE labels, or --list")
+    if args.history and (args.list or args.baseline is not None or args.html):
+        parser.error("--history takes at most a CURRENT label, not --list, BASELINE or --html")
+    if not args.history and (args.since is not None or args.last is not None):
+        parser.error("--since and --last go with --history")
+    if not args.list and not args.history and (args.current is None or args.baseline is None):
+        parser.error("give CURRENT and BASELINE labels, --history or --list")
     if not args.db.is_file():
         print(f"loadwatch-compare: error: no results store at {args.db}", file=sys.stderr)
         return 2
@@ -63,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.list:
         return list_runs(args.db, args.list)
+    if args.history:
+        return show_history(args)
     # numpy and scipy load only once the arguments are known to be good.
     from loadkit import report
     from loadkit.compare import compare_runs
@@ -81,7 +104,34 @@ def main(argv: list[str] | None = None) -> int:
     if args.html:
         args.html.parent.mkdir(parents=True, exist_ok=True)
         args.html.write_text(report.standalone_html(comparison), encoding="utf-8")
-    return 1 if args.fail_on_regression and comparison.regressions else 0
+    slower = comparison.new_slower_levels()
+    return 1 if args.fail_on_regression and (comparison.regressions or slower) else 0
+
+
+def show_history(args: argparse.Namespace) -> int:
+    from loadkit import history, history_report
+
+    store = ResultsStore(args.db)
+    try:
+        stored = store.runs()
+        current = store.run(args.current) if args.current else stored[-1] if stored else None
+        if current is None:
+            what = f"no run labelled {args.current!r}" if args.current else "no run"
+            print(f"loadwatch-compare: error: {what} in {args.db}", file=sys.stderr)
+            return 2
+        runs = history.group(store, current, args.since, args.last)
+        floor = args.min_change or {name: 0.0 for name in defaults.MIN_CHANGE}
+        found = history.build(store, runs, floor)
+    except LookupError as error:
+        print(f"loadwatch-compare: error: {error.args[0]}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    print(history_report.text(found))
+    if args.json:
+        history_report.write_json(found, args.json)
+    slower = found.new_slower_levels(current)
+    return 1 if args.fail_on_regression and slower else 0
 
 
 def list_runs(db: Path, form: str) -> int:

@@ -13,8 +13,11 @@ from typing import Any
 import numpy as np
 from scipy.stats import ks_2samp
 
+from loadkit import estimates, history
 from loadkit import verdict as stats
-from loadkit.defaults import ALPHA, MIN_CHANGE, PREVIOUS
+from loadkit.defaults import ALPHA, HISTORY, MIN_CHANGE, PREVIOUS
+from loadkit.estimates import RunEstimates
+from loadkit.history import History, PairContext
 from loadkit.results import ResultsStore, RunInfo
 from loadkit.verdict import (
     IMPROVEMENT,
@@ -55,6 +58,11 @@ class EndpointComparison:
     verdict: str
     quantiles: list[QuantileChange] = field(default_factory=list)
     reason: str = ""  # the quantile that decided, with its interval
+    # Per quantile, the run-to-run noise measured in history ("noise", relative), over how
+    # many runs, and the smallest change the next run could detect ("detectable").
+    noise: dict[str, dict[str, float]] = field(default_factory=dict)
+    # --baseline history: per quantile, the runs of the level it was judged against.
+    baseline_runs: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -69,6 +77,10 @@ class Comparison:
     min_change: dict[str, float]
     endpoints: list[EndpointComparison] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # The runs the endpoints were judged against: one, or (--baseline history) each
+    # endpoint's level, all together.
+    baseline_runs: list[str] = field(default_factory=list)
+    history: History | None = None  # the comparable runs up to this one
     # Sorted samples per endpoint, thinned, for the ECDF plots (not in the JSON).
     curves: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
@@ -97,7 +109,27 @@ class Comparison:
         else:
             head = "no verdict: too little data"
         tally = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-        return f"{head} ({tally or 'no endpoints'}; against {self.baseline.label!r})"
+        return f"{head} ({tally or 'no endpoints'}; against {self.baseline_text})"
+
+    @property
+    def baseline_text(self) -> str:
+        if self.baseline is None:
+            return "no baseline"
+        if len(self.baseline_runs) > 1:
+            return (
+                f"history: {len(self.baseline_runs)} runs {self.baseline_runs[0]!r} to "
+                f"{self.baseline_runs[-1]!r}"
+            )
+        return repr(self.baseline.label)
+
+    def new_slower_levels(self) -> list[str]:
+        """Where this run starts a slower level than its history's, one line each."""
+        if self.history is None:
+            return []
+        return [
+            f"{e.label} {cp.quantile} {cp.change:+.1%} (interval {cp.low:+.1%} to {cp.high:+.1%})"
+            for e, cp in self.history.new_slower_levels(self.current)
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +142,9 @@ class Comparison:
             "warnings": self.warnings,
             "endpoints": [asdict(e) for e in self.endpoints],
             "regressions": [e.label for e in self.regressions],
+            "baseline_runs": self.baseline_runs,
+            "new_slower_levels": self.new_slower_levels(),
+            "history": self.history.to_dict() if self.history else None,
         }
 
 
@@ -126,8 +161,11 @@ def _endpoint(
     current: np.ndarray,
     baseline: np.ndarray,
     decided: tuple[str, list[QuantileChange]],
+    context: PairContext,
 ) -> EndpointComparison:
     now, before = _percentiles(current), _percentiles(baseline)
+    for quantile, pooled in context.baseline.items():
+        before[quantile] = pooled.value
     change = {
         key: (now[key] - before[key]) / before[key]  # type: ignore[operator]
         if now[key] is not None and before[key]
@@ -152,6 +190,8 @@ def _endpoint(
         verdict,
         quantiles,
         stats.headline(quantiles, verdict),
+        context.figures,
+        context.baseline_runs,
     )
 
 
@@ -159,15 +199,32 @@ def compare_endpoints(
     timings: list[tuple[str, str, np.ndarray, np.ndarray]],
     alpha: float = ALPHA,
     min_change: dict[str, float] | None = None,
+    contexts: list[PairContext] | None = None,
+    found: list[tuple[RunEstimates, RunEstimates]] | None = None,
 ) -> list[EndpointComparison]:
     """Each (method, name, current, baseline), the timings **in time order**; Holm runs
-    over all of them together."""
+    over all of them together. ``contexts`` hold what history adds to each endpoint,
+    ``found`` the runs' estimates when they are known already."""
     thresholds = min_change or dict(MIN_CHANGE)
-    estimates = [(stats.estimate(now), stats.estimate(before)) for *_, now, before in timings]
-    decided = stats.decide(estimates, alpha, thresholds)
+    contexts = contexts or [PairContext() for _ in timings]
+    found = found or [
+        (estimates.of_times(now), estimates.of_times(before)) for *_, now, before in timings
+    ]
+    pairs = [
+        (now.quantiles, {**before.quantiles, **context.baseline})
+        for (now, before), context in zip(found, contexts, strict=True)
+    ]
+    noise = {
+        (index, quantile): measured
+        for index, context in enumerate(contexts)
+        for quantile, measured in context.noise.items()
+    }
+    decided = stats.decide(pairs, alpha, thresholds, noise)
     return [
-        _endpoint(method, name, now, before, result)
-        for (method, name, now, before), result in zip(timings, decided, strict=True)
+        _endpoint(method, name, now, before, result, context)
+        for (method, name, now, before), result, context in zip(
+            timings, decided, contexts, strict=True
+        )
     ]
 
 
@@ -230,13 +287,20 @@ def compare_runs(
     alpha: float = ALPHA,
     min_change: dict[str, float] | None = None,
 ) -> Comparison:
-    """``baseline_label`` may be "previous": the last earlier run comparable to this one."""
+    """``baseline_label`` may be "previous" (the last earlier run comparable to this one)
+    or "history" (the comparable runs since the last change point, up to 10, per endpoint).
+    ``min_change`` None: the default thresholds, or the run-to-run noise where history
+    measures it; given: the user's floor in both cases."""
     thresholds = min_change or dict(MIN_CHANGE)
+    floor = min_change or {name: 0.0 for name in MIN_CHANGE}
     current = store.run(current_label)
     if current is None:
         raise LookupError(f"no run labelled {current_label!r} in {store.path}")
-    if baseline_label == PREVIOUS:
-        baseline = store.previous_comparable(current)
+    earlier = history.group(store, current)[:-1]
+    by_label = {run.label: estimates.of_run(store, run) for run in earlier}
+    prior = history.of_estimates(list(by_label), list(by_label.values()), floor)
+    if baseline_label in (PREVIOUS, HISTORY):
+        baseline = earlier[-1] if earlier else None
         if baseline is None:
             comparison = Comparison(current, None, alpha, thresholds)
             comparison.warnings.append("no earlier comparable run: nothing to compare with")
@@ -260,6 +324,24 @@ def compare_runs(
         )
         for method, name in endpoints
     ]
-    comparison.endpoints = compare_endpoints(timings, alpha, thresholds)
+    found = [(estimates.of_times(now), estimates.of_times(before)) for *_, now, before in timings]
+    estimates.save(store, current, {e: now for e, (now, _) in zip(endpoints, found, strict=True)})
+    # History measures the noise only of runs that are comparable with the current one.
+    measured = baseline.label in by_label
+    pooled = baseline_label == HISTORY
+    contexts = [
+        history.pair_context(prior, by_label, e, runs, pooled, floor, alpha)
+        if measured
+        else PairContext()
+        for e, runs in zip(endpoints, found, strict=True)
+    ]
+    comparison.baseline_runs = sorted(
+        {label for c in contexts for runs in c.baseline_runs.values() for label in runs}
+        or {baseline.label},
+        key=[run.label for run in [*earlier, baseline]].index,
+    )
+    comparison.endpoints = compare_endpoints(timings, alpha, thresholds, contexts, found)
     comparison.curves = {(m, n): (_thin(now), _thin(before)) for m, n, now, before in timings}
+    known = {current.id: {e: now for e, (now, _) in zip(endpoints, found, strict=True)}}
+    comparison.history = history.build(store, [*earlier, current], floor, known)
     return comparison

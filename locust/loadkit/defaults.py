@@ -11,4 +11,5 @@ ALPHA = 0.05  # family-wise error of one comparison (Holm over endpoints and qua
 # table in docs/benchmarks.md for what these defaults give.
 MIN_CHANGE = {"p50": 0.10, "p95": 0.15, "p99": 0.20}
 PREVIOUS = "previous"  # --baseline previous: the last comparable run, whatever its label
+HISTORY = "history"  # --baseline history: the comparable runs since the last change point
 WEB_SESSION_HOURS = 12.0  # --web-login: how long a login to the master's web UI lasts

@@ -47,7 +47,7 @@ def compare_and_store(
     label: str,
     baseline: str,
     alpha: float,
-    min_change: dict[str, float],
+    min_change: dict[str, float] | None,
     pages: Path,
 ) -> Comparison:
     """On the recorder's writer thread: numpy, scipy and the disk stay off the event loop.
@@ -75,6 +75,16 @@ def compare_and_store(
     return comparison
 
 
+def keep_estimates(store: ResultsStore, label: str) -> None:
+    """On the recorder's writer thread: the closed run's estimates, kept for its history
+    (a comparison keeps them itself)."""
+    from loadkit import estimates
+
+    run = store.run(label)
+    if run is not None:
+        estimates.of_run(store, run)
+
+
 def _file_name(label: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
 
@@ -99,6 +109,8 @@ def conclude(environment: Environment, closed: recorder.ClosedRun) -> None:
             )
         except LookupError as error:
             log.error("loadkit: cannot compare: %s", error)
+    else:
+        rec.call(keep_estimates, closed.label)
     kit.last = Concluded(closed.run_id, closed.label, comparison)
     if comparison is None:
         payload: dict[str, Any] = {"current": {"label": closed.label}, "baseline": None}
@@ -158,7 +170,17 @@ def on_quitting(environment: Environment, **_kwargs: Any) -> None:
 
     if options.html_file and Path(options.html_file).is_file():
         report.add_to_report(Path(options.html_file), comparison)
-    if comparison.regressions and options.fail_on_regression:
+    if not options.fail_on_regression:
+        return
+    if comparison.regressions:
         names = ", ".join(f"{e.method} {e.name}" for e in comparison.regressions)
-        log.error("loadkit: regression against %s: %s", comparison.baseline.label, names)  # type: ignore[union-attr]
+        log.error("loadkit: regression against %s: %s", comparison.baseline_text, names)
+        environment.process_exit_code = 1
+    slower = comparison.new_slower_levels()
+    if slower:
+        log.error(
+            "loadkit: run %r starts a slower level than its history: %s",
+            comparison.current.label,
+            "; ".join(slower),
+        )
         environment.process_exit_code = 1

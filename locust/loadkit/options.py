@@ -14,7 +14,8 @@ from loadkit.defaults import MIN_CHANGE
 QUANTILE_NAMES = tuple(MIN_CHANGE)
 MIN_CHANGE_HELP = (
     "smallest relative change that counts, for every quantile (0.1) or per quantile "
-    "(p50=0.1,p95=0.15,p99=0.2); default "
+    "(p50=0.1,p95=0.15,p99=0.2); default: the run-to-run noise measured over 3 or more "
+    "earlier comparable runs, else "
     + ",".join(f"{name}={value:g}" for name, value in MIN_CHANGE.items())
 )
 
@@ -55,6 +56,12 @@ def usage_error(message: str) -> NoReturn:
 
 def alpha(text: str) -> float:
     return _number(text, "between 0 and 1", lambda x: 0 < x < 1)
+
+
+def runs_count(text: str) -> int:
+    """A number of runs, 2 or more (a history of one run has nothing to say)."""
+    number = _number(text, "a whole number of runs, 2 or more", lambda x: x >= 2 and x == int(x))
+    return int(number)
 
 
 def _positive(unit: str) -> Callable[[str], float]:

@@ -109,8 +109,9 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
     hidden(
         "--baseline",
         default="",
-        help="compare each test with the run of this label, or 'previous' (the last "
-        "comparable run); in the web UI: the Baseline tab",
+        help="compare each test with the run of this label, 'previous' (the last "
+        "comparable run) or 'history' (the comparable runs since the last change point, up "
+        "to 10); in the web UI: the Baseline tab",
     )
     hidden(
         "--alpha",
@@ -121,14 +122,14 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
     hidden(
         "--min-change",
         type=options.min_change,
-        default=dict(defaults.MIN_CHANGE),
+        default=None,
         help=options.MIN_CHANGE_HELP,
     )
     hidden(
         "--fail-on-regression",
         action="store_true",
         default=False,
-        help="exit 1 when an endpoint regressed",
+        help="exit 1 when an endpoint regressed, or the run starts a slower level than its history",
     )
     hidden(
         "--compare-json",

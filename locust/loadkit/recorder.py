@@ -32,7 +32,7 @@ import gevent
 from gevent.threadpool import ThreadPool
 
 from loadkit import state
-from loadkit.defaults import PREVIOUS
+from loadkit.defaults import HISTORY, PREVIOUS
 from loadkit.options import usage_error
 from loadkit.pacing import Pacing
 from loadkit.results import Batch, NotAStore, ResultsStore
@@ -287,7 +287,7 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         store = ResultsStore(options.results_db)
     except NotAStore as error:
         usage_error(f"--results-db: {error}")
-    if options.baseline not in ("", PREVIOUS) and store.run(options.baseline) is None:
+    if options.baseline not in ("", PREVIOUS, HISTORY) and store.run(options.baseline) is None:
         usage_error(f"--baseline: no run labelled {options.baseline!r} in {options.results_db}")
     kit.recorder = Recorder(store, kit.pacing, kit.buffer)
     events.worker_report.add_listener(lambda client_id, data, **_: _received(kit, client_id, data))

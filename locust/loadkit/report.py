@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from loadkit import history_report
 from loadkit.compare import IMPROVEMENT, REGRESSION, Comparison, EndpointComparison
 from loadkit.results import RunInfo
-from loadkit.verdict import MIN_COUNT, QUANTILES, QuantileChange
+from loadkit.verdict import QUANTILES, QuantileChange
 
 SECTION_ID = "loadwatch-baseline"
 COLOURS = {"current": "#e4572e", "baseline": "#3f88c5"}
@@ -34,12 +35,12 @@ def _interval(q: QuantileChange) -> str:
 
 
 def text_table(comparison: Comparison) -> str:
-    baseline = comparison.baseline.label if comparison.baseline else "none"
     lines = [
-        f"loadwatch: run {comparison.current.label!r} against baseline {baseline!r}",
+        f"loadwatch: run {comparison.current.label!r} against {comparison.baseline_text}",
         f"  verdict: {comparison.summary()}",
     ]
     lines += [f"  warning: {w}" for w in comparison.warnings]
+    lines += [f"  starts a slower level: {line}" for line in comparison.new_slower_levels()]
     header = (
         f"  {'endpoint':<34} {'n':>7} {'p50 ms':>8} {'Δp50 [interval]':>26} "
         f"{'Δp95 [interval]':>26} {'Δp99 [interval]':>26} {'KS D':>6}  verdict"
@@ -53,10 +54,12 @@ def text_table(comparison: Comparison) -> str:
             f"  {e.label[:34]:<34} {e.current_count:>7} {_ms(e.current['p50']):>8} {cells} "
             f"{d:>6}  {e.verdict}"
         )
+        if e.noise:
+            lines.append(f"      {history_report.noise_line(e.noise)}")
     thresholds = _thresholds(comparison)
     lines.append(
         f"  intervals at Holm's level for a family-wise error of {comparison.alpha:g}; "
-        f"thresholds {thresholds}"
+        f"thresholds {thresholds} (where history measures the run-to-run noise: that noise)"
     )
     return "\n".join(lines)
 
@@ -190,7 +193,8 @@ def _row(e: EndpointComparison) -> str:
         BLANK if e.d is None else f"{e.d:.3f}",
         BLANK if e.p_value is None else f"{e.p_value:.3g}",
         f'<b style="color:{colour}">{escape(e.verdict)}</b>'
-        + (f"<br><small>{escape(e.reason)}</small>" if e.reason else ""),
+        + (f"<br><small>{escape(e.reason)}</small>" if e.reason else "")
+        + (f"<br><small>{escape(history_report.noise_line(e.noise))}</small>" if e.noise else ""),
     ]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
@@ -258,10 +262,18 @@ def html_section(comparison: Comparison) -> str:
     base = comparison.baseline
     heading = (
         f"Baseline comparison: run <code>{escape(comparison.current.label)}</code> against "
-        + (f"<code>{escape(base.label)}</code>" if base else "no baseline")
+        + (
+            f"<code>{escape(base.label)}</code>"
+            if base and len(comparison.baseline_runs) <= 1
+            else escape(comparison.baseline_text)
+        )
     )
     verdict_line = f'<p class="verdict"><b>Verdict:</b> {escape(comparison.summary())}</p>'
     warnings = "".join(f'<p class="warning">⚠ {escape(w)}</p>' for w in comparison.warnings)
+    warnings += "".join(
+        f'<p class="warning">⚠ this run starts a slower level: {escape(line)}</p>'
+        for line in comparison.new_slower_levels()
+    )
     headers = [
         "Method",
         "Name",
@@ -297,8 +309,9 @@ def html_section(comparison: Comparison) -> str:
         '<p class="method">A quantile regressed when its whole interval lies beyond its '
         f"threshold ({thresholds}). Intervals respect the autocorrelation of each run and are "
         f"shown at Holm's level for a family-wise error of {comparison.alpha:g} over every "
-        "endpoint and quantile. Fewer than "
-        f"{MIN_COUNT} timings in a run: not enough data. KS D and p describe the shape only: "
+        "endpoint and quantile. Where earlier comparable runs at this level measure the "
+        "run-to-run noise, it widens the interval and replaces the threshold. A quantile "
+        "needs 100 timings and 20 beyond it to be assessed. KS D and p describe the shape only: "
         "their p-value assumes independent requests and decides nothing. Ramp-up and failed "
         "requests excluded.</p>"
     )
@@ -316,7 +329,7 @@ def html_section(comparison: Comparison) -> str:
     return (
         f'{style}<section id="{SECTION_ID}"><h2>{heading}</h2>{verdict_line}{warnings}'
         f"{_comparability(comparison)}{table}{legend}"
-        f'<div class="plots">{plots}</div></section>'
+        f'<div class="plots">{plots}</div>{history_report.html(comparison.history)}</section>'
     )
 
 

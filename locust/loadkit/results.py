@@ -279,12 +279,26 @@ class ResultsStore:
 
     def previous_comparable(self, current: RunInfo) -> RunInfo | None:
         """The latest earlier run with the same locustfile, users, host and pacing."""
-        row = self.db.execute(
+        earlier = self.comparable_runs(current, limit=1)
+        return earlier[0] if earlier else None
+
+    def comparable_runs(self, current: RunInfo, limit: int = -1) -> list[RunInfo]:
+        """The closed runs before ``current`` with its locustfile, users, host and pacing,
+        newest first (at most ``limit``; -1: all)."""
+        rows = self.db.execute(
             f"SELECT {RUN_FIELDS} FROM runs WHERE id < ? AND locustfile_hash IS ? "  # noqa: S608
-            "AND users IS ? AND host IS ? AND pacing IS ? ORDER BY id DESC LIMIT 1",
-            (current.id, current.locustfile_hash, current.users, current.host, current.pacing),
-        ).fetchone()
-        return RunInfo(*row) if row else None
+            "AND users IS ? AND host IS ? AND pacing IS ? AND stopped_at IS NOT NULL "
+            "ORDER BY id DESC LIMIT ?",
+            (
+                current.id,
+                current.locustfile_hash,
+                current.users,
+                current.host,
+                current.pacing,
+                limit,
+            ),
+        ).fetchall()
+        return [RunInfo(*row) for row in rows]
 
     def _range(self, run_id: int) -> tuple[int, int]:
         row = self.db.execute(

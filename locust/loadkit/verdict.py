@@ -43,9 +43,24 @@ What the verdict rests on, per endpoint and quantile (p50, p95, p99):
    1979) over every (endpoint, quantile) hypothesis, each tested two-sided against its
    thresholds. Each interval is shown at the level Holm tested it at, so "the interval
    lies beyond the threshold" and "Holm rejected" are the same statement.
-6. Not enough data is a verdict of its own: below MIN_COUNT timings in either run (or
-   fewer than MIN_BLOCKS time blocks) nothing is assessed, and a quantile is assessed
-   only when each run has MIN_TAIL timings beyond it. Such data never makes a regression.
+6. Not enough data is a verdict of its own. There is no floor of timings per run: a
+   quantile is assessed whenever its interval is valid at that count, that is when the
+   run fills MIN_BLOCKS time blocks of MIN_BLOCK_SIZE timings (so 100 timings) and has
+   MIN_TAIL timings beyond the quantile (the median from 100 timings, p95 from 400, p99
+   from 2,000). Below it, nothing is assessed, and such data never makes a regression.
+   Below SMALL_COUNT timings, though, a run's blocks are too short to see contention
+   that comes in long waves (the calibration's harsh model makes false alarms there), so
+   without a measured run-to-run noise only a change beyond SMALL_COUNT_CHANGE counts:
+   a threefold slowdown in 150 timings is a regression, a 25 % one is not yet.
+7. Run-to-run noise. Two runs of the same code differ by more than either run's own
+   interval can see (warm-up, the machine, the data). When earlier comparable runs at the
+   current level are known (``loadkit.history``), the spread of their estimates gives
+   the pair's whole variance per endpoint and quantile (each run's own interval and that
+   noise together, as a prediction interval does), and ``decide`` tests with Student's t
+   at its Welch-Satterthwaite degrees of freedom.
+   The practical thresholds, a fixed guess of that noise, give way to the noise measured
+   (one standard deviation of a run around its level), or to the user's own floor when
+   it is larger.
 
 The calibration harness (``loadkit.calibration``, ``python -m benchmarks.verdicts``)
 measures the false-alarm rate and the power of exactly this function on simulated runs of
@@ -59,17 +74,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
 REGRESSION, IMPROVEMENT = "regression", "improvement"
 NO_CHANGE, INCONCLUSIVE = "no significant change", "inconclusive"
 NOT_ENOUGH_DATA = "not enough data"
 
 QUANTILES: tuple[tuple[str, float], ...] = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
-MIN_COUNT = 500  # timings per run before anything is assessed
 MIN_BLOCKS, MAX_BLOCKS = 10, 30  # time blocks for the batch-means variance
 MIN_BLOCK_SIZE = 10
 MIN_TAIL = 20  # timings beyond a quantile, per run, before that quantile is assessed
+SMALL_COUNT, SMALL_COUNT_CHANGE = 500, 0.5  # below this count, alone: this threshold at least
 FLOOR_MS = 1e-3  # the log scale needs positive times; a 0 ms timing counts as 1 µs
 
 
@@ -79,6 +94,7 @@ class QuantileEstimate:
 
     value: float  # ms
     se_log: float
+    count: int = SMALL_COUNT  # the run's timings it comes from
 
 
 @dataclass(frozen=True)
@@ -136,7 +152,7 @@ def estimate(times: np.ndarray) -> dict[str, QuantileEstimate | None]:
     """p50, p95 and p99 of one run's timings, given **in time order**; None where there
     are not enough timings to assess that quantile."""
     n = int(times.size)
-    if n < MIN_COUNT or blocks_for(n) < MIN_BLOCKS:
+    if blocks_for(n) < MIN_BLOCKS:
         return {name: None for name, _ in QUANTILES}
     times = np.maximum(np.asarray(times, dtype=np.float64), FLOOR_MS)
     ordered = np.sort(times)
@@ -157,7 +173,7 @@ def estimate(times: np.ndarray) -> dict[str, QuantileEstimate | None]:
         spread = math.sqrt(variance)
         low, high = np.quantile(ordered, [max(p - spread, 0.0), min(p + spread, 1.0)])
         se_log = (math.log(high) - math.log(low)) / 2
-        result[name] = QuantileEstimate(value, se_log)
+        result[name] = QuantileEstimate(value, se_log, n)
     return result
 
 
@@ -165,29 +181,62 @@ Estimates = Mapping[str, QuantileEstimate | None]
 
 
 @dataclass(frozen=True)
+class Noise:
+    """What earlier runs at the current level tell about one endpoint's quantile: the whole
+    variance of the pair's log ratio (the runs' own intervals and the run-to-run noise
+    together), the degrees of freedom it was estimated with, and the threshold that
+    replaces the practical guess (the measured noise, or the user's floor)."""
+
+    variance: float
+    df: float
+    threshold: float
+
+
+def _upper(z: float, df: float) -> float:
+    """P(T > z) for Student's t with ``df`` degrees of freedom (normal when infinite)."""
+    return float(1 - ndtr(z)) if math.isinf(df) else float(stdtr(df, -z))
+
+
+def critical(level: float, df: float) -> float:
+    """The two-sided critical value of an interval at confidence ``1 - level``."""
+    return float(ndtri(1 - level / 2)) if math.isinf(df) else float(stdtrit(df, 1 - level / 2))
+
+
+@dataclass(frozen=True)
 class _Hypothesis:
     key: tuple[int, str]  # (endpoint index, quantile)
     log_ratio: float
     se: float
+    df: float
     threshold: float
     p_raw: float  # two-sided, against the thresholds
     direction: str  # REGRESSION or IMPROVEMENT: the side the estimate leans to
 
 
 def _hypothesis(
-    key: tuple[int, str], current: QuantileEstimate, baseline: QuantileEstimate, threshold: float
+    key: tuple[int, str],
+    current: QuantileEstimate,
+    baseline: QuantileEstimate,
+    threshold: float,
+    noise: Noise | None,
 ) -> _Hypothesis:
     log_ratio = math.log(current.value / baseline.value)
-    se = math.hypot(current.se_log, baseline.se_log)
+    variance, df = current.se_log**2 + baseline.se_log**2, math.inf
+    if noise is not None:
+        variance, df, threshold = noise.variance, noise.df, noise.threshold
+    elif min(current.count, baseline.count) < SMALL_COUNT:
+        threshold = max(threshold, SMALL_COUNT_CHANGE)
+    se = math.sqrt(variance)
     up, down = math.log1p(threshold), math.log1p(-threshold)
     if se == 0:  # identical, tie-bound quantiles: the estimate is the truth
         p_up = 0.0 if log_ratio > up else 1.0
         p_down = 0.0 if log_ratio < down else 1.0
     else:
-        p_up = float(1 - ndtr((log_ratio - up) / se))
-        p_down = float(ndtr((log_ratio - down) / se))
+        p_up = _upper((log_ratio - up) / se, df)
+        p_down = _upper((down - log_ratio) / se, df)
     direction = REGRESSION if p_up <= p_down else IMPROVEMENT
-    return _Hypothesis(key, log_ratio, se, threshold, min(1.0, 2 * min(p_up, p_down)), direction)
+    p_raw = min(1.0, 2 * min(p_up, p_down))
+    return _Hypothesis(key, log_ratio, se, df, threshold, p_raw, direction)
 
 
 def decide(
@@ -196,11 +245,16 @@ def decide(
     ],
     alpha: float,
     min_change: Mapping[str, float],
+    noise: Mapping[tuple[int, str], Noise] | None = None,
 ) -> list[tuple[str, list[QuantileChange]]]:
     """Verdicts for several endpoints at once, ``pairs`` holding each endpoint's
-    (current, baseline) estimates. Holm's procedure runs over all their quantiles."""
+    (current, baseline) estimates. Holm's procedure runs over all their quantiles.
+    ``noise``, by (endpoint index, quantile), is the run-to-run noise measured in history:
+    where it is known it joins the pair's variance and its threshold replaces
+    ``min_change``."""
+    noise = noise or {}
     hypotheses = [
-        _hypothesis((index, name), now, before, min_change[name])
+        _hypothesis((index, name), now, before, min_change[name], noise.get((index, name)))
         for index, (current, baseline) in enumerate(pairs)
         for name, _ in QUANTILES
         if (now := current.get(name)) is not None and (before := baseline.get(name)) is not None
@@ -223,20 +277,30 @@ def decide(
         for name, _ in QUANTILES:
             found = tested.get((index, name))
             if found is None:
+                threshold = noise[(index, name)].threshold if (index, name) in noise else None
                 changes.append(
                     QuantileChange(
-                        name, min_change[name], None, None, None, None, None, NOT_ENOUGH_DATA
+                        name,
+                        min_change[name] if threshold is None else threshold,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        NOT_ENOUGH_DATA,
                     )
                 )
                 continue
             h, p_adjusted, level, rejected = found
             if not rejected and stop_level is not None:
                 level = stop_level
-            half = float(ndtri(1 - level / 2)) * h.se
+            half = critical(level, h.df) * h.se
             low, high = h.log_ratio - half, h.log_ratio + half
             if rejected:
                 outcome = h.direction
-            elif half <= math.log1p(h.threshold):
+            elif half <= math.log1p(max(h.threshold, min_change[name])):
+                # Decisive: the interval rules out any change as large as the practical
+                # threshold (the measured noise's test included, whose own is lower).
                 outcome = NO_CHANGE
             else:
                 outcome = INCONCLUSIVE

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loadkit import gate, options, pacing, state
-from loadkit.defaults import PREVIOUS
+from loadkit.defaults import HISTORY, PREVIOUS
 from loadkit.results import ResultsStore, RunInfo, StoredComparison
 
 if TYPE_CHECKING:
@@ -63,9 +63,10 @@ def runs_and_verdicts(kit: Kit) -> list[tuple[RunInfo, str | None]]:
 
 
 def check_baseline(label: str, kit: Kit) -> str:
-    """``label`` when it can be a baseline: empty (none), 'previous', or a recorded run."""
+    """``label`` when it can be a baseline: empty (none), 'previous', 'history', or a
+    recorded run."""
     label = label.strip()
-    if label in ("", PREVIOUS):
+    if label in ("", PREVIOUS, HISTORY):
         return label
     rec = kit.recorder
     if rec is None:
@@ -125,7 +126,11 @@ def panel_context(environment: Environment, name: str) -> dict[str, Any]:
     kit = state.kit(environment)
     rec = kit.recorder
     runs = runs_and_verdicts(kit) if name != "pacing" else []
-    choices = [("", "none: record only"), (PREVIOUS, "previous comparable run")]
+    choices = [
+        ("", "none: record only"),
+        (PREVIOUS, "previous comparable run"),
+        (HISTORY, "history: the comparable runs since the last change point"),
+    ]
     return {
         "name": name,
         "pacing": kit.pacing.seconds,

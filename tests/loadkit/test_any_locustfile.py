@@ -159,3 +159,55 @@ def test_bad_input_is_one_line_and_exit_2(loadkit_venv: Path, tmp_path: Path) ->
         result = subprocess.run([compare, *args], capture_output=True, text=True)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and words in result.stderr
+
+
+def test_history_measures_the_noise_and_the_gate_fails_on_a_new_slower_level(
+    loadkit_venv: Path, tmp_path: Path
+) -> None:
+    """Four runs of the stranger's locustfile, then the site made twice as slow: the fifth
+    run starts a slower level, which `--baseline history` and the gate see, and which
+    `loadwatch-compare --history` names."""
+    db = tmp_path / "results.sqlite"
+    port = free_port()
+    history = ("--baseline", "history", "--fail-on-regression")
+    with counter_site(port, work_ms=10) as site:
+        for i in range(1, 5):
+            json_path = str(tmp_path / f"same-{i}.json")
+            run = headless(
+                loadkit_venv, site, db, f"same-{i}", *history, "--compare-json", json_path
+            )
+            assert run.returncode == 0, run.stderr[-2000:]
+    unchanged = json.loads((tmp_path / "same-4.json").read_text())
+    (endpoint,) = unchanged["endpoints"]
+    assert endpoint["verdict"] != "regression"
+    assert endpoint["noise"]["p50"]["runs"] == 3  # measured over the three runs before it
+    with counter_site(port, work_ms=20) as site:
+        slower = headless(
+            loadkit_venv, site, db, "slower", *history, "--compare-json", str(tmp_path / "s.json")
+        )
+    assert slower.returncode == 1, slower.stderr[-2000:]
+    assert "starts a slower level than its history: GET / p50 +" in slower.stderr
+    result = json.loads((tmp_path / "s.json").read_text())
+    assert result["regressions"] == ["GET /"]
+    assert result["baseline_runs"][0] == "same-1" and result["new_slower_levels"]
+    found = tmp_path / "history.json"
+    shown = subprocess.run(
+        [
+            str(loadkit_venv / "bin" / "loadwatch-compare"),
+            "--db",
+            str(db),
+            "--history",
+            "--json",
+            str(found),
+            "--fail-on-regression",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 1 and "change point at run 'slower'" in shown.stdout
+    history_json = json.loads(found.read_text())
+    assert history_json["runs"] == ["same-1", "same-2", "same-3", "same-4", "slower"]
+    (entry,) = history_json["endpoints"]
+    assert (entry["method"], entry["name"]) == ("GET", "/")
+    assert {p["run"] for p in entry["change_points"]} == {"slower"}
+    assert all(p["change"] > 0.3 and p["low"] > 0 for p in entry["change_points"])

@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from loadkit import calibration, options
+from loadkit import calibration, calibration_history, options
 from loadkit.calibration import Model, run_cell, simulate
 from loadkit.compare import (
     IMPROVEMENT,
@@ -199,3 +199,57 @@ def test_min_change_parses(text: str, expected: dict[str, float]) -> None:
 def test_min_change_refuses_nonsense(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         options.min_change(text)
+
+
+@pytest.fixture(scope="module")
+def series_cells() -> dict[str, calibration_history.SeriesCell]:
+    """Each series truth over 60 series of 20 runs: about 20 s."""
+    return {
+        name: calibration_history.run_series(name, 2_000, 60, SEED, Model())
+        for name in calibration_history.SERIES
+    }
+
+
+def test_history_floors_over_series_of_twenty_runs(series_cells: dict) -> None:
+    flat, step = series_cells["flat"], series_cells["+15% step"]
+    drift, single = series_cells["+1.5% per run drift"], series_cells["single +50% run"]
+    assert flat.share(flat.any_change) <= 0.05
+    assert step.share(step.at_step) >= 0.90
+    assert drift.share(drift.any_change) >= 0.80
+    assert single.share(single.at_step) <= 0.10
+    assert single.share(single.outlier_at_step) >= 0.90  # named for what it is
+
+
+@pytest.fixture(scope="module")
+def history_cells() -> dict[tuple[str, int], calibration_history.PairCell]:
+    """The pair verdict alone, with five earlier runs, and the oracle: about 30 s."""
+    found = {}
+    for n in (200, 2_000):
+        oracle = calibration_history.Oracle.fit(n, Model(), 2_000, SEED)
+        for scenario in calibration.SCENARIOS:
+            pairs = 300 if scenario == "A/A" else 150
+            found[(scenario, n)] = calibration_history.run_pair_cell(
+                scenario, n, pairs, SEED, Model(), oracle
+            )
+    return found
+
+
+def test_history_keeps_false_alarms_rare(history_cells: dict) -> None:
+    """About 1 % of unchanged pairs alarm, either way, and a verdict against the change is
+    rarer still (docs/benchmarks.md has the benchmark's figures over 900 pairs; 300 pairs
+    here carry about ±0.6 % of sampling error, hence 1.5 %)."""
+    for (scenario, n), cell in history_cells.items():
+        assert cell.wrong_direction(cell.with_history) <= 0.01, (scenario, n, cell.with_history)
+        if n == 2_000:
+            assert cell.wrong_direction(cell.with_history) == 0, (scenario, cell.with_history)
+        if scenario == "A/A":
+            assert cell.power(cell.with_history) <= 0.015, (n, cell.with_history)
+
+
+def test_history_comes_near_the_oracle(history_cells: dict) -> None:
+    for (scenario, n), cell in history_cells.items():
+        if scenario != "A/A" and cell.oracle >= 0.5:
+            assert cell.power(cell.with_history) >= 0.8 * cell.oracle, (scenario, n)
+    for scenario in ("median +25%", "20% faster"):  # ±20-25 % at 200 timings
+        cell = history_cells[(scenario, 200)]
+        assert cell.power(cell.with_history) >= 0.5 * cell.oracle, scenario

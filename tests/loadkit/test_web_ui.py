@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from loadkit.results import ResultsStore
+from loadkit.results import Batch, ResultsStore
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.live import (
@@ -153,6 +153,63 @@ def test_baseline_and_pacing_from_the_web_ui(
     # Logins and each user's setup are recorded but outside the measured window.
     assert ("POST", "/auth/login") not in store.endpoints(second.id)
     assert ("GET", "/runs/[id]/samples.csv") in store.endpoints(second.id)
+
+
+def seed_faster_copies(db: Path, label: str, factors: list[float]) -> None:
+    """Runs comparable with ``label`` whose timings are its own times ``factor``: earlier
+    history at a faster level, as if the service had been quicker before."""
+    store = ResultsStore(db)
+    run = store.run(label)
+    assert run is not None
+    settings = {
+        "users": run.users,
+        "host": run.host,
+        "locustfile_hash": run.locustfile_hash,
+        "pacing": run.pacing,
+    }
+    for i, factor in enumerate(factors):
+        copy = store.start_run(f"{label}-fast-{i + 1}", settings)
+        now = time.time()
+        store.mark_spawned(copy, now)
+        for endpoint in store.endpoints(run.id):
+            times = [float(t) * factor for t in store.response_times(run.id, endpoint)]
+            ts = [now + j * 0.01 for j in range(len(times))]
+            batch = Batch("w", [endpoint], [0] * len(times), ts, times, [True] * len(times))
+            store.add_timings(copy, batch, spawned_at=now)
+        store.finish_run(copy, now + 60, None)
+    store.close()
+
+
+def test_a_step_shows_as_a_change_point_in_the_baseline_tab(
+    live_service: Service, tmp_path: Path, browser: Browser
+) -> None:
+    with running_locust(live_service.url, tmp_path, ARGS, autostart=False) as cluster:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(cluster.web_url)
+        page.wait_for_selector("#loadwatch-panel select", timeout=30_000)
+        start_test(page, "first")
+        time.sleep(TEST_SECONDS / 2)
+        stop_test(page)
+        panel_text(page, "Baseline", "The last test, first, was not compared")
+        # Four earlier runs at a third of these times: the next test is a step up.
+        seed_faster_copies(tmp_path / "results.sqlite", "first", [0.30, 0.31, 0.29, 0.30])
+        page.select_option("#loadwatch-panel select[name=baseline]", "history")
+        page.click("#loadwatch-panel form[data-action='loadwatch/baseline'] button")
+        assert httpx.get(f"{cluster.web_url}/loadwatch/baseline").json() == {"baseline": "history"}
+        page.get_by_role("button", name="New").click()
+        start_test(page, "stepped")
+        time.sleep(TEST_SECONDS / 2)
+        stop_test(page)
+        text = panel_text(page, "Baseline", "History of 6 comparable runs")
+        assert "change point at run stepped" in text and "REGRESSION" in text, text
+        assert "starts a slower level" in text
+        trends = page.query_selector_all("#loadwatch-panel svg.trend")
+        assert trends and page.query_selector("#loadwatch-panel svg.trend line.change-point")
+        shot = tmp_path / "history-tab.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 20_000
+        report = httpx.get(f"{cluster.web_url}/stats/report", params={"download": "1"}).text
+        assert 'class="trend"' in report and "change point at run <code>stepped</code>" in report
 
 
 def test_the_web_ui_behind_its_login(live_service: Service, tmp_path: Path) -> None:

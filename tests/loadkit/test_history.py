@@ -1,0 +1,190 @@
+"""History: change points and outliers over stored runs, the run-to-run noise it measures,
+`--baseline history`, and `loadwatch-compare --history` as a user calls it."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from loadkit import calibration, changepoints, cli, estimates
+from loadkit.compare import INCONCLUSIVE, NO_CHANGE, compare_runs
+from loadkit.results import Batch, ResultsStore
+
+SETTINGS = {"users": 5, "host": "http://h", "locustfile_hash": "abc", "pacing": 1.0}
+STEP = {"r7", "r8", "r9", "r10"}  # /a is 25 % slower from run r7 on
+
+
+def seed_run(store: ResultsStore, label: str, timings: dict[str, np.ndarray]) -> None:
+    """A closed run of ``timings`` per GET endpoint, as the recorder stores one."""
+    run = store.start_run(label, SETTINGS)
+    store.mark_spawned(run, 0.0)
+    for name, times in timings.items():
+        ts = list(np.linspace(1.0, 90.0, times.size))
+        batch = Batch("w", [("GET", name)], [0] * times.size, ts, list(times), [True] * times.size)
+        store.add_timings(run, batch, spawned_at=0.0)
+    store.finish_run(run, 91.0, None)
+
+
+def simulated(rng: np.random.Generator, factor: float = 1.0, n: int = 2_000) -> np.ndarray:
+    return calibration.simulate(n, rng, calibration.Model()) * factor
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    """Ten runs: /a steps up by 25 % at r7, /b stays flat."""
+    path = tmp_path / "results.sqlite"
+    store = ResultsStore(path)
+    rng = np.random.default_rng(5)
+    for i in range(1, 11):
+        label = f"r{i}"
+        seed_run(
+            store,
+            label,
+            {"/a": simulated(rng, 1.25 if label in STEP else 1.0), "/b": simulated(rng, n=800)},
+        )
+    store.close()
+    return path
+
+
+def history_of(path: Path, *args: str) -> tuple[int, dict[str, Any], str]:
+    out = path.with_name("history.json")
+    code = cli.main(["--db", str(path), "--history", *args, "--json", str(out)])
+    return code, json.loads(out.read_text()) if code == 0 else {}, ""
+
+
+def test_the_history_contract_names_the_step_and_nothing_else(
+    store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, found, _ = history_of(store_path)
+    assert code == 0
+    endpoints = {(e["method"], e["name"]): e for e in found["endpoints"]}
+    assert set(endpoints) == {("GET", "/a"), ("GET", "/b")}
+    step = endpoints[("GET", "/a")]
+    assert step["change_points"], step
+    for point in step["change_points"]:
+        assert set(point) == {"run", "quantile", "change", "low", "high"}
+        assert point["run"] == "r7" and point["quantile"] in ("p50", "p95", "p99")
+        assert 0.10 < point["change"] < 0.40 and 0 < point["low"] < point["change"] < point["high"]
+    assert any(p["quantile"] == "p50" for p in step["change_points"])
+    assert endpoints[("GET", "/b")]["change_points"] == []
+    for entry in endpoints.values():
+        assert entry["outliers"] == []
+    text = capsys.readouterr().out
+    assert "p50 change point at run 'r7': +" in text
+    assert "run-to-run noise of this endpoint: ±" in text and "over 10 runs (p50)" in text
+
+
+def test_since_and_last_narrow_the_series(store_path: Path) -> None:
+    code, found, _ = history_of(store_path, "--since", "r4")
+    assert code == 0 and found["runs"] == [f"r{i}" for i in range(4, 11)]
+    code, found, _ = history_of(store_path, "--last", "4")
+    assert code == 0 and found["runs"] == ["r7", "r8", "r9", "r10"]
+    assert all(e["change_points"] == [] for e in found["endpoints"])  # all at the new level
+    code, found, _ = history_of(store_path, "r8", "--last", "5")
+    assert code == 0 and found["runs"] == ["r4", "r5", "r6", "r7", "r8"]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--history", "--last", "1"], "2 or more"),
+        (["--history", "--last", "x"], "not a number"),
+        (["--history", "--since", "nope"], "'nope' is not among the comparable runs"),
+        (["--history", "nope"], "no run labelled 'nope'"),
+        (["--since", "r1", "r2", "r1"], "--since and --last go with --history"),
+        (["--history", "--list"], "--history takes at most"),
+        (["--history", "r2", "r1"], "--history takes at most"),
+    ],
+)
+def test_bad_history_requests_are_one_line_and_exit_2(
+    store_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], words: str
+) -> None:
+    try:
+        code = cli.main(["--db", str(store_path), *args])
+    except SystemExit as stop:  # argparse's usage errors
+        code = int(stop.code or 0)
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if "error" in line]) == 1
+
+
+def test_a_single_slow_run_is_an_outlier_and_a_new_slower_level_fails_the_gate(
+    store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = ResultsStore(store_path)
+    rng = np.random.default_rng(9)
+    seed_run(store, "r11", {"/a": simulated(rng, 1.25 * 1.6), "/b": simulated(rng, n=800)})
+    seed_run(store, "r12", {"/a": simulated(rng, 1.25), "/b": simulated(rng, n=800)})
+    seed_run(store, "r13", {"/a": simulated(rng, 1.25 * 1.4), "/b": simulated(rng, n=800)})
+    store.close()
+    _code, found, _ = history_of(store_path, "r12")
+    step = next(e for e in found["endpoints"] if e["name"] == "/a")
+    assert [o["run"] for o in step["outliers"]] and {o["run"] for o in step["outliers"]} == {"r11"}
+    assert all(o["change"] > 0.3 for o in step["outliers"])
+    assert {p["run"] for p in step["change_points"]} == {"r7"}  # the outlier is no level
+    # r13 starts a slower level: the gate fails, and says where in one line.
+    capsys.readouterr()
+    assert cli.main(["--db", str(store_path), "--history", "r13", "--fail-on-regression"]) == 1
+    assert "change point at run 'r13'" in capsys.readouterr().out
+    assert cli.main(["--db", str(store_path), "--history", "r10", "--fail-on-regression"]) == 0
+    assert cli.main(["--db", str(store_path), "r13", "history", "--fail-on-regression"]) == 1
+    out = capsys.readouterr().out
+    assert "starts a slower level: GET /a p50 +" in out
+
+
+def test_baseline_history_is_the_level_since_the_last_change_point(store_path: Path) -> None:
+    store = ResultsStore(store_path)
+    comparison = compare_runs(store, "r10", "history")
+    by_name = {e.name: e for e in comparison.endpoints}
+    assert by_name["/a"].baseline_runs["p50"] == ["r7", "r8", "r9"]
+    assert by_name["/b"].baseline_runs["p50"] == [f"r{i}" for i in range(1, 10)]
+    # Nothing moved: no alarm (three runs at /a's new level rule out little).
+    assert {e.verdict for e in comparison.endpoints} <= {NO_CHANGE, INCONCLUSIVE}
+    # The noise was measured, and it replaced the fixed thresholds.
+    p50 = next(q for q in by_name["/b"].quantiles if q.quantile == "p50")
+    assert by_name["/b"].noise["p50"]["runs"] == 9
+    assert p50.threshold == pytest.approx(by_name["/b"].noise["p50"]["noise"])
+    assert p50.threshold < 0.10
+    assert comparison.to_dict()["baseline_runs"] == [f"r{i}" for i in range(1, 10)]
+    assert "history: 9 runs 'r1' to 'r9'" in comparison.summary()
+    # A run 15 % slower on /b than its level: a regression the fixed ±10 % could not see
+    # in one pair, and a new slower level.
+    rng = np.random.default_rng(21)
+    seed_run(store, "r11", {"/a": simulated(rng, 1.25), "/b": simulated(rng, 1.15, n=800)})
+    slower = compare_runs(store, "r11", "history")
+    assert [e.name for e in slower.regressions] == ["/b"]
+    assert any("GET /b p50" in line for line in slower.new_slower_levels())
+    store.close()
+
+
+def test_estimates_are_kept_and_read_back_the_same(store_path: Path) -> None:
+    store = ResultsStore(store_path)
+    run = store.run("r3")
+    assert run is not None
+    first = estimates.of_run(store, run)
+    again = estimates.of_run(store, run)
+    assert first == again and first[("GET", "/a")].count == 2_000
+    store.close()
+
+
+def test_the_change_points_of_known_series() -> None:
+    rng = np.random.default_rng(3)
+    se = np.full(20, 0.02)
+
+    def noisy(levels: np.ndarray) -> np.ndarray:
+        return np.log(50) + levels + rng.normal(0, 0.03, levels.size)
+
+    flat = changepoints.segment(noisy(np.zeros(20)), se)
+    assert flat.change_points == [] and flat.outliers == []
+    step = changepoints.segment(noisy(np.r_[np.zeros(10), np.full(10, np.log(1.15))]), se)
+    assert [c.index for c in step.change_points] == [10]
+    assert 0.08 < np.expm1(step.change_points[0].log_change) < 0.22
+    spike = np.zeros(20)
+    spike[10] = np.log(1.5)
+    single = changepoints.segment(noisy(spike), se)
+    assert single.change_points == [] and [i for i, _ in single.outliers] == [10]
+    newest = np.zeros(20)
+    newest[-1] = np.log(1.3)
+    last = changepoints.segment(noisy(newest), se)
+    assert [c.index for c in last.change_points] == [19] and last.outliers == []
