@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from loadkit import estimates, history, verdict
+from loadkit import estimates, history, level_noise, verdict
 from loadkit.calibration import EXPECTED, SCENARIOS, Model, simulate
 from loadkit.compare import compare_endpoints
 from loadkit.defaults import ALPHA, MIN_CHANGE
@@ -88,7 +88,9 @@ def judge_with_history(
     now, before = estimates.of_times(current), per_run[-1][ENDPOINT]
     floor = {name: 0.0 for name in MIN_CHANGE}
     by_label = dict(zip(labels, per_run, strict=True))
-    context = history.pair_context(prior, by_label, ENDPOINT, (now, before), False, floor, alpha)
+    context = level_noise.pair_context(
+        prior, by_label, ENDPOINT, (now, before), False, floor, alpha
+    )
     (result,) = compare_endpoints(
         [(*ENDPOINT, current, baseline)], alpha, None, [context], [(now, before)]
     )

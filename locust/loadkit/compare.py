@@ -15,9 +15,11 @@ from scipy.stats import ks_2samp
 
 from loadkit import estimates, history
 from loadkit import verdict as stats
+from loadkit.comparability import comparability_warnings
 from loadkit.defaults import ALPHA, HISTORY, MIN_CHANGE, PREVIOUS
 from loadkit.estimates import RunEstimates
-from loadkit.history import History, PairContext
+from loadkit.history import History
+from loadkit.level_noise import PairContext, pair_context
 from loadkit.results import ResultsStore, RunInfo
 from loadkit.verdict import (
     IMPROVEMENT,
@@ -39,9 +41,6 @@ __all__ = [
     "compare_runs",
     "compare_samples",
 ]
-
-CPU_LIMIT = 90.0  # a load generator above this measured itself, not the service
-RATE_TOLERANCE = 0.10  # achieved req/s may differ by this much before a warning
 
 
 @dataclass(frozen=True)
@@ -240,37 +239,6 @@ def compare_samples(
     return compare_endpoints([(method, name, current, baseline)], alpha, min_change)[0]
 
 
-def comparability_warnings(current: RunInfo, baseline: RunInfo) -> list[str]:
-    warnings = []
-    if current.locustfile_hash != baseline.locustfile_hash:
-        warnings.append("the runs used different locustfiles")
-    if current.users != baseline.users:
-        warnings.append(f"the runs had different users: {current.users} vs {baseline.users}")
-    if current.pacing != baseline.pacing:
-        warnings.append(f"the runs had different pacing: {current.pacing} s vs {baseline.pacing} s")
-    if current.host != baseline.host:
-        warnings.append(f"the runs tested different hosts: {current.host} vs {baseline.host}")
-    if current.req_per_s and baseline.req_per_s:
-        ratio = current.req_per_s / baseline.req_per_s - 1
-        if abs(ratio) > RATE_TOLERANCE:
-            warnings.append(
-                f"the achieved request rate differs by {ratio:+.0%}: {current.req_per_s:.1f} vs "
-                f"{baseline.req_per_s:.1f} req/s"
-            )
-    for run in (current, baseline):
-        if run.pacing_changes:
-            warnings.append(
-                f"pacing changed {run.pacing_changes} time(s) during run {run.label!r}: its "
-                "load was not steady"
-            )
-        if run.peak_cpu is not None and run.peak_cpu > CPU_LIMIT:
-            warnings.append(
-                f"a load generator of run {run.label!r} reached {run.peak_cpu:.0f} % CPU: its "
-                "timings include its own queueing"
-            )
-    return warnings
-
-
 def _thin(values: np.ndarray, points: int = 400) -> np.ndarray:
     """The sorted values at ``points`` evenly spaced ranks: enough to draw an ECDF."""
     ordered = np.sort(values)
@@ -330,9 +298,7 @@ def compare_runs(
     measured = baseline.label in by_label
     pooled = baseline_label == HISTORY
     contexts = [
-        history.pair_context(prior, by_label, e, runs, pooled, floor, alpha)
-        if measured
-        else PairContext()
+        pair_context(prior, by_label, e, runs, pooled, floor, alpha) if measured else PairContext()
         for e, runs in zip(endpoints, found, strict=True)
     ]
     comparison.baseline_runs = sorted(

@@ -1,6 +1,6 @@
 """The history of comparable runs, per endpoint and quantile: its change points and
-outliers (``loadkit.changepoints``), the run-to-run noise at the current level, and the
-baseline that level makes (``--baseline history``).
+outliers (``loadkit.changepoints``), and the runs of its current level, whose noise
+``loadkit.level_noise`` measures.
 
 Comparable runs are those ``ResultsStore.comparable_runs`` finds: the same locustfile,
 users, host and pacing. Each run enters as its estimates (``loadkit.estimates``): p50, p95
@@ -19,12 +19,10 @@ import numpy as np
 from loadkit import changepoints, estimates
 from loadkit.estimates import Endpoint, RunEstimates
 from loadkit.results import ResultsStore, RunInfo
-from loadkit.verdict import QUANTILES, Noise, QuantileEstimate, critical
+from loadkit.verdict import QUANTILES, QuantileEstimate
 
 MAX_LEVEL_RUNS = 10  # the runs since the last change point that make a baseline
-MIN_NOISE_RUNS = 3  # earlier runs at the current level before their noise is used
 DEFAULT_RUNS = 50  # the newest comparable runs a history reads, unless told otherwise
-POWER_Z = 0.8416  # the normal quantile for 80 % power: "the smallest change detectable"
 
 
 @dataclass(frozen=True)
@@ -202,111 +200,3 @@ def _segment(
     if len(level) >= 2:
         index = np.array(level)
         entry.between_variance[quantile] = changepoints.between_variance(y, se**2, [index])
-
-
-@dataclass(frozen=True)
-class LevelNoise:
-    """What the runs at the current level say of one endpoint's quantile: how far a run's
-    estimate strays from their level (its own interval and the run-to-run noise together,
-    as the sample variance of their logs, with ``runs - 1`` degrees of freedom), and the
-    level itself. A new run of the same code is then within a prediction interval of them,
-    the variance of which no small ``between_variance`` estimate can shrink to nothing."""
-
-    runs: int
-    spread: float  # the sample variance of the runs' log estimates
-    own: float  # the mean of their own (within-run) variances
-    baseline: QuantileEstimate  # their level, its se that of a mean of `runs` runs
-
-    @property
-    def relative(self) -> float:
-        """The run-to-run noise as a relative change (one standard deviation)."""
-        return math.expm1(math.sqrt(self.spread))
-
-    def noise(self, current_se: float, baseline_se: float | None, floor: float) -> Noise:
-        """The variance of the log ratio of a new run (``current_se``) against one run of
-        this level (``baseline_se``) or against the level (None), with the degrees of
-        freedom of Welch and Satterthwaite: a run with fewer timings than these adds
-        its own excess. The threshold is the measured run-to-run noise itself (one
-        standard deviation), or the user's floor when that is larger: a change within what
-        the service does between two runs of the same code is no regression, and the
-        fixed thresholds were a guess of exactly that."""
-        spread = self.spread * (1 + (1 / self.runs if baseline_se is None else 1))
-        excess = max(0.0, current_se**2 - self.own)
-        if baseline_se is not None:
-            excess += max(0.0, baseline_se**2 - self.own)
-        total = spread + excess
-        df = (self.runs - 1) * (total / spread) ** 2 if spread > 0 else math.inf
-        return Noise(total, df, max(floor, self.relative))
-
-    def detectable(self, current_se: float, alpha: float) -> float:
-        """The smallest change the next run is caught at, against the level, with 80 %
-        power (at a family-wise ``alpha`` for this one quantile)."""
-        noise = self.noise(current_se, None, 0.0)
-        return math.expm1((critical(alpha, noise.df) + POWER_Z) * math.sqrt(noise.variance))
-
-
-def level_noise(runs: dict[str, RunEstimates], endpoint: EndpointHistory) -> dict[str, LevelNoise]:
-    """Per quantile, the noise of the newest level of ``endpoint``'s history, when at least
-    MIN_NOISE_RUNS runs make it. ``runs`` holds this endpoint's estimates by label."""
-    found = {}
-    for quantile, labels in endpoint.level.items():
-        points = [runs[label].quantiles.get(quantile) for label in labels if label in runs]
-        ests = [p for p in points if p is not None]
-        if len(ests) < MIN_NOISE_RUNS:
-            continue
-        y = np.log([p.value for p in ests])
-        spread = float(y.var(ddof=1))
-        own = float(np.mean([p.se_log**2 for p in ests]))
-        level = QuantileEstimate(math.exp(float(y.mean())), math.sqrt(spread / len(ests)))
-        found[quantile] = LevelNoise(len(ests), spread, own, level)
-    return found
-
-
-@dataclass
-class PairContext:
-    """What history adds to one endpoint's pair verdict."""
-
-    noise: dict[str, Noise] = field(default_factory=dict)
-    # --baseline history: the level's pooled estimate, in place of one baseline run's.
-    baseline: dict[str, QuantileEstimate] = field(default_factory=dict)
-    baseline_runs: dict[str, list[str]] = field(default_factory=dict)  # per quantile
-    # For the report: per quantile, the noise (relative), its runs and the smallest change
-    # the next run could detect.
-    figures: dict[str, dict[str, float]] = field(default_factory=dict)
-
-
-def pair_context(
-    prior: list[EndpointHistory],
-    by_label: dict[str, dict[Endpoint, RunEstimates]],
-    endpoint: Endpoint,
-    runs: tuple[RunEstimates | None, RunEstimates | None],
-    pooled: bool,
-    floor: dict[str, float],
-    alpha: float,
-) -> PairContext:
-    """The noise of ``endpoint`` at the level of the runs before the current one (their
-    history ``prior``, their estimates ``by_label``), for a pair verdict of the (current,
-    baseline) ``runs`` against one run of that level, or against the level itself
-    (``pooled``)."""
-    context = PairContext()
-    entry = next((e for e in prior if (e.method, e.name) == endpoint), None)
-    if entry is None:
-        return context
-    found = {label: run[endpoint] for label, run in by_label.items() if endpoint in run}
-    current, baseline = runs
-    for quantile, level in level_noise(found, entry).items():
-        now = current.quantiles.get(quantile) if current else None
-        before = baseline.quantiles.get(quantile) if baseline else None
-        if now is None or (before is None and not pooled):
-            continue
-        baseline_se = None if pooled or before is None else before.se_log
-        context.noise[quantile] = level.noise(now.se_log, baseline_se, floor[quantile])
-        if pooled:
-            context.baseline[quantile] = level.baseline
-            context.baseline_runs[quantile] = entry.level[quantile]
-        context.figures[quantile] = {
-            "noise": level.relative,
-            "runs": level.runs,
-            "detectable": level.detectable(now.se_log, alpha),
-        }
-    return context

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from loadkit.defaults import ALPHA
-from loadkit.history import History, level_noise
+from loadkit.history import History
+from loadkit.level_noise import level_noise
 from loadkit.verdict import QUANTILES
 
 TREND_RUNS = 20  # the newest runs a trend shows

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from loadkit.compare import REGRESSION, comparability_warnings, compare_runs
+from loadkit.comparability import comparability_warnings
+from loadkit.compare import REGRESSION, compare_runs
 from loadkit.notify import notify
 from loadkit.results import Batch, ResultsStore, RunInfo
 
