@@ -82,14 +82,14 @@ def judge_with_history(
 ) -> str:
     """The endpoint verdict for (current, baseline), with ``earlier`` runs before the
     baseline in the same group: the path ``compare_runs`` takes, without the store."""
-    labels = [f"earlier-{i}" for i in range(len(earlier))] + ["baseline"]
-    per_run = [{ENDPOINT: estimates.of_times(times)} for times in [*earlier, baseline]]
-    prior = history.of_estimates(labels, per_run)
-    now, before = estimates.of_times(current), per_run[-1][ENDPOINT]
+    labels = [f"earlier-{i}" for i in range(len(earlier))] + ["baseline", "current"]
+    per_run = [{ENDPOINT: estimates.of_times(times)} for times in [*earlier, baseline, current]]
+    found = history.of_estimates(labels, per_run)
+    now, before = per_run[-1][ENDPOINT], per_run[-2][ENDPOINT]
     floor = {name: 0.0 for name in MIN_CHANGE}
     by_label = dict(zip(labels, per_run, strict=True))
     context = level_noise.pair_context(
-        prior, by_label, ENDPOINT, (now, before), False, floor, alpha
+        found, by_label, ENDPOINT, (now, before), False, floor, alpha
     )
     (result,) = compare_endpoints(
         [(*ENDPOINT, current, baseline)], alpha, None, [context], [(now, before)]

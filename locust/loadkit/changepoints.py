@@ -38,6 +38,9 @@ from loadkit.verdict import critical
 ALPHA = 0.005  # per series and quantile: the newest runs' test, and the merge step
 ALPHA_SIMULATED, ALPHA_PERMUTED = 0.005, 0.02  # a split must pass both of its nulls
 SIMULATIONS = 399  # null series per split's p-value (p from 1/400)
+# A split whose weighted t is below this is not simulated: a single t beyond it is already
+# more common than ALPHA_SIMULATED without any change, and the search only adds to that.
+PLAINLY_NOISE = 2.5
 NEIGHBOURS = 3  # runs on each side that say where an outlier's level is
 MIN_LEVEL = 2  # runs per level found by E-divisive
 MIN_PRIOR, MAX_PRIOR = 3, 10  # runs before the newest that can say they left their level
@@ -123,14 +126,19 @@ def _split_statistics(y: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, ...]:
     splits = np.arange(MIN_LEVEL, m - MIN_LEVEL + 1)
     if splits.size == 0:
         return splits, np.zeros((b, 0)), np.zeros((b, 0))
-    # E-divisive: every pairwise distance, summed over blocks through 2-D prefix sums.
+    # E-divisive: every pairwise distance, summed within and across the two parts. Run i
+    # adds its distances to the runs before it to the left part's sum once the left part
+    # holds it; its distances to every run, to the sum of the rows the left part holds.
     distance = np.abs(y[:, :, None] - y[:, None, :])
-    prefix = np.zeros((b, m + 1, m + 1))
-    prefix[:, 1:, 1:] = distance.cumsum(1).cumsum(2)
+    earlier = np.tril(np.ones((m, m)), -1)
+    to_earlier = np.einsum("bij,ij->bi", distance, earlier)
+    zero = np.zeros((b, 1))
+    within_prefix = np.concatenate([zero, 2 * to_earlier.cumsum(1)], axis=1)
+    rows_prefix = np.concatenate([zero, distance.sum(2).cumsum(1)], axis=1)
     left_n, right_n = splits.astype(float), (m - splits).astype(float)
-    within_left = prefix[:, splits, splits]
-    cross = prefix[:, splits, m] - within_left
-    within_right = prefix[:, m, m][:, None] - 2 * prefix[:, splits, m] + within_left
+    within_left = within_prefix[:, splits]
+    cross = rows_prefix[:, splits] - within_left
+    within_right = rows_prefix[:, m, None] - 2 * rows_prefix[:, splits] + within_left
     pairs_right = right_n * (right_n - 1)
     energy = (left_n * right_n / m) * (
         2 * cross / (left_n * right_n)
@@ -147,11 +155,14 @@ def _split_statistics(y: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, ...]:
     own = sv[:, splits] * (1 - 1 / left_n) + (sv[:, m, None] - sv[:, splits]) * (1 - 1 / right_n)
     tau2 = np.maximum(0.0, (ss - own) / max(m - 2, 1))
     weights = 1 / (var[:, None, :] + tau2[:, :, None])  # B x K x m
-    left_mask = np.arange(m)[None, :] < splits[:, None]  # K x m
-    w_left = (weights * left_mask).sum(2)
-    w_right = (weights * ~left_mask).sum(2)
-    mean_left = (weights * left_mask * y[:, None, :]).sum(2) / w_left
-    mean_right = (weights * ~left_mask * y[:, None, :]).sum(2) / w_right
+    left_mask = (np.arange(m)[None, :] < splits[:, None]).astype(np.float64)  # K x m
+    w_all = weights.sum(2)
+    w_left = np.einsum("bkm,km->bk", weights, left_mask)
+    w_right = w_all - w_left
+    wy = np.einsum("bkm,bm->bk", weights, y)
+    wy_left = np.einsum("bkm,km,bm->bk", weights, left_mask, y)
+    mean_left = wy_left / w_left
+    mean_right = (wy - wy_left) / w_right
     t = (mean_right - mean_left) / np.sqrt(1 / w_left + 1 / w_right)
     return splits, energy, t
 
@@ -178,6 +189,8 @@ def _best_split(
         return None
     pick = int(np.argmax(energy[0]))
     observed = abs(float(t[0, pick]))
+    if observed < PLAINLY_NOISE:
+        return int(splits[pick]), False
     tau2 = between_variance(y, var, [np.arange(y.size)])
     spread = np.broadcast_to(var, (SIMULATIONS, y.size))
     simulated = rng.normal(0.0, np.sqrt(var + tau2), (SIMULATIONS, y.size))

@@ -264,9 +264,9 @@ def compare_runs(
     current = store.run(current_label)
     if current is None:
         raise LookupError(f"no run labelled {current_label!r} in {store.path}")
-    earlier = history.group(store, current)[:-1]
+    group = history.group(store, current)
+    earlier = group[:-1]
     by_label = {run.label: estimates.of_run(store, run) for run in earlier}
-    prior = history.of_estimates(list(by_label), list(by_label.values()), floor)
     if baseline_label in (PREVIOUS, HISTORY):
         baseline = earlier[-1] if earlier else None
         if baseline is None:
@@ -293,12 +293,18 @@ def compare_runs(
         for method, name in endpoints
     ]
     found = [(estimates.of_times(now), estimates.of_times(before)) for *_, now, before in timings]
-    estimates.save(store, current, {e: now for e, (now, _) in zip(endpoints, found, strict=True)})
+    kept = {e: now for e, (now, _) in zip(endpoints, found, strict=True)}
+    estimates.save(store, current, kept)
+    by_label[current.label] = kept
+    known = {run.id: by_label[run.label] for run in group}
+    comparison.history = history.build(store, group, floor, known)
     # History measures the noise only of runs that are comparable with the current one.
     measured = baseline.label in by_label
     pooled = baseline_label == HISTORY
     contexts = [
-        pair_context(prior, by_label, e, runs, pooled, floor, alpha) if measured else PairContext()
+        pair_context(comparison.history.endpoints, by_label, e, runs, pooled, floor, alpha)
+        if measured
+        else PairContext()
         for e, runs in zip(endpoints, found, strict=True)
     ]
     comparison.baseline_runs = sorted(
@@ -308,6 +314,4 @@ def compare_runs(
     )
     comparison.endpoints = compare_endpoints(timings, alpha, thresholds, contexts, found)
     comparison.curves = {(m, n): (_thin(now), _thin(before)) for m, n, now, before in timings}
-    known = {current.id: {e: now for e, (now, _) in zip(endpoints, found, strict=True)}}
-    comparison.history = history.build(store, [*earlier, current], floor, known)
     return comparison

@@ -58,9 +58,11 @@ class EndpointHistory:
     change_points: list[ChangePoint] = field(default_factory=list)
     outliers: list[Outlier] = field(default_factory=list)
     series: dict[str, list[Point]] = field(default_factory=dict)
-    # Per quantile, the runs of the newest level (outliers aside, at most MAX_LEVEL_RUNS).
+    # Per quantile, the runs of the newest level (outliers aside, at most MAX_LEVEL_RUNS),
+    # and those the newest run is judged against: the runs of its level before it, or of
+    # the level before when it starts a new one.
     level: dict[str, list[str]] = field(default_factory=dict)
-    between_variance: dict[str, float] = field(default_factory=dict)
+    prior_level: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -194,9 +196,12 @@ def _segment(
     outliers = {i for i, _ in seg.outliers}
     for i, distance in seg.outliers:
         entry.outliers.append(Outlier(labels[i], quantile, math.expm1(distance)))
-    start = seg.change_points[-1].index if seg.change_points else 0
-    level = [i for i in range(start, len(labels)) if i not in outliers][-MAX_LEVEL_RUNS:]
-    entry.level[quantile] = [labels[i] for i in level]
-    if len(level) >= 2:
-        index = np.array(level)
-        entry.between_variance[quantile] = changepoints.between_variance(y, se**2, [index])
+    starts = [0, *(c.index for c in seg.change_points)]
+    newest = len(labels) - 1
+
+    def runs(start: int, stop: int) -> list[str]:
+        return [labels[i] for i in range(start, stop) if i not in outliers][-MAX_LEVEL_RUNS:]
+
+    entry.level[quantile] = runs(starts[-1], newest + 1)
+    alone = len(starts) > 1 and starts[-1] == newest
+    entry.prior_level[quantile] = runs(starts[-2] if alone else starts[-1], newest)

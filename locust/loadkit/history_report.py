@@ -48,7 +48,7 @@ def noise_figures(history: History, alpha: float = ALPHA) -> dict[tuple[str, str
             if (e.method, e.name) in by_endpoint
         }
         figures = {}
-        for quantile, level in level_noise(runs, e).items():
+        for quantile, level in level_noise(runs, e.level).items():
             figures[quantile] = {
                 "noise": level.relative,
                 "runs": level.runs,

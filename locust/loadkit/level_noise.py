@@ -59,11 +59,14 @@ class LevelNoise:
         return math.expm1((critical(alpha, noise.df) + POWER_Z) * math.sqrt(noise.variance))
 
 
-def level_noise(runs: dict[str, RunEstimates], endpoint: EndpointHistory) -> dict[str, LevelNoise]:
-    """Per quantile, the noise of the newest level of ``endpoint``'s history, when at least
-    MIN_NOISE_RUNS runs make it. ``runs`` holds this endpoint's estimates by label."""
+def level_noise(
+    runs: dict[str, RunEstimates], levels: dict[str, list[str]]
+) -> dict[str, LevelNoise]:
+    """Per quantile, the noise of the runs of ``levels`` (an endpoint's newest level, or the
+    runs its newest run is judged against), when at least MIN_NOISE_RUNS runs make it.
+    ``runs`` holds this endpoint's estimates by label."""
     found = {}
-    for quantile, labels in endpoint.level.items():
+    for quantile, labels in levels.items():
         points = [runs[label].quantiles.get(quantile) for label in labels if label in runs]
         ests = [p for p in points if p is not None]
         if len(ests) < MIN_NOISE_RUNS:
@@ -90,7 +93,7 @@ class PairContext:
 
 
 def pair_context(
-    prior: list[EndpointHistory],
+    endpoints: list[EndpointHistory],
     by_label: dict[str, dict[Endpoint, RunEstimates]],
     endpoint: Endpoint,
     runs: tuple[RunEstimates | None, RunEstimates | None],
@@ -98,26 +101,36 @@ def pair_context(
     floor: dict[str, float],
     alpha: float,
 ) -> PairContext:
-    """The noise of ``endpoint`` at the level of the runs before the current one (their
-    history ``prior``, their estimates ``by_label``), for a pair verdict of the (current,
-    baseline) ``runs`` against one run of that level, or against the level itself
-    (``pooled``)."""
+    """The noise of ``endpoint`` at the level the current run is judged against (in the
+    history ``endpoints`` whose newest run it is, of the runs ``by_label``), for a pair
+    verdict of the (current, baseline) ``runs`` against one run of that level, or against
+    the level itself (``pooled``)."""
     context = PairContext()
-    entry = next((e for e in prior if (e.method, e.name) == endpoint), None)
+    entry = next((e for e in endpoints if (e.method, e.name) == endpoint), None)
     if entry is None:
         return context
     found = {label: run[endpoint] for label, run in by_label.items() if endpoint in run}
     current, baseline = runs
-    for quantile, level in level_noise(found, entry).items():
+    for quantile, level in level_noise(found, entry.prior_level).items():
         now = current.quantiles.get(quantile) if current else None
         before = baseline.quantiles.get(quantile) if baseline else None
         if now is None or (before is None and not pooled):
             continue
         baseline_se = None if pooled or before is None else before.se_log
-        context.noise[quantile] = level.noise(now.se_log, baseline_se, floor[quantile])
+        measured = level.noise(now.se_log, baseline_se, floor[quantile])
+        if baseline_se is not None:
+            against = level.noise(now.se_log, None, floor[quantile])
+            log_ratio = math.log(now.value / level.baseline.value)
+            measured = Noise(
+                measured.variance,
+                measured.df,
+                measured.threshold,
+                (log_ratio, math.sqrt(against.variance), against.df),
+            )
+        context.noise[quantile] = measured
         if pooled:
             context.baseline[quantile] = level.baseline
-            context.baseline_runs[quantile] = entry.level[quantile]
+            context.baseline_runs[quantile] = entry.prior_level[quantile]
         context.figures[quantile] = {
             "noise": level.relative,
             "runs": level.runs,

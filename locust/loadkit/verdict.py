@@ -185,11 +185,15 @@ class Noise:
     """What earlier runs at the current level tell about one endpoint's quantile: the whole
     variance of the pair's log ratio (the runs' own intervals and the run-to-run noise
     together), the degrees of freedom it was estimated with, and the threshold that
-    replaces the practical guess (the measured noise, or the user's floor)."""
+    replaces the practical guess (the measured noise, or the user's floor). Against one
+    run of the level, ``confirm`` holds the current run's log ratio against the level
+    itself, its standard error and degrees of freedom: a verdict must hold against both,
+    so that a baseline run that strayed from its level (a spike) makes none."""
 
     variance: float
     df: float
     threshold: float
+    confirm: tuple[float, float, float] | None = None
 
 
 def _upper(z: float, df: float) -> float:
@@ -211,6 +215,18 @@ class _Hypothesis:
     threshold: float
     p_raw: float  # two-sided, against the thresholds
     direction: str  # REGRESSION or IMPROVEMENT: the side the estimate leans to
+    confirm: tuple[float, float, float] | None = None  # Noise.confirm
+
+    def confirmed(self, level: float) -> bool:
+        """Whether the current run also left the level, the same way, at ``level``."""
+        if self.confirm is None:
+            return True
+        log_ratio, se, df = self.confirm
+        if self.direction == REGRESSION:
+            z = (log_ratio - math.log1p(self.threshold)) / se if se else math.inf
+        else:
+            z = (math.log1p(-self.threshold) - log_ratio) / se if se else math.inf
+        return _upper(z, df) <= level / 2
 
 
 def _hypothesis(
@@ -221,9 +237,9 @@ def _hypothesis(
     noise: Noise | None,
 ) -> _Hypothesis:
     log_ratio = math.log(current.value / baseline.value)
-    variance, df = current.se_log**2 + baseline.se_log**2, math.inf
+    variance, df, confirm = current.se_log**2 + baseline.se_log**2, math.inf, None
     if noise is not None:
-        variance, df, threshold = noise.variance, noise.df, noise.threshold
+        variance, df, threshold, confirm = noise.variance, noise.df, noise.threshold, noise.confirm
     elif min(current.count, baseline.count) < SMALL_COUNT:
         threshold = max(threshold, SMALL_COUNT_CHANGE)
     se = math.sqrt(variance)
@@ -236,7 +252,7 @@ def _hypothesis(
         p_down = _upper((down - log_ratio) / se, df)
     direction = REGRESSION if p_up <= p_down else IMPROVEMENT
     p_raw = min(1.0, 2 * min(p_up, p_down))
-    return _Hypothesis(key, log_ratio, se, df, threshold, p_raw, direction)
+    return _Hypothesis(key, log_ratio, se, df, threshold, p_raw, direction, confirm)
 
 
 def decide(
@@ -292,6 +308,7 @@ def decide(
                 )
                 continue
             h, p_adjusted, level, rejected = found
+            rejected = rejected and h.confirmed(level)
             if not rejected and stop_level is not None:
                 level = stop_level
             half = critical(level, h.df) * h.se

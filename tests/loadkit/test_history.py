@@ -188,3 +188,27 @@ def test_the_change_points_of_known_series() -> None:
     newest[-1] = np.log(1.3)
     last = changepoints.segment(noisy(newest), se)
     assert [c.index for c in last.change_points] == [19] and last.outliers == []
+
+
+def test_the_split_statistics_match_their_definition() -> None:
+    """E-divisive's statistic and the weighted t from their sums, against a direct
+    computation split by split."""
+    rng = np.random.default_rng(8)
+    y = rng.normal(0, 1, (3, 9))
+    var = rng.uniform(0.01, 0.2, (3, 9))
+    splits, energy, t = changepoints._split_statistics(y, var)
+    for row in range(3):
+        for col, k in enumerate(splits):
+            left, right = y[row, :k], y[row, k:]
+            d = np.abs(left[:, None] - right[None, :]).mean()
+            a = np.abs(left[:, None] - left[None, :]).sum() / (k * (k - 1))
+            r = np.abs(right[:, None] - right[None, :]).sum() / (right.size * (right.size - 1))
+            expected = k * right.size / y.shape[1] * (2 * d - a - r)
+            assert energy[row, col] == pytest.approx(expected)
+            tau2 = changepoints.between_variance(
+                y[row], var[row], [np.arange(k), np.arange(k, y.shape[1])]
+            )
+            w = 1 / (var[row] + tau2)
+            diff = w[k:] @ right / w[k:].sum() - w[:k] @ left / w[:k].sum()
+            se = np.sqrt(1 / w[:k].sum() + 1 / w[k:].sum())
+            assert t[row, col] == pytest.approx(diff / se)
