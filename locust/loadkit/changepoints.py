@@ -297,9 +297,9 @@ def segment(
     """Change points and outliers of the series ``y`` (log estimates, oldest first) with
     standard errors ``se``. A change smaller than ``floor`` (relative) is no change.
 
-    The newest run is judged first, against the levels of the runs before it: a newest
-    run at a new level would otherwise blur the split of every level before it. Then,
-    unless it left, the whole series is split, and the newest two runs are judged as one."""
+    The newest run is judged apart, against the levels of the runs before it: a newest
+    run at a new level would otherwise blur the split of every level before it. Unless it
+    left, it joins the last level, and the newest two runs are judged together."""
     y = np.asarray(y, dtype=np.float64)
     var = np.asarray(se, dtype=np.float64) ** 2
     n = y.size
@@ -315,7 +315,7 @@ def segment(
     if newest is not None:
         levels.append(kept[-1:])
     else:
-        levels = levels_of(kept)
+        levels[-1] = np.r_[levels[-1], kept[-1:]]
         newest = _newest_change(y, var, levels[-1], alpha, floor, 2)
         if newest is not None:
             levels[-1:] = [levels[-1][:-2], levels[-1][-2:]]
