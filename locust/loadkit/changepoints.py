@@ -84,38 +84,55 @@ def between_variance(y: np.ndarray, var: np.ndarray, levels: list[np.ndarray]) -
 
 
 def _robust_between_variance(y: np.ndarray, var: np.ndarray) -> float:
-    """From successive differences (a step moves one of them, not their median)."""
+    """From successive differences: a step moves one of them, not their median. With few
+    runs, a median of a handful of differences is mostly luck: their mean square then."""
     if y.size < 3:
         return 0.0
     diffs = np.diff(y)
-    spread = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs))))
-    return max(0.0, spread * spread / 2 - float(np.median(var)))
+    if diffs.size >= 5:
+        spread2 = (1.4826 * float(np.median(np.abs(diffs - np.median(diffs))))) ** 2
+    else:
+        spread2 = float(np.mean(diffs * diffs))
+    return max(0.0, spread2 / 2 - float(np.median(var)))
+
+
+def _outlying(y: np.ndarray, var: np.ndarray, i: int, set_aside: set[int], z: float) -> bool:
+    """Whether run ``i`` lies away from the runs on both sides of it (the other outliers
+    ``set_aside``), the same way, by more than ``z`` of its spread. The noise it is judged
+    by comes from the other runs: an outlier's own jumps must not hide it."""
+    n = y.size
+    others = np.array([j for j in range(n) if j != i and j not in set_aside])
+    tau2 = _robust_between_variance(y[others], var[others])
+    before = [j for j in range(i - 1, -1, -1) if j not in set_aside][:NEIGHBOURS]
+    after = [j for j in range(i + 1, n) if j not in set_aside][:NEIGHBOURS]
+    if len(after) < (2 if not before else 1):
+        return False
+    gaps = []
+    for side in (before, after):
+        if not side:
+            continue
+        level = float(np.median(y[side]))
+        spread = math.sqrt(
+            var[i] + tau2 + (float(np.mean(var[side])) + tau2) * math.pi / 2 / len(side)
+        )
+        gaps.append((y[i] - level) / spread)
+    same_way = all(g > 0 for g in gaps) or all(g < 0 for g in gaps)
+    return same_way and min(abs(g) for g in gaps) > z
 
 
 def find_outliers(y: np.ndarray, var: np.ndarray, alpha: float) -> list[int]:
-    """Runs that lie away from the level on both sides of them, the same way."""
+    """Runs that lie away from the level on both sides of them, the same way; judged again
+    once an outlier is set aside, until nothing changes (one outlier can hide another)."""
     n = y.size
-    tau2 = _robust_between_variance(y, var)
     z = float(ndtri(1 - alpha / 2 / max(n, 1)))
-    found: list[int] = []
-    for i in range(n - 1):  # the newest run may be a new level: never an outlier yet
-        before = [j for j in range(max(0, i - NEIGHBOURS), i) if j not in found]
-        after = list(range(i + 1, min(n, i + 1 + NEIGHBOURS)))
-        if len(after) < (2 if not before else 1):
-            continue
-        gaps = []
-        for side in (before, after):
-            if not side:
-                continue
-            level = float(np.median(y[side]))
-            spread = math.sqrt(
-                var[i] + tau2 + (float(np.mean(var[side])) + tau2) * math.pi / 2 / len(side)
-            )
-            gaps.append((y[i] - level) / spread)
-        same_way = all(g > 0 for g in gaps) or all(g < 0 for g in gaps)
-        if same_way and min(abs(g) for g in gaps) > z:
-            found.append(i)
-    return found
+    found: set[int] = set()
+    for _ in range(n):
+        # The newest run may be a new level: never an outlier yet.
+        now = {i for i in range(n - 1) if _outlying(y, var, i, found - {i}, z)}
+        if now == found:
+            break
+        found = now
+    return sorted(found)
 
 
 def _split_statistics(y: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, ...]:
