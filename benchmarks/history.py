@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 from loadkit import cli
 from loadkit.compare import compare_runs
-from loadkit.results import Batch, ResultsStore
+from loadkit.results import ResultsStore
 
+from benchmarks.recorder_overhead import store_timings
 from benchmarks.storage import bcrypt_ms
 
 ENDPOINTS = [("GET", "/a"), ("POST", "/b"), ("GET", "/c"), ("GET", "/d"), ("PUT", "/e")]
@@ -46,20 +47,7 @@ def build(path: Path, runs: int, per_run: int) -> float:
     store = ResultsStore(path)
     first = store.start_run("run-1", SETTINGS)
     store.mark_spawned(first, 0.0)
-    times = rng.lognormal(np.log(20), 0.5, per_run)
-    which = rng.integers(0, len(ENDPOINTS), per_run)
-    stamps = 1000.0 + np.arange(per_run) * 1e-3
-    for start in range(0, per_run, 100_000):
-        part = slice(start, start + 100_000)
-        batch = Batch(
-            "w",
-            ENDPOINTS,
-            which[part].tolist(),
-            stamps[part].tolist(),
-            times[part].tolist(),
-            [True] * len(times[part]),
-        )
-        store.add_timings(first, batch, spawned_at=0.0)
+    store_timings(store, first, rng.lognormal(np.log(20), 0.5, per_run), rng, ENDPOINTS)
     stopped = 1000.0 + per_run * 1e-3
     store.finish_run(first, stopped, None)
     for i in range(2, runs + 1):

@@ -44,26 +44,37 @@ def recorder_ratio(seconds: int, rounds: int) -> dict[str, Any]:
     return {"ratio_on_to_off": round(on_total / off_total, 3), "runs": runs}
 
 
+def store_timings(
+    store: ResultsStore,
+    run_id: int,
+    times: np.ndarray,
+    rng: np.random.Generator,
+    endpoints: list[tuple[str, str]] = ENDPOINTS,
+) -> None:
+    """``times`` as one run's timings spread over ``endpoints``, a millisecond apart,
+    written as the recorder writes them: batches of 100,000."""
+    which = rng.integers(0, len(endpoints), times.size)
+    stamps = 1000.0 + np.arange(times.size) * 1e-3
+    for start in range(0, times.size, 100_000):
+        part = slice(start, start + 100_000)
+        batch = Batch(
+            "w",
+            endpoints,
+            which[part].tolist(),
+            stamps[part].tolist(),
+            times[part].tolist(),
+            [True] * len(times[part]),
+        )
+        store.add_timings(run_id, batch, spawned_at=0.0)
+
+
 def compare_time(per_run: int) -> dict[str, Any]:
     rng = np.random.default_rng(7)
     with tempfile.TemporaryDirectory() as tmp:
         store = ResultsStore(Path(tmp) / "big.sqlite")
         for label, scale in (("base", 1.0), ("current", 1.25)):
             run_id = store.start_run(label, {"users": 50, "host": "h", "locustfile_hash": "x"})
-            times = rng.lognormal(np.log(20 * scale), 0.5, per_run)
-            which = rng.integers(0, len(ENDPOINTS), per_run)
-            stamps = 1000.0 + np.arange(per_run) * 1e-3
-            for start in range(0, per_run, 100_000):
-                part = slice(start, start + 100_000)
-                batch = Batch(
-                    "w",
-                    ENDPOINTS,
-                    which[part].tolist(),
-                    stamps[part].tolist(),
-                    times[part].tolist(),
-                    [True] * len(times[part]),
-                )
-                store.add_timings(run_id, batch, spawned_at=0.0)
+            store_timings(store, run_id, rng.lognormal(np.log(20 * scale), 0.5, per_run), rng)
         started = time.perf_counter()
         comparison = compare_runs(store, "current", "base")
         elapsed = time.perf_counter() - started

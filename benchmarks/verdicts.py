@@ -95,15 +95,15 @@ def with_history(model: calibration.Model, pairs: int, seed: int) -> list[dict[s
                 {
                     "scenario": scenario,
                     "n": n,
-                    "pairs": cell.pairs,
-                    "alone": cell.power(cell.alone),
-                    "with_history": cell.power(cell.with_history),
+                    "pairs": cell.alone.pairs,
+                    "alone": cell.alone.score,
+                    "with_history": cell.with_history.score,
                     "oracle": cell.oracle,
                     "wrong_direction": {
-                        "alone": cell.wrong_direction(cell.alone),
-                        "with_history": cell.wrong_direction(cell.with_history),
+                        "alone": cell.alone.wrong_direction,
+                        "with_history": cell.with_history.wrong_direction,
                     },
-                    "verdicts_with_history": dict(cell.with_history),
+                    "verdicts_with_history": dict(cell.with_history.verdicts),
                 }
             )
     return cells

@@ -114,6 +114,11 @@ class Cell:
         return self.rate(EXPECTED[self.scenario])
 
     @property
+    def score(self) -> float:
+        """What the tables show: A/A, the false alarms; any other scenario, the power."""
+        return self.false_alarms if self.scenario == "A/A" else self.power
+
+    @property
     def wrong_direction(self) -> float:
         wrong = {verdict.REGRESSION: verdict.IMPROVEMENT, verdict.IMPROVEMENT: verdict.REGRESSION}
         return self.rate(wrong.get(EXPECTED[self.scenario], ""))

@@ -16,13 +16,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from loadkit import estimates, history, level_noise, verdict
-from loadkit.calibration import EXPECTED, SCENARIOS, Model, simulate
+from loadkit.calibration import SCENARIOS, Cell, Model, judge, simulate
 from loadkit.compare import compare_endpoints
 from loadkit.defaults import ALPHA, MIN_CHANGE
 
@@ -136,49 +135,40 @@ class Oracle:
 
 @dataclass
 class PairCell:
-    """One scenario at one n: loadkit alone, loadkit with history, and the oracle."""
+    """One scenario at one n, judged three ways: loadkit alone, loadkit with history, and
+    the oracle's test of each quantile."""
 
     scenario: str
     n: int
-    pairs: int = 0
-    alone: Counter[str] = field(default_factory=Counter)
-    with_history: Counter[str] = field(default_factory=Counter)
-    oracles: list[Counter[str]] = field(default_factory=lambda: [Counter() for _ in range(3)])
-
-    def rate(self, which: Counter[str], *names: str) -> float:
-        return sum(which[name] for name in names) / self.pairs if self.pairs else 0.0
-
-    def power(self, which: Counter[str]) -> float:
-        if self.scenario == "A/A":
-            return self.rate(which, verdict.REGRESSION, verdict.IMPROVEMENT)
-        return self.rate(which, EXPECTED[self.scenario])
+    alone: Cell
+    with_history: Cell
+    oracles: list[Cell]
 
     @property
     def oracle(self) -> float:
-        """The oracle's power: its best quantile's (A/A: the share of false alarms, which
-        is ORACLE_RATE per quantile by construction)."""
-        return max(self.power(found) for found in self.oracles)
-
-    def wrong_direction(self, which: Counter[str]) -> float:
-        wrong = {verdict.REGRESSION: verdict.IMPROVEMENT, verdict.IMPROVEMENT: verdict.REGRESSION}
-        return self.rate(which, wrong.get(EXPECTED[self.scenario], ""))
+        """The oracle's power: its best quantile's (A/A: the largest share of false alarms,
+        ORACLE_RATE per quantile by construction)."""
+        return max(cell.score for cell in self.oracles)
 
 
 def run_pair_cell(
     scenario: str, n: int, pairs: int, seed: int, model: Model, oracle: Oracle
 ) -> PairCell:
     """Each pair judged three ways: alone, with EARLIER_RUNS runs before it, by the oracle."""
-    from loadkit.calibration import judge
-
     rng = np.random.default_rng([seed, n, list(SCENARIOS).index(scenario), 7])
-    cell = PairCell(scenario, n)
+    cell = PairCell(
+        scenario, n, Cell(scenario, n), Cell(scenario, n), [Cell(scenario, n) for _ in range(3)]
+    )
     for _ in range(pairs):
         current = simulate(n, rng, model, scenario)
         baseline = simulate(n, rng, model)
         earlier = [simulate(n, rng, model) for _ in range(EARLIER_RUNS)]
-        cell.alone[judge(current, baseline)] += 1
-        cell.with_history[judge_with_history(current, baseline, earlier)] += 1
-        for found, said in zip(cell.oracles, oracle.judge(current, baseline), strict=True):
-            found[said] += 1
-        cell.pairs += 1
+        said = [
+            (cell.alone, judge(current, baseline)),
+            (cell.with_history, judge_with_history(current, baseline, earlier)),
+            *zip(cell.oracles, oracle.judge(current, baseline), strict=True),
+        ]
+        for judged, outcome in said:
+            judged.verdicts[outcome] += 1
+            judged.pairs += 1
     return cell

@@ -11,6 +11,12 @@ from loadkit import defaults, options
 from loadkit.results import NotAStore, ResultsStore, check_store
 
 
+def error(message: str) -> int:
+    """A request that cannot be met: one line on stderr, and exit code 2."""
+    print(f"loadwatch-compare: error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="loadwatch-compare",
@@ -75,13 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.list and not args.history and (args.current is None or args.baseline is None):
         parser.error("give CURRENT and BASELINE labels, --history or --list")
     if not args.db.is_file():
-        print(f"loadwatch-compare: error: no results store at {args.db}", file=sys.stderr)
-        return 2
+        return error(f"no results store at {args.db}")
     try:
         check_store(args.db)
-    except NotAStore as error:
-        print(f"loadwatch-compare: error: {error}", file=sys.stderr)
-        return 2
+    except NotAStore as refused:
+        return error(str(refused))
     if args.list:
         return list_runs(args.db, args.list)
     if args.history:
@@ -93,9 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     store = ResultsStore(args.db)
     try:
         comparison = compare_runs(store, args.current, args.baseline, args.alpha, args.min_change)
-    except LookupError as error:
-        print(f"loadwatch-compare: error: {error.args[0]}", file=sys.stderr)
-        return 2
+    except LookupError as missing:
+        return error(missing.args[0])
     finally:
         store.close()
     print(report.text_table(comparison))
@@ -117,14 +120,12 @@ def show_history(args: argparse.Namespace) -> int:
         current = store.run(args.current) if args.current else stored[-1] if stored else None
         if current is None:
             what = f"no run labelled {args.current!r}" if args.current else "no run"
-            print(f"loadwatch-compare: error: {what} in {args.db}", file=sys.stderr)
-            return 2
+            return error(f"{what} in {args.db}")
         runs = history.group(store, current, args.since, args.last)
         floor = args.min_change or {name: 0.0 for name in defaults.MIN_CHANGE}
         found = history.build(store, runs, floor)
-    except LookupError as error:
-        print(f"loadwatch-compare: error: {error.args[0]}", file=sys.stderr)
-        return 2
+    except LookupError as missing:
+        return error(missing.args[0])
     finally:
         store.close()
     print(history_report.text(found))

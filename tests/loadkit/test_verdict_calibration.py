@@ -242,17 +242,17 @@ def test_history_keeps_false_alarms_rare(history_cells: dict) -> None:
     rarer still (docs/benchmarks.md has the benchmark's figures over 900 pairs; 300 pairs
     here carry about ±0.6 % of sampling error, hence 1.5 %)."""
     for (scenario, n), cell in history_cells.items():
-        assert cell.wrong_direction(cell.with_history) <= 0.01, (scenario, n, cell.with_history)
+        assert cell.with_history.wrong_direction <= 0.01, (scenario, n, cell.with_history.verdicts)
         if n == 2_000:
-            assert cell.wrong_direction(cell.with_history) == 0, (scenario, cell.with_history)
+            assert cell.with_history.wrong_direction == 0, (scenario, cell.with_history.verdicts)
         if scenario == "A/A":
-            assert cell.power(cell.with_history) <= 0.015, (n, cell.with_history)
+            assert cell.with_history.score <= 0.015, (n, cell.with_history.verdicts)
 
 
 def test_history_comes_near_the_oracle(history_cells: dict) -> None:
     for (scenario, n), cell in history_cells.items():
         if scenario != "A/A" and cell.oracle >= 0.5:
-            assert cell.power(cell.with_history) >= 0.8 * cell.oracle, (scenario, n)
+            assert cell.with_history.score >= 0.8 * cell.oracle, (scenario, n)
     for scenario in ("median +25%", "20% faster"):  # ±20-25 % at 200 timings
         cell = history_cells[(scenario, 200)]
-        assert cell.power(cell.with_history) >= 0.5 * cell.oracle, scenario
+        assert cell.with_history.score >= 0.5 * cell.oracle, scenario

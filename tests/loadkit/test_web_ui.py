@@ -35,6 +35,12 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+def open_ui(browser: Browser, cluster: LocustCluster) -> Page:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(cluster.web_url)
+    return page
+
+
 def start_test(page: Page, label: str) -> None:
     page.get_by_role("button", name="Custom parameters").click()
     page.fill('input[name="runLabel"]', label)
@@ -65,8 +71,7 @@ def test_baseline_and_pacing_from_the_web_ui(
     live_service: Service, tmp_path: Path, browser: Browser
 ) -> None:
     with running_locust(live_service.url, tmp_path, ARGS, autostart=False) as cluster:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(cluster.web_url)
+        page = open_ui(browser, cluster)
         # No password, pacing or baseline is a field of Locust's form.
         form_fields = {i.get_attribute("name") for i in page.query_selector_all("form input")}
         assert "runLabel" in form_fields
@@ -184,8 +189,7 @@ def test_a_step_shows_as_a_change_point_in_the_baseline_tab(
     live_service: Service, tmp_path: Path, browser: Browser
 ) -> None:
     with running_locust(live_service.url, tmp_path, ARGS, autostart=False) as cluster:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(cluster.web_url)
+        page = open_ui(browser, cluster)
         page.wait_for_selector("#loadwatch-panel select", timeout=30_000)
         start_test(page, "first")
         time.sleep(TEST_SECONDS / 2)
