@@ -84,16 +84,12 @@ def between_variance(y: np.ndarray, var: np.ndarray, levels: list[np.ndarray]) -
 
 
 def _robust_between_variance(y: np.ndarray, var: np.ndarray) -> float:
-    """From successive differences: a step moves one of them, not their median. With few
-    runs, a median of a handful of differences is mostly luck: their mean square then."""
-    if y.size < 3:
+    """From successive differences, which are centred on 0 within a level: a step moves
+    one of them, not the median of their sizes."""
+    if y.size < 2:
         return 0.0
-    diffs = np.diff(y)
-    if diffs.size >= 5:
-        spread2 = (1.4826 * float(np.median(np.abs(diffs - np.median(diffs))))) ** 2
-    else:
-        spread2 = float(np.mean(diffs * diffs))
-    return max(0.0, spread2 / 2 - float(np.median(var)))
+    spread = 1.4826 * float(np.median(np.abs(np.diff(y))))
+    return max(0.0, spread * spread / 2 - float(np.median(var)))
 
 
 def _outlying(y: np.ndarray, var: np.ndarray, i: int, set_aside: set[int], z: float) -> bool:
@@ -101,7 +97,10 @@ def _outlying(y: np.ndarray, var: np.ndarray, i: int, set_aside: set[int], z: fl
     ``set_aside``), the same way, by more than ``z`` of its spread. The noise it is judged
     by comes from the other runs: an outlier's own jumps must not hide it."""
     n = y.size
-    others = np.array([j for j in range(n) if j != i and j not in set_aside])
+    # The newest run may be a new level: it says nothing of the noise within one.
+    others = np.array([j for j in range(n - 1) if j != i and j not in set_aside], dtype=int)
+    if others.size < MIN_PRIOR:  # too few runs to know their noise
+        return False
     tau2 = _robust_between_variance(y[others], var[others])
     before = [j for j in range(i - 1, -1, -1) if j not in set_aside][:NEIGHBOURS]
     after = [j for j in range(i + 1, n) if j not in set_aside][:NEIGHBOURS]

@@ -31,8 +31,10 @@ def _interval(q: QuantileChange) -> str:
 
 
 def text_table(comparison: Comparison) -> str:
+    single = comparison.baseline is not None and len(comparison.baseline_runs) <= 1
+    against = f"baseline {comparison.baseline_text}" if single else comparison.baseline_text
     lines = [
-        f"loadwatch: run {comparison.current.label!r} against {comparison.baseline_text}",
+        f"loadwatch: run {comparison.current.label!r} against {against}",
         f"  verdict: {comparison.summary()}",
     ]
     lines += [f"  warning: {w}" for w in comparison.warnings]

@@ -219,7 +219,9 @@ def test_two_real_runs_and_the_regression_gate(tmp_path: Path, webhook: str, mai
             code = run.master.wait(90)
     master_log = run.log("master")
     assert code == 1, master_log  # the gate
-    (gate_line,) = [line for line in master_log.splitlines() if "regression against base:" in line]
+    (gate_line,) = [
+        line for line in master_log.splitlines() if "regression against 'base':" in line
+    ]
     assert "POST /runs/[id]/samples" in gate_line
 
     # Everything Locust counted is in the store, for both runs.
