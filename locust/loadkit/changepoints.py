@@ -26,7 +26,6 @@ performance regressions", ICPE 2023), taken further in three ways:
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -61,13 +60,6 @@ class Change:
 class Segmentation:
     change_points: list[Change]
     outliers: list[tuple[int, float]]  # (index, log distance to its level)
-    between_variance: float  # per run, on the log scale, pooled over the levels
-    df: int  # its degrees of freedom: the runs in levels minus the levels
-
-    def levels(self, n: int) -> list[tuple[int, int]]:
-        """The levels as [start, stop) index ranges of a series of ``n`` runs."""
-        cuts = [0, *(c.index for c in self.change_points), n]
-        return list(itertools.pairwise(cuts))
 
 
 def between_variance(y: np.ndarray, var: np.ndarray, levels: list[np.ndarray]) -> float:
@@ -338,10 +330,8 @@ def segment(
     changes = [_change(y, var, levels[i], levels[i + 1], alpha) for i in range(len(levels) - 1)]
     if newest is not None:
         changes[-1] = newest
-    tau2 = between_variance(y, var, levels)
     outlying = []
     for i in outliers:  # against the level it interrupts (the first, before any)
         level = next((lv for lv in reversed(levels) if lv.size and lv[0] < i), levels[0])
         outlying.append((i, float(y[i] - np.median(y[level])) if level.size else 0.0))
-    df = sum(max(lv.size - 1, 0) for lv in levels)
-    return Segmentation(changes, outlying, tau2, df)
+    return Segmentation(changes, outlying)

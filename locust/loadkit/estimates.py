@@ -13,22 +13,7 @@ from loadkit import verdict
 from loadkit.results import ResultsStore, RunInfo
 
 VERSION = 1  # of verdict.estimate: rows of another version are computed again
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS estimated_runs (
-    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
-    version INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS estimates (
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    request_type TEXT NOT NULL,
-    name TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    quantile TEXT NOT NULL,     -- p50, p95, p99
-    value REAL,                 -- ms; NULL: not enough timings to assess it
-    se_log REAL,
-    PRIMARY KEY (run_id, request_type, name, quantile)
-);
-"""
+# (their tables, `estimates` and `estimated_runs`, are the store's: loadkit.results)
 
 Endpoint = tuple[str, str]
 
@@ -67,7 +52,6 @@ def save(store: ResultsStore, run: RunInfo, estimates: dict[Endpoint, RunEstimat
     """Keep a closed run's estimates (an open run's timings may still grow)."""
     if run.stopped_at is None:
         return
-    store.db.executescript(SCHEMA)
     rows = [
         (
             run.id,
@@ -89,7 +73,6 @@ def save(store: ResultsStore, run: RunInfo, estimates: dict[Endpoint, RunEstimat
 
 def of_run(store: ResultsStore, run: RunInfo) -> dict[Endpoint, RunEstimates]:
     """The run's estimates per endpoint: from the store, or computed and kept."""
-    store.db.executescript(SCHEMA)
     found = _read(store, run.id)
     if found is not None:
         return found

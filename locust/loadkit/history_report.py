@@ -47,14 +47,10 @@ def noise_figures(history: History, alpha: float = ALPHA) -> dict[tuple[str, str
             for label, by_endpoint in history.estimates.items()
             if (e.method, e.name) in by_endpoint
         }
-        figures = {}
-        for quantile, level in level_noise(runs, e.level).items():
-            figures[quantile] = {
-                "noise": level.relative,
-                "runs": level.runs,
-                "detectable": level.detectable(math.sqrt(level.own), alpha),
-            }
-        found[(e.method, e.name)] = figures
+        found[(e.method, e.name)] = {
+            quantile: level.figures(math.sqrt(level.own), alpha)
+            for quantile, level in level_noise(runs, e.level).items()
+        }
     return found
 
 

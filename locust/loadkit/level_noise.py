@@ -52,6 +52,15 @@ class LevelNoise:
         df = (self.runs - 1) * (total / spread) ** 2 if spread > 0 else math.inf
         return Noise(total, df, max(floor, self.relative))
 
+    def figures(self, current_se: float, alpha: float) -> dict[str, float]:
+        """For the report: the noise (relative), its runs, and the smallest change a next
+        run with ``current_se`` could detect."""
+        return {
+            "noise": self.relative,
+            "runs": self.runs,
+            "detectable": self.detectable(current_se, alpha),
+        }
+
     def detectable(self, current_se: float, alpha: float) -> float:
         """The smallest change the next run is caught at, against the level, with 80 %
         power (at a family-wise ``alpha`` for this one quantile)."""
@@ -131,9 +140,5 @@ def pair_context(
         if pooled:
             context.baseline[quantile] = level.baseline
             context.baseline_runs[quantile] = entry.prior_level[quantile]
-        context.figures[quantile] = {
-            "noise": level.relative,
-            "runs": level.runs,
-            "detectable": level.detectable(now.se_log, alpha),
-        }
+        context.figures[quantile] = level.figures(now.se_log, alpha)
     return context

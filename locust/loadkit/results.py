@@ -56,6 +56,20 @@ CREATE TABLE IF NOT EXISTS comparisons (
     banner TEXT NOT NULL,       -- the verdict's line at the top of a report
     html TEXT NOT NULL          -- the report's section, ECDFs included
 );
+CREATE TABLE IF NOT EXISTS estimated_runs (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS estimates (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    request_type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    quantile TEXT NOT NULL,     -- p50, p95, p99
+    value REAL,                 -- ms; NULL: not enough timings to assess it
+    se_log REAL,
+    PRIMARY KEY (run_id, request_type, name, quantile)
+);
 CREATE TABLE IF NOT EXISTS pacing_changes (
     run_id INTEGER NOT NULL REFERENCES runs(id),
     ts REAL NOT NULL,
