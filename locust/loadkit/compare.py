@@ -76,9 +76,10 @@ class Comparison:
     min_change: dict[str, float]
     endpoints: list[EndpointComparison] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    # The runs the endpoints were judged against: one, or (--baseline history) each
-    # endpoint's level, all together.
+    # The runs the endpoints were judged against: one, or each endpoint's level, all
+    # together (--baseline history, or a baseline run with its level in history).
     baseline_runs: list[str] = field(default_factory=list)
+    by_history: bool = False  # --baseline history
     history: History | None = None  # the comparable runs up to this one
     # Sorted samples per endpoint, thinned, for the ECDF plots (not in the JSON).
     curves: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
@@ -114,12 +115,15 @@ class Comparison:
     def baseline_text(self) -> str:
         if self.baseline is None:
             return "no baseline"
-        if len(self.baseline_runs) > 1:
-            return (
-                f"history: {len(self.baseline_runs)} runs {self.baseline_runs[0]!r} to "
-                f"{self.baseline_runs[-1]!r}"
-            )
-        return repr(self.baseline.label)
+        if len(self.baseline_runs) <= 1:
+            return repr(self.baseline.label)
+        first, last = self.baseline_runs[0], self.baseline_runs[-1]
+        runs = f"{len(self.baseline_runs)} runs {first!r} to {last!r}"
+        return (
+            f"history: {runs}"
+            if self.by_history
+            else f"{self.baseline.label!r} and its level: {runs}"
+        )
 
     def new_slower_levels(self) -> list[str]:
         """Where this run starts a slower level than its history's, one line each."""
@@ -300,9 +304,10 @@ def compare_runs(
     comparison.history = history.build(store, group, floor, known)
     # History measures the noise only of runs that are comparable with the current one.
     measured = baseline.label in by_label
-    pooled = baseline_label == HISTORY
+    comparison.by_history = baseline_label == HISTORY
+    against = None if comparison.by_history else baseline.label
     contexts = [
-        pair_context(comparison.history.endpoints, by_label, e, runs, pooled, floor, alpha)
+        pair_context(comparison.history.endpoints, by_label, e, runs, against, floor, alpha)
         if measured
         else PairContext()
         for e, runs in zip(endpoints, found, strict=True)

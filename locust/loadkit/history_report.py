@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ def noise_figures(history: History, alpha: float = ALPHA) -> dict[tuple[str, str
             if (e.method, e.name) in by_endpoint
         }
         found[(e.method, e.name)] = {
-            quantile: level.figures(math.sqrt(level.own), alpha)
+            # A next run as wide as the level's runs: no excess of its own.
+            quantile: level.figures(replace(level.baseline, se_log=math.sqrt(level.own)), alpha)
             for quantile, level in level_noise(runs, e.level).items()
         }
     return found

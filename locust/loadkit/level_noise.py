@@ -1,7 +1,7 @@
 """The run-to-run noise of an endpoint at its current level (the runs since its last change
 point, from ``loadkit.history``), and what it adds to a pair verdict: the pair's variance,
-the threshold that replaces the fixed guess, and, for ``--baseline history``, the level
-itself as the baseline."""
+in place of the fixed thresholds that guessed it, and the level itself as the baseline,
+for ``--baseline history`` and whenever the baseline run is one of the level's runs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from loadkit.estimates import Endpoint, RunEstimates
 from loadkit.history import EndpointHistory
-from loadkit.verdict import Noise, QuantileEstimate, critical
+from loadkit.verdict import MEASURED_SHARE, Noise, QuantileEstimate, blocks_for, critical
 
 MIN_NOISE_RUNS = 3  # earlier runs at the current level before their noise is used
 POWER_Z = 0.8416  # the normal quantile for 80 % power: "the smallest change detectable"
@@ -27,7 +27,7 @@ class LevelNoise:
     the variance of which no small ``between_variance`` estimate can shrink to nothing."""
 
     runs: int
-    spread: float  # the sample variance of the runs' log estimates
+    spread: float  # the sample variance of the runs' log estimates (at least `own`)
     own: float  # the mean of their own (within-run) variances
     baseline: QuantileEstimate  # their level, its se that of a mean of `runs` runs
 
@@ -36,36 +36,38 @@ class LevelNoise:
         """The run-to-run noise as a relative change (one standard deviation)."""
         return math.expm1(math.sqrt(self.spread))
 
-    def noise(self, current_se: float, baseline_se: float | None, floor: float) -> Noise:
-        """The variance of the log ratio of a new run (``current_se``) against one run of
-        this level (``baseline_se``) or against the level (None), with the degrees of
-        freedom of Welch and Satterthwaite: a run with fewer timings than these adds
-        its own excess. The threshold is the measured run-to-run noise itself (one
-        standard deviation), or the user's floor when that is larger: a change within what
-        the service does between two runs of the same code is no regression, and the
-        fixed thresholds were a guess of exactly that."""
+    def noise(self, current: QuantileEstimate, baseline_se: float | None, floor: float) -> Noise:
+        """The variance of the log ratio of a new run (``current``) against one run of this
+        level (``baseline_se``) or against the level (None): a run with wider intervals
+        than these adds its own excess. Its degrees of freedom are Welch and
+        Satterthwaite's, the spread's ``runs - 1`` and the excess's those of the batch
+        means its interval comes from (an estimate too: taken as known, it lets the false
+        alarms of the calibration's A/A pairs double). The threshold is the user's floor
+        alone: the fixed thresholds were a guess of the noise now in the variance."""
         spread = self.spread * (1 + (1 / self.runs if baseline_se is None else 1))
-        excess = max(0.0, current_se**2 - self.own)
+        excess = max(0.0, current.se_log**2 - self.own)
         if baseline_se is not None:
             excess += max(0.0, baseline_se**2 - self.own)
         total = spread + excess
-        df = (self.runs - 1) * (total / spread) ** 2 if spread > 0 else math.inf
-        return Noise(total, df, max(floor, self.relative))
+        terms = spread**2 / (self.runs - 1) + excess**2 / (blocks_for(current.count) - 1)
+        return Noise(total, total**2 / terms if terms > 0 else math.inf, floor)
 
-    def figures(self, current_se: float, alpha: float) -> dict[str, float]:
+    def figures(self, current: QuantileEstimate, alpha: float) -> dict[str, float]:
         """For the report: the noise (relative), its runs, and the smallest change a next
-        run with ``current_se`` could detect."""
+        run like ``current`` could detect."""
         return {
             "noise": self.relative,
             "runs": self.runs,
-            "detectable": self.detectable(current_se, alpha),
+            "detectable": self.detectable(current, alpha),
         }
 
-    def detectable(self, current_se: float, alpha: float) -> float:
+    def detectable(self, current: QuantileEstimate, alpha: float) -> float:
         """The smallest change the next run is caught at, against the level, with 80 %
-        power (at a family-wise ``alpha`` for this one quantile)."""
-        noise = self.noise(current_se, None, 0.0)
-        return math.expm1((critical(alpha, noise.df) + POWER_Z) * math.sqrt(noise.variance))
+        power (at a family-wise ``alpha`` for this one quantile, of which a measured
+        quantile's test takes MEASURED_SHARE)."""
+        noise = self.noise(current, None, 0.0)
+        z = critical(alpha * MEASURED_SHARE, noise.df) + POWER_Z
+        return math.expm1(z * math.sqrt(noise.variance))
 
 
 def level_noise(
@@ -81,8 +83,10 @@ def level_noise(
         if len(ests) < MIN_NOISE_RUNS:
             continue
         y = np.log([p.value for p in ests])
-        spread = float(y.var(ddof=1))
         own = float(np.mean([p.se_log**2 for p in ests]))
+        # A run's estimate strays from its level by its own interval and the run-to-run
+        # noise together: never less than its own interval, however close a few runs fell.
+        spread = max(float(y.var(ddof=1)), own)
         level = QuantileEstimate(math.exp(float(y.mean())), math.sqrt(spread / len(ests)))
         found[quantile] = LevelNoise(len(ests), spread, own, level)
     return found
@@ -106,14 +110,17 @@ def pair_context(
     by_label: dict[str, dict[Endpoint, RunEstimates]],
     endpoint: Endpoint,
     runs: tuple[RunEstimates | None, RunEstimates | None],
-    pooled: bool,
+    baseline_label: str | None,
     floor: dict[str, float],
     alpha: float,
 ) -> PairContext:
     """The noise of ``endpoint`` at the level the current run is judged against (in the
     history ``endpoints`` whose newest run it is, of the runs ``by_label``), for a pair
-    verdict of the (current, baseline) ``runs`` against one run of that level, or against
-    the level itself (``pooled``)."""
+    verdict of the (current, baseline) ``runs``. The baseline run ``baseline_label`` (None:
+    ``--baseline history``) is one draw of its level: when it is one of the level's runs,
+    the current run is judged against the level itself, which is what the baseline run
+    measures without its own run-to-run noise. A baseline run outside the level (an
+    outlier, or older) is judged against as one run, its noise that of the level."""
     context = PairContext()
     entry = next((e for e in endpoints if (e.method, e.name) == endpoint), None)
     if entry is None:
@@ -123,12 +130,13 @@ def pair_context(
     for quantile, level in level_noise(found, entry.prior_level).items():
         now = current.quantiles.get(quantile) if current else None
         before = baseline.quantiles.get(quantile) if baseline else None
+        pooled = baseline_label is None or baseline_label in entry.prior_level[quantile]
         if now is None or (before is None and not pooled):
             continue
         baseline_se = None if pooled or before is None else before.se_log
-        measured = level.noise(now.se_log, baseline_se, floor[quantile])
+        measured = level.noise(now, baseline_se, floor[quantile])
         if baseline_se is not None:
-            against = level.noise(now.se_log, None, floor[quantile])
+            against = level.noise(now, None, floor[quantile])
             log_ratio = math.log(now.value / level.baseline.value)
             measured = Noise(
                 measured.variance,
@@ -140,5 +148,5 @@ def pair_context(
         if pooled:
             context.baseline[quantile] = level.baseline
             context.baseline_runs[quantile] = entry.prior_level[quantile]
-        context.figures[quantile] = level.figures(now.se_log, alpha)
+        context.figures[quantile] = level.figures(now, alpha)
     return context

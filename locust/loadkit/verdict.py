@@ -57,10 +57,13 @@ What the verdict rests on, per endpoint and quantile (p50, p95, p99):
    current level are known (``loadkit.history``), the spread of their estimates gives
    the pair's whole variance per endpoint and quantile (each run's own interval and that
    noise together, as a prediction interval does), and ``decide`` tests with Student's t
-   at its Welch-Satterthwaite degrees of freedom.
-   The practical thresholds, a fixed guess of that noise, give way to the noise measured
-   (one standard deviation of a run around its level), or to the user's own floor when
-   it is larger.
+   at the degrees of freedom of that spread.
+   The practical thresholds, a fixed guess of that noise, give way to the user's own
+   floor alone (none by default): the noise is in the variance, and a threshold on top
+   would count it twice. With no threshold to absorb what the few runs' estimate of the
+   noise misses, those hypotheses take MEASURED_SHARE of Holm's alpha at each step (a
+   weighted Holm procedure, which keeps the family-wise error at ``alpha``): with every
+   quantile measured, false alarms stay under 1 % at the default alpha of 5 %.
 
 The calibration harness (``loadkit.calibration``, ``python -m benchmarks.verdicts``)
 measures the false-alarm rate and the power of exactly this function on simulated runs of
@@ -86,6 +89,7 @@ MIN_BLOCK_SIZE = 10
 MIN_TAIL = 20  # timings beyond a quantile, per run, before that quantile is assessed
 SMALL_COUNT, SMALL_COUNT_CHANGE = 500, 0.5  # below this count, alone: this threshold at least
 FLOOR_MS = 1e-3  # the log scale needs positive times; a 0 ms timing counts as 1 µs
+MEASURED_SHARE = 0.2  # of Holm's alpha, for a quantile whose run-to-run noise is measured
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,7 @@ class _Hypothesis:
     threshold: float
     p_raw: float  # two-sided, against the thresholds
     direction: str  # REGRESSION or IMPROVEMENT: the side the estimate leans to
+    weight: float = 1.0  # its share of Holm's alpha at each step (MEASURED_SHARE or 1)
     confirm: tuple[float, float, float] | None = None  # Noise.confirm
 
     def confirmed(self, level: float) -> bool:
@@ -238,8 +243,10 @@ def _hypothesis(
 ) -> _Hypothesis:
     log_ratio = math.log(current.value / baseline.value)
     variance, df, confirm = current.se_log**2 + baseline.se_log**2, math.inf, None
+    weight = 1.0
     if noise is not None:
         variance, df, threshold, confirm = noise.variance, noise.df, noise.threshold, noise.confirm
+        weight = MEASURED_SHARE
     elif min(current.count, baseline.count) < SMALL_COUNT:
         threshold = max(threshold, SMALL_COUNT_CHANGE)
     se = math.sqrt(variance)
@@ -251,8 +258,9 @@ def _hypothesis(
         p_up = _upper((log_ratio - up) / se, df)
         p_down = _upper((down - log_ratio) / se, df)
     direction = REGRESSION if p_up <= p_down else IMPROVEMENT
-    p_raw = min(1.0, 2 * min(p_up, p_down))
-    return _Hypothesis(key, log_ratio, se, df, threshold, p_raw, direction, confirm)
+    # Weighted Holm: a hypothesis of weight w is rejected at a step when p / w <= alpha / k.
+    p_raw = min(1.0, 2 * min(p_up, p_down) / weight)
+    return _Hypothesis(key, log_ratio, se, df, threshold, p_raw, direction, weight, confirm)
 
 
 def decide(
@@ -308,9 +316,10 @@ def decide(
                 )
                 continue
             h, p_adjusted, level, rejected = found
-            rejected = rejected and h.confirmed(level)
             if not rejected and stop_level is not None:
                 level = stop_level
+            level *= h.weight  # the level its own test ran at
+            rejected = rejected and h.confirmed(level)
             half = critical(level, h.df) * h.se
             low, high = h.log_ratio - half, h.log_ratio + half
             if rejected:

@@ -141,13 +141,20 @@ def test_baseline_history_is_the_level_since_the_last_change_point(store_path: P
     assert by_name["/b"].baseline_runs["p50"] == [f"r{i}" for i in range(1, 10)]
     # Nothing moved: no alarm (three runs at /a's new level rule out little).
     assert {e.verdict for e in comparison.endpoints} <= {NO_CHANGE, INCONCLUSIVE}
-    # The noise was measured, and it replaced the fixed thresholds.
+    # The noise was measured: it is in the interval, and no fixed threshold (the user's
+    # floor, none here) stands on top of it.
     p50 = next(q for q in by_name["/b"].quantiles if q.quantile == "p50")
     assert by_name["/b"].noise["p50"]["runs"] == 9
-    assert p50.threshold == pytest.approx(by_name["/b"].noise["p50"]["noise"])
-    assert p50.threshold < 0.10
+    assert p50.threshold == 0.0
     assert comparison.to_dict()["baseline_runs"] == [f"r{i}" for i in range(1, 10)]
     assert "history: 9 runs 'r1' to 'r9'" in comparison.summary()
+    # Against the previous run, one of its level's runs: judged against that level too.
+    pair = compare_runs(store, "r10", "r9")
+    assert "against 'r9' and its level: 9 runs 'r1' to 'r9'" in pair.summary()
+    assert [e.baseline_runs for e in pair.endpoints] == [
+        e.baseline_runs for e in comparison.endpoints
+    ]
+    assert [e.verdict for e in pair.endpoints] == [e.verdict for e in comparison.endpoints]
     # A run 15 % slower on /b than its level: a regression the fixed ±10 % could not see
     # in one pair, and a new slower level.
     rng = np.random.default_rng(21)
