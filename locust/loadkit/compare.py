@@ -261,8 +261,8 @@ def compare_runs(
 ) -> Comparison:
     """``baseline_label`` may be "previous" (the last earlier run comparable to this one)
     or "history" (the comparable runs since the last change point, up to 10, per endpoint).
-    ``min_change`` None: the default thresholds, or the run-to-run noise where history
-    measures it; given: the user's floor in both cases."""
+    ``min_change`` None: the default thresholds, or none where history measures the
+    run-to-run noise (it is in the interval); given: the user's floor in both cases."""
     thresholds = min_change or dict(MIN_CHANGE)
     floor = min_change or {name: 0.0 for name in MIN_CHANGE}
     current = store.run(current_label)

@@ -14,8 +14,8 @@ from loadkit.defaults import MIN_CHANGE
 QUANTILE_NAMES = tuple(MIN_CHANGE)
 MIN_CHANGE_HELP = (
     "smallest relative change that counts, for every quantile (0.1) or per quantile "
-    "(p50=0.1,p95=0.15,p99=0.2); default: the run-to-run noise measured over 3 or more "
-    "earlier comparable runs, else "
+    "(p50=0.1,p95=0.15,p99=0.2); default: none where 3 or more earlier comparable runs "
+    "measure the run-to-run noise (it is in the interval), else "
     + ",".join(f"{name}={value:g}" for name, value in MIN_CHANGE.items())
 )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from loadkit import ecdf_plot, history_report
 from loadkit.compare import IMPROVEMENT, REGRESSION, Comparison, EndpointComparison
 from loadkit.results import RunInfo
-from loadkit.verdict import QuantileChange
+from loadkit.verdict import MEASURED_SHARE, QuantileChange
 
 SECTION_ID = "loadwatch-baseline"
 VERDICT_COLOURS = {REGRESSION: "#c0392b", IMPROVEMENT: "#1e8449"}
@@ -57,7 +57,8 @@ def text_table(comparison: Comparison) -> str:
     thresholds = _thresholds(comparison)
     lines.append(
         f"  intervals at Holm's level for a family-wise error of {comparison.alpha:g}; "
-        f"thresholds {thresholds} (where history measures the run-to-run noise: that noise)"
+        f"thresholds {thresholds} (where history measures the run-to-run noise, it is in "
+        f"the interval in their place, tested at {MEASURED_SHARE:.0%} of Holm's level)"
     )
     return "\n".join(lines)
 
@@ -207,7 +208,8 @@ def html_section(comparison: Comparison) -> str:
         f"threshold ({thresholds}). Intervals respect the autocorrelation of each run and are "
         f"shown at Holm's level for a family-wise error of {comparison.alpha:g} over every "
         "endpoint and quantile. Where earlier comparable runs at this level measure the "
-        "run-to-run noise, it widens the interval and replaces the threshold. A quantile "
+        "run-to-run noise, it widens the interval in place of the threshold, and the "
+        f"quantile is tested at {MEASURED_SHARE:.0%} of Holm's level. A quantile "
         "needs 100 timings and 20 beyond it to be assessed. KS D and p describe the shape only: "
         "their p-value assumes independent requests and decides nothing. Ramp-up and failed "
         "requests excluded.</p>"
