@@ -12,10 +12,9 @@ import numpy as np
 
 from loadkit.estimates import Endpoint, RunEstimates
 from loadkit.history import EndpointHistory
-from loadkit.verdict import MEASURED_SHARE, Noise, QuantileEstimate, blocks_for, critical
+from loadkit.verdict import MEASURED_SHARE, Noise, QuantileEstimate, blocks_for, reach
 
 MIN_NOISE_RUNS = 3  # earlier runs at the current level before their noise is used
-POWER_Z = 0.8416  # the normal quantile for 80 % power: "the smallest change detectable"
 
 
 @dataclass(frozen=True)
@@ -66,8 +65,7 @@ class LevelNoise:
         power (at a family-wise ``alpha`` for this one quantile, of which a measured
         quantile's test takes MEASURED_SHARE)."""
         noise = self.noise(current, None, 0.0)
-        z = critical(alpha * MEASURED_SHARE, noise.df) + POWER_Z
-        return math.expm1(z * math.sqrt(noise.variance))
+        return math.expm1(reach(0.0, noise.variance, noise.df, alpha * MEASURED_SHARE))
 
 
 def level_noise(

@@ -64,6 +64,10 @@ What the verdict rests on, per endpoint and quantile (p50, p95, p99):
    noise misses, those hypotheses take MEASURED_SHARE of Holm's alpha at each step (a
    weighted Holm procedure, which keeps the family-wise error at ``alpha``): with every
    quantile measured, false alarms stay under 1 % at the default alpha of 5 %.
+   A few runs give that t few degrees of freedom, and its interval can be wider than the
+   pair's own with the practical threshold: each quantile takes whichever of the two
+   tests reaches the smaller change with 80 % power (``reach``), a choice made on their
+   spreads alone, never on the change, so that history never makes the verdict blind.
 
 The calibration harness (``loadkit.calibration``, ``python -m benchmarks.verdicts``)
 measures the false-alarm rate and the power of exactly this function on simulated runs of
@@ -90,6 +94,7 @@ MIN_TAIL = 20  # timings beyond a quantile, per run, before that quantile is ass
 SMALL_COUNT, SMALL_COUNT_CHANGE = 500, 0.5  # below this count, alone: this threshold at least
 FLOOR_MS = 1e-3  # the log scale needs positive times; a 0 ms timing counts as 1 µs
 MEASURED_SHARE = 0.2  # of Holm's alpha, for a quantile whose run-to-run noise is measured
+POWER_Z = 0.8416  # the normal quantile for 80 % power: "the smallest change detectable"
 
 
 @dataclass(frozen=True)
@@ -234,21 +239,34 @@ class _Hypothesis:
         return _upper(z, df) <= level / 2
 
 
+def reach(threshold: float, variance: float, df: float, level: float) -> float:
+    """The smallest change (log scale) a test at ``level`` catches with 80 % power: its
+    threshold, then the critical value and POWER_Z standard errors beyond it."""
+    return math.log1p(threshold) + (critical(level, df) + POWER_Z) * math.sqrt(variance)
+
+
 def _hypothesis(
     key: tuple[int, str],
     current: QuantileEstimate,
     baseline: QuantileEstimate,
     threshold: float,
     noise: Noise | None,
+    alpha: float,
 ) -> _Hypothesis:
+    """The test of one quantile: the pair's own intervals against the practical
+    threshold, or, where history measured the noise and that test reaches smaller changes
+    (which the few runs' degrees of freedom can forbid), the noise's. The choice looks at
+    the spreads alone, never at the change."""
     log_ratio = math.log(current.value / baseline.value)
     variance, df, confirm = current.se_log**2 + baseline.se_log**2, math.inf, None
     weight = 1.0
-    if noise is not None:
+    if min(current.count, baseline.count) < SMALL_COUNT:
+        threshold = max(threshold, SMALL_COUNT_CHANGE)
+    if noise is not None and reach(
+        noise.threshold, noise.variance, noise.df, alpha * MEASURED_SHARE
+    ) < reach(threshold, variance, df, alpha):
         variance, df, threshold, confirm = noise.variance, noise.df, noise.threshold, noise.confirm
         weight = MEASURED_SHARE
-    elif min(current.count, baseline.count) < SMALL_COUNT:
-        threshold = max(threshold, SMALL_COUNT_CHANGE)
     se = math.sqrt(variance)
     up, down = math.log1p(threshold), math.log1p(-threshold)
     if se == 0:  # identical, tie-bound quantiles: the estimate is the truth
@@ -278,7 +296,7 @@ def decide(
     ``min_change``."""
     noise = noise or {}
     hypotheses = [
-        _hypothesis((index, name), now, before, min_change[name], noise.get((index, name)))
+        _hypothesis((index, name), now, before, min_change[name], noise.get((index, name)), alpha)
         for index, (current, baseline) in enumerate(pairs)
         for name, _ in QUANTILES
         if (now := current.get(name)) is not None and (before := baseline.get(name)) is not None

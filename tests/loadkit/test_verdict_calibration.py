@@ -253,3 +253,17 @@ def test_history_comes_near_the_oracle(history_cells: dict) -> None:
     for scenario in ("median +25%", "20% faster"):  # ±20-25 % at 200 timings
         cell = history_cells[(scenario, 200)]
         assert cell.with_history.score >= 0.5 * cell.oracle, scenario
+
+
+def test_a_few_noisy_runs_never_blind_the_pair_verdict() -> None:
+    """Three runs at the level whose p50 strays by ±10 % give Student's t 2 degrees of
+    freedom: at a fifth of Holm's alpha its interval is too wide to see a 2.5-fold
+    slowdown, which the pair's own intervals see at once. The verdict takes the test that
+    reaches the smaller change, and the noisy level never makes it blind."""
+    rng = np.random.default_rng(SEED)
+    earlier = [simulate(2_000, rng, Model()) * factor for factor in (0.9, 1.1)]
+    baseline = simulate(2_000, rng, Model())
+    slower = simulate(2_000, rng, Model()) * 2.5
+    assert calibration_history.judge_with_history(slower, baseline, earlier) == REGRESSION
+    same = simulate(2_000, rng, Model())
+    assert calibration_history.judge_with_history(same, baseline, earlier) != REGRESSION
