@@ -40,9 +40,9 @@ class LevelNoise:
         level (``baseline_se``) or against the level (None): a run with wider intervals
         than these adds its own excess. Its degrees of freedom are Welch and
         Satterthwaite's, the spread's ``runs - 1`` and the excess's those of the batch
-        means its interval comes from (an estimate too: taken as known, it lets the false
-        alarms of the calibration's A/A pairs double). The threshold is the user's floor
-        alone: the fixed thresholds were a guess of the noise now in the variance."""
+        means its interval comes from (an estimate too, not a known variance). The
+        threshold is the user's floor alone: the fixed thresholds were a guess of the noise
+        now in the variance."""
         spread = self.spread * (1 + (1 / self.runs if baseline_se is None else 1))
         excess = max(0.0, current.se_log**2 - self.own)
         if baseline_se is not None:

@@ -57,7 +57,8 @@ What the verdict rests on, per endpoint and quantile (p50, p95, p99):
    current level are known (``loadkit.history``), the spread of their estimates gives
    the pair's whole variance per endpoint and quantile (each run's own interval and that
    noise together, as a prediction interval does), and ``decide`` tests with Student's t
-   at the degrees of freedom of that spread.
+   at the Welch-Satterthwaite degrees of freedom of that spread and of the current run's
+   own excess.
    The practical thresholds, a fixed guess of that noise, give way to the user's own
    floor alone (none by default): the noise is in the variance, and a threshold on top
    would count it twice. With no threshold to absorb what the few runs' estimate of the
@@ -292,8 +293,8 @@ def decide(
     """Verdicts for several endpoints at once, ``pairs`` holding each endpoint's
     (current, baseline) estimates. Holm's procedure runs over all their quantiles.
     ``noise``, by (endpoint index, quantile), is the run-to-run noise measured in history:
-    where it is known it joins the pair's variance and its threshold replaces
-    ``min_change``."""
+    where it is known and its test reaches smaller changes, it is the pair's variance and
+    its threshold (the user's floor) replaces ``min_change``."""
     noise = noise or {}
     hypotheses = [
         _hypothesis((index, name), now, before, min_change[name], noise.get((index, name)), alpha)

@@ -44,8 +44,13 @@ def dashboard_link(grafana: str, run_id: str, start: datetime, end: datetime) ->
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
+    """Ctrl-C and SIGTERM set ``stop``. The handler runs on the main thread between two
+    bytecodes, possibly while that thread holds the event's own lock inside ``stop.wait``:
+    setting the event there would wait for itself forever. A thread of its own sets it
+    as soon as the main thread lets go."""
+
     def handle(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
+        threading.Thread(target=stop.set, name="cpu-monitor-stop", daemon=True).start()
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)

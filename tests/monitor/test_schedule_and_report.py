@@ -1,9 +1,11 @@
 """cpu-monitor's pure parts: the schedule (fake clock), the report arithmetic, thresholds."""
 
+import signal
 import threading
 from datetime import UTC, datetime
 
 import pytest
+from cpu_monitor import recording
 from cpu_monitor.recording import effective_batch_size
 from cpu_monitor.report import Report, RunStats, duration_text
 from cpu_monitor.resending import _batches
@@ -186,3 +188,27 @@ def test_catch_up_posts_stay_within_the_services_per_cpu_budget() -> None:
     assert fitting([]) == 0
     assert [len(batch) for batch in _batches(wide)] == [256, 256, 256, 232]
     assert [len(batch) for batch in _batches(narrow)] == [1000, 500]
+
+
+def test_ctrl_c_while_the_ticker_waits_stops_it_and_never_hangs() -> None:
+    """Ctrl-C can come while the main thread holds the stop event's own lock (inside
+    ``stop.wait``); the handler must not wait for that lock on the thread it interrupted."""
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stop = threading.Event()
+    try:
+        recording._stop_on_signals(stop)
+        handle = signal.getsignal(signal.SIGINT)
+        assert callable(handle)
+
+        def interrupted_inside_wait() -> None:
+            with stop._cond:  # type: ignore[attr-defined]  # what stop.wait holds
+                handle(signal.SIGINT, None)
+
+        worker = threading.Thread(target=interrupted_inside_wait, daemon=True)
+        worker.start()
+        worker.join(5)
+        assert not worker.is_alive(), "the handler waited for the lock it interrupted"
+        assert stop.wait(5)
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
