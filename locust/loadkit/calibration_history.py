@@ -23,7 +23,7 @@ import numpy as np
 from loadkit import estimates, history, level_noise, verdict
 from loadkit.calibration import SCENARIOS, Cell, Model, judge, simulate
 from loadkit.compare import compare_endpoints
-from loadkit.defaults import ALPHA, MIN_CHANGE
+from loadkit.defaults import ALPHA, floor_of
 
 SERIES = ("flat", "+15% step", "+1.5% per run drift", "single +50% run")
 SERIES_RUNS, STEP_AT = 20, 10
@@ -85,7 +85,7 @@ def judge_with_history(
     per_run = [{ENDPOINT: estimates.of_times(times)} for times in [*earlier, baseline, current]]
     found = history.of_estimates(labels, per_run)
     now, before = per_run[-1][ENDPOINT], per_run[-2][ENDPOINT]
-    floor = {name: 0.0 for name in MIN_CHANGE}
+    floor = floor_of(None)
     by_label = dict(zip(labels, per_run, strict=True))
     context = level_noise.pair_context(
         found, by_label, ENDPOINT, (now, before), "baseline", floor, alpha

@@ -122,8 +122,7 @@ def show_history(args: argparse.Namespace) -> int:
             what = f"no run labelled {args.current!r}" if args.current else "no run"
             return error(f"{what} in {args.db}")
         runs = history.group(store, current, args.since, args.last)
-        floor = args.min_change or {name: 0.0 for name in defaults.MIN_CHANGE}
-        found = history.build(store, runs, floor)
+        found = history.build(store, runs, defaults.floor_of(args.min_change))
     except LookupError as missing:
         return error(missing.args[0])
     finally:

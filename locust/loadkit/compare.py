@@ -16,7 +16,7 @@ from scipy.stats import ks_2samp
 from loadkit import estimates, history
 from loadkit import verdict as stats
 from loadkit.comparability import comparability_warnings
-from loadkit.defaults import ALPHA, HISTORY, MIN_CHANGE, PREVIOUS
+from loadkit.defaults import ALPHA, HISTORY, MIN_CHANGE, PREVIOUS, floor_of
 from loadkit.estimates import RunEstimates
 from loadkit.history import History
 from loadkit.level_noise import PairContext, pair_context
@@ -264,7 +264,7 @@ def compare_runs(
     ``min_change`` None: the default thresholds, or none where history measures the
     run-to-run noise (it is in the interval); given: the user's floor in both cases."""
     thresholds = min_change or dict(MIN_CHANGE)
-    floor = min_change or {name: 0.0 for name in MIN_CHANGE}
+    floor = floor_of(min_change)
     current = store.run(current_label)
     if current is None:
         raise LookupError(f"no run labelled {current_label!r} in {store.path}")
@@ -296,7 +296,12 @@ def compare_runs(
         )
         for method, name in endpoints
     ]
-    found = [(estimates.of_times(now), estimates.of_times(before)) for *_, now, before in timings]
+    # A comparable baseline's estimates are known already: kept when it closed.
+    before_known = by_label.get(baseline.label, {})
+    found = [
+        (estimates.of_times(now), before_known.get((m, n)) or estimates.of_times(before))
+        for m, n, now, before in timings
+    ]
     kept = {e: now for e, (now, _) in zip(endpoints, found, strict=True)}
     estimates.save(store, current, kept)
     by_label[current.label] = kept

@@ -10,6 +10,13 @@ ALPHA = 0.05  # family-wise error of one comparison (Holm over endpoints and qua
 # runs of the same code differ by a few percent, and more in the tail: see the calibration
 # table in docs/benchmarks.md for what these defaults give.
 MIN_CHANGE = {"p50": 0.10, "p95": 0.15, "p99": 0.20}
+
+
+def floor_of(min_change: dict[str, float] | None) -> dict[str, float]:
+    """``--min-change`` as the floor under measured run-to-run noise: the user's, or none."""
+    return dict(min_change) if min_change else {name: 0.0 for name in MIN_CHANGE}
+
+
 PREVIOUS = "previous"  # --baseline previous: the last comparable run, whatever its label
 HISTORY = "history"  # --baseline history: the comparable runs since the last change point
 WEB_SESSION_HOURS = 12.0  # --web-login: how long a login to the master's web UI lasts
