@@ -7,7 +7,7 @@ from locust import FastHttpUser, constant, task
 
 if os.environ.get("LOADKIT_HOOKS") == "1":
     import loadkit.plugin  # noqa: F401 - the hooks under test
-    from loadkit.pacing import paced as wait
+    from loadkit.runtime.pacing import paced as wait
 
     HOOKS = True
 else:

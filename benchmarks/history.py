@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from loadkit import cli
 from loadkit.compare import compare_runs
-from loadkit.results import ResultsStore
+from loadkit.store import SQLiteStore
 
 from benchmarks.recorder_overhead import store_timings
 from benchmarks.storage import bcrypt_ms
@@ -44,7 +44,7 @@ STEP_AT = 36
 def build(path: Path, runs: int, per_run: int) -> float:
     rng = np.random.default_rng(7)
     started = time.perf_counter()
-    store = ResultsStore(path)
+    store = SQLiteStore(path)
     first = store.start_run("run-1", SETTINGS)
     store.mark_spawned(first, 0.0)
     store_timings(store, first, rng.lognormal(np.log(20), 0.5, per_run), rng, ENDPOINTS)
@@ -109,7 +109,7 @@ def main() -> None:
             timed("--history, estimates computed and kept", quiet_history),
             timed("--history, estimates kept", quiet_history),
         ]
-        store = ResultsStore(db)
+        store = SQLiteStore(db)
         last, before = f"run-{args.runs}", f"run-{args.runs - 1}"
         figures.append(
             timed("pair: newest against previous", lambda: compare_runs(store, last, before))

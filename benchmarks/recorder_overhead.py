@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 from loadkit.compare import compare_runs
-from loadkit.results import Batch, ResultsStore
+from loadkit.core.records import Batch
+from loadkit.store import SQLiteStore
 
 from benchmarks.locust_runs import locust_rate, trivial_target
 
@@ -33,8 +34,8 @@ def recorder_ratio(seconds: int, rounds: int) -> dict[str, Any]:
                 db = str(Path(tmp) / "results.sqlite") if on else ""
                 result = locust_rate(target, seconds, Path(tmp), ["--results-db", db], workers=1)
                 if on:
-                    store = ResultsStore(db)
-                    latest = store.db.execute("SELECT MAX(id) FROM runs").fetchone()[0]
+                    store = SQLiteStore(db)
+                    latest = store.runs()[-1].id
                     result["stored"] = store.count(latest)
                     store.close()
                 runs.append({"recorder": on, **result})
@@ -45,7 +46,7 @@ def recorder_ratio(seconds: int, rounds: int) -> dict[str, Any]:
 
 
 def store_timings(
-    store: ResultsStore,
+    store: SQLiteStore,
     run_id: int,
     times: np.ndarray,
     rng: np.random.Generator,
@@ -71,7 +72,7 @@ def store_timings(
 def compare_time(per_run: int) -> dict[str, Any]:
     rng = np.random.default_rng(7)
     with tempfile.TemporaryDirectory() as tmp:
-        store = ResultsStore(Path(tmp) / "big.sqlite")
+        store = SQLiteStore(Path(tmp) / "big.sqlite")
         for label, scale in (("base", 1.0), ("current", 1.25)):
             run_id = store.start_run(label, {"users": 50, "host": "h", "locustfile_hash": "x"})
             store_timings(store, run_id, rng.lognormal(np.log(20 * scale), 0.5, per_run), rng)

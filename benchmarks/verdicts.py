@@ -1,13 +1,13 @@
 """Calibration of the baseline verdict: false-alarm rate and power on simulated runs of
 known truth, a real A/A series against the service, and the time of a 2 x 1M comparison.
 
-1. Simulated (``loadkit.calibration``): for each scenario and n = 20, 200, 2,000 and
+1. Simulated (``loadkit.stats.calibration``): for each scenario and n = 20, 200, 2,000 and
    20,000 timings per run, many independent (current, baseline) pairs go through the
    product's own ``compare_samples``; the table gives how often the verdict was the
    expected one (A/A: how often it was a regression or an improvement). Two models: the
    default one, and a harsher one (a correlation time fixed at 100 requests, so a 200-
    request run holds only two waves; more drift and run-to-run noise). For the default
-   model (``loadkit.calibration_history``), each pair is also judged with five earlier
+   model (``loadkit.stats.calibration_history``), each pair is also judged with five earlier
    unchanged runs in its group, and by the oracle (the best test on the same two runs,
    knowing the generator, at a 1 % false-alarm rate); and series of 20 runs go through
    the history's change points (flat, a step, a drift, a single outlying run).
@@ -31,9 +31,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from loadkit import calibration, calibration_history
 from loadkit.compare import compare_runs
-from loadkit.results import ResultsStore
+from loadkit.stats import calibration, calibration_history
+from loadkit.store import SQLiteStore
 
 from benchmarks.recorder_overhead import compare_time
 from tests.live import running_locust, running_service
@@ -166,7 +166,7 @@ def real_series(
                     service.url, Path(tmp) / label, [*common, "--run-label", label]
                 ) as run:
                     run.master.wait(seconds + 120)
-        store = ResultsStore(db)
+        store = SQLiteStore(db)
         verdicts: Counter[str] = Counter()
         per_endpoint: dict[str, Counter[str]] = {}
         counts: dict[str, list[int]] = {}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from gevent.pool import Pool
-from loadkit.secret_options import host_allowed, secret
+from loadkit import host_allowed, secret
 from user_pool import Credential, PoolError, pool_source
 
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners

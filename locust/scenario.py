@@ -6,8 +6,8 @@ first; then the master makes the user pool (user_pool.py) and the analysts' data
 from typing import Any
 
 import analyst_data
+import loadkit
 import user_pool
-from loadkit import secret_options
 from locust.argument_parser import LocustArgumentParser
 
 from locust import events
@@ -53,7 +53,7 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
 
 
 # Both stay on the master, and go to the service at the --host of the start only.
-secret_options.declare("admin_password", "loadtest_password", for_host=True)
+loadkit.declare_secret("admin_password", "loadtest_password", for_host=True)
 events.init.add_listener(user_pool.on_init)
 # In this order: the pool exists before its users get their data.
 events.test_start.add_listener(user_pool.on_test_start)

@@ -18,8 +18,14 @@ from typing import TYPE_CHECKING, Any
 import gevent
 import requests
 from gevent.pool import Pool
-from loadkit.samplers import Generated, SamplerExhausted, SequentialSampler, UniqueSequentialSampler
-from loadkit.secret_options import host_allowed, secret
+from loadkit import (
+    Generated,
+    SamplerExhausted,
+    SequentialSampler,
+    UniqueSequentialSampler,
+    host_allowed,
+    secret,
+)
 
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
     from locust.env import Environment

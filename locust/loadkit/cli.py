@@ -7,8 +7,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from loadkit import defaults, options
-from loadkit.results import NotAStore, ResultsStore, check_store
+from loadkit.core import defaults, options
+from loadkit.store import NotAStore, SQLiteStore, check_store
 
 
 def error(message: str) -> int:
@@ -91,10 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.history:
         return show_history(args)
     # numpy and scipy load only once the arguments are known to be good.
-    from loadkit import report
     from loadkit.compare import compare_runs
+    from loadkit.report import comparison as report
 
-    store = ResultsStore(args.db)
+    store = SQLiteStore(args.db)
     try:
         comparison = compare_runs(store, args.current, args.baseline, args.alpha, args.min_change)
     except LookupError as missing:
@@ -112,17 +112,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def show_history(args: argparse.Namespace) -> int:
-    from loadkit import history, history_report
+    from loadkit.compare import history_of
+    from loadkit.report import history as history_report
 
-    store = ResultsStore(args.db)
+    store = SQLiteStore(args.db)
     try:
-        stored = store.runs()
-        current = store.run(args.current) if args.current else stored[-1] if stored else None
-        if current is None:
-            what = f"no run labelled {args.current!r}" if args.current else "no run"
-            return error(f"{what} in {args.db}")
-        runs = history.group(store, current, args.since, args.last)
-        found = history.build(store, runs, defaults.floor_of(args.min_change))
+        floor = defaults.floor_of(args.min_change)
+        current, found = history_of(store, args.current or None, args.since, args.last, floor)
     except LookupError as missing:
         return error(missing.args[0])
     finally:
@@ -135,7 +131,7 @@ def show_history(args: argparse.Namespace) -> int:
 
 
 def list_runs(db: Path, form: str) -> int:
-    store = ResultsStore(db)
+    store = SQLiteStore(db)
     try:
         verdicts = store.verdicts()
         runs = [(run, store.count(run.id), verdicts.get(run.id)) for run in store.runs()]

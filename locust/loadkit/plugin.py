@@ -1,7 +1,7 @@
 """Hooks loadkit into Locust: its command-line options and its event listeners.
 
 ``import loadkit`` in a locustfile imports this module (Locust's events are the seam). Every
-listener finds loadkit's state on the Environment (``loadkit.state``), so two Environments
+listener finds loadkit's state on the Environment (``loadkit.runtime.state``), so two Environments
 in one process keep theirs apart.
 """
 
@@ -10,27 +10,24 @@ from typing import Any
 from locust.argument_parser import LocustArgumentParser
 from locust.env import Environment
 
-from loadkit import (
-    defaults,
+from loadkit.core import defaults, options
+from loadkit.runtime import (
     exporter,
     gate,
-    options,
     pacing,
-    recorder,
+    recording,
     secret_options,
     state,
     thresholds,
-    webguard,
-    weblogin,
-    webui,
 )
+from loadkit.web import guard, login, ui
 from locust import events
 
 
 @events.init_command_line_parser.add_listener
 def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
     # On the parser itself: only it knows Locust's web-UI keywords (include_in_web_ui, …).
-    # Pacing and the baseline are set in loadkit's panel of the web UI (loadkit.webui), and
+    # Pacing and the baseline are set in loadkit's panel of the web UI (loadkit.web.ui), and
     # no secret is ever a field of its form: they come from the environment or options.
     add = parser.add_argument
 
@@ -166,15 +163,15 @@ def _pacing_on_test_start(environment: Environment, **_kwargs: Any) -> None:
 events.init.add_listener(secret_options.on_init)
 events.init.add_listener(_pacing_on_init)
 events.init.add_listener(exporter.on_init)
-events.init.add_listener(recorder.on_init)
-events.init.add_listener(weblogin.on_init)
-events.init.add_listener(webguard.on_init)
-events.init.add_listener(webui.on_init)
+events.init.add_listener(recording.on_init)
+events.init.add_listener(login.on_init)
+events.init.add_listener(guard.on_init)
+events.init.add_listener(ui.on_init)
 # The pacing is set before the run opens. A locustfile's own test_start listeners (its test
 # data, its users' accounts) come after these: they run before any user spawns, so nothing
 # they do falls in the measured window, which starts when spawning completes.
 events.test_start.add_listener(_pacing_on_test_start)
-events.test_start.add_listener(recorder.on_test_start)
+events.test_start.add_listener(recording.on_test_start)
 events.test_stop.add_listener(gate.on_test_stop)
 events.quitting.add_listener(thresholds.on_quitting)
 events.quitting.add_listener(gate.on_quitting)

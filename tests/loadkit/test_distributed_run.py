@@ -11,9 +11,8 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from loadkit.pacing import JITTER, Pacing, paced
-from loadkit.results import ResultsStore
-from loadkit.samplers import (
+from loadkit.runtime.pacing import JITTER, Pacing, paced
+from loadkit.runtime.samplers import (
     Generated,
     RandomSampler,
     SamplerExhausted,
@@ -21,7 +20,8 @@ from loadkit.samplers import (
     UniqueSequentialSampler,
     csv_rows,
 )
-from loadkit.state import Kit
+from loadkit.runtime.state import Kit
+from loadkit.store import SQLiteStore
 from user_pool import pool_source, slices
 
 from tests.live import LOCUSTFILE, ROOT, Service, running_locust, wait_for_users
@@ -34,7 +34,7 @@ def posted(text: str) -> float:
     return value(text, "locust_requests_total", method=SAMPLES[0], name=SAMPLES[1])
 
 
-def rate_between(store: ResultsStore, run_id: int, start: float, end: float) -> float:
+def rate_between(store: SQLiteStore, run_id: int, start: float, end: float) -> float:
     """Samples POSTs per second that started within [start, end), from the recorded timings
     (exact to the request, where Locust's counters move once per 3 s report)."""
     (count,) = store.db.execute(
@@ -76,7 +76,7 @@ def test_distributed_run(live_service: Service, tmp_path: Path) -> None:
 
     # The workers took the new pacing: 9 monitor users at 2 s, then at 0.5 s. The run
     # recorded the change with its time.
-    store = ResultsStore(tmp_path / "results.sqlite")
+    store = SQLiteStore(tmp_path / "results.sqlite")
     (run,) = store.runs()
     ((changed_at, seconds),) = store.pacing_changes(run.id)
     assert seconds == 0.5 and run.pacing == 2 and run.pacing_changes == 1
@@ -179,8 +179,8 @@ def test_pool_slices_are_disjoint_and_cover_the_pool() -> None:
 
 def test_paced_waits_keep_the_rhythm(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
-    monkeypatch.setattr("loadkit.pacing.time.monotonic", lambda: clock[0])
-    monkeypatch.setattr("loadkit.pacing.random.uniform", lambda low, high: 1.0)  # no jitter
+    monkeypatch.setattr("loadkit.runtime.pacing.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("loadkit.runtime.pacing.random.uniform", lambda low, high: 1.0)  # no jitter
 
     class User:
         environment = SimpleNamespace(loadkit=Kit(pacing=Pacing(2.0)))
@@ -197,7 +197,7 @@ def test_paced_waits_keep_the_rhythm(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_paced_periods_jitter_around_the_pacing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Users must not stay in lockstep: each period varies, and the rate stays the pacing."""
     clock = [0.0]
-    monkeypatch.setattr("loadkit.pacing.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("loadkit.runtime.pacing.time.monotonic", lambda: clock[0])
 
     class User:
         environment = SimpleNamespace(loadkit=Kit(pacing=Pacing(2.0)))
@@ -259,6 +259,6 @@ def test_loadwatchs_scenario_without_its_admin_password_says_which_variable() ->
 def test_errors_are_labelled_from_a_bounded_set(error: object, label: str) -> None:
     """Locust's error text carries URLs, user names and bodies: the exporter's label keeps
     only the status and its reason, or the exception class."""
-    from loadkit.exporter import error_label
+    from loadkit.runtime.exporter import error_label
 
     assert error_label(error) == label

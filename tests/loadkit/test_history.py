@@ -7,15 +7,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from loadkit import calibration, changepoints, cli, estimates
-from loadkit.compare import INCONCLUSIVE, NO_CHANGE, compare_runs
-from loadkit.results import Batch, ResultsStore
+from loadkit import cli
+from loadkit.compare import compare_runs, estimates_of
+from loadkit.core.records import Batch
+from loadkit.stats import calibration, changepoints
+from loadkit.stats.comparison import INCONCLUSIVE, NO_CHANGE
+from loadkit.store import SQLiteStore
 
 SETTINGS = {"users": 5, "host": "http://h", "locustfile_hash": "abc", "pacing": 1.0}
 STEP = {"r7", "r8", "r9", "r10"}  # /a is 25 % slower from run r7 on
 
 
-def seed_run(store: ResultsStore, label: str, timings: dict[str, np.ndarray]) -> None:
+def seed_run(store: SQLiteStore, label: str, timings: dict[str, np.ndarray]) -> None:
     """A closed run of ``timings`` per GET endpoint, as the recorder stores one."""
     run = store.start_run(label, SETTINGS)
     store.mark_spawned(run, 0.0)
@@ -34,7 +37,7 @@ def simulated(rng: np.random.Generator, factor: float = 1.0, n: int = 2_000) -> 
 def store_path(tmp_path: Path) -> Path:
     """Ten runs: /a steps up by 25 % at r7, /b stays flat."""
     path = tmp_path / "results.sqlite"
-    store = ResultsStore(path)
+    store = SQLiteStore(path)
     rng = np.random.default_rng(5)
     for i in range(1, 11):
         label = f"r{i}"
@@ -112,7 +115,7 @@ def test_bad_history_requests_are_one_line_and_exit_2(
 def test_a_single_slow_run_is_an_outlier_and_a_new_slower_level_fails_the_gate(
     store_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    store = ResultsStore(store_path)
+    store = SQLiteStore(store_path)
     rng = np.random.default_rng(9)
     seed_run(store, "r11", {"/a": simulated(rng, 1.25 * 1.6), "/b": simulated(rng, n=800)})
     seed_run(store, "r12", {"/a": simulated(rng, 1.25), "/b": simulated(rng, n=800)})
@@ -134,7 +137,7 @@ def test_a_single_slow_run_is_an_outlier_and_a_new_slower_level_fails_the_gate(
 
 
 def test_baseline_history_is_the_level_since_the_last_change_point(store_path: Path) -> None:
-    store = ResultsStore(store_path)
+    store = SQLiteStore(store_path)
     comparison = compare_runs(store, "r10", "history")
     by_name = {e.name: e for e in comparison.endpoints}
     assert by_name["/a"].baseline_runs["p50"] == ["r7", "r8", "r9"]
@@ -166,11 +169,11 @@ def test_baseline_history_is_the_level_since_the_last_change_point(store_path: P
 
 
 def test_estimates_are_kept_and_read_back_the_same(store_path: Path) -> None:
-    store = ResultsStore(store_path)
+    store = SQLiteStore(store_path)
     run = store.run("r3")
     assert run is not None
-    first = estimates.of_run(store, run)
-    again = estimates.of_run(store, run)
+    first = estimates_of(store, run)
+    again = estimates_of(store, run)
     assert first == again and first[("GET", "/a")].count == 2_000
     store.close()
 

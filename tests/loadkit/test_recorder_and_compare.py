@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from loadkit.comparability import comparability_warnings
-from loadkit.compare import REGRESSION, compare_runs
-from loadkit.notify import notify
-from loadkit.results import Batch, ResultsStore, RunInfo
+from loadkit.compare import compare_runs
+from loadkit.core.records import Batch, RunInfo
+from loadkit.report.notify import notify
+from loadkit.stats.comparability import comparability_warnings
+from loadkit.stats.comparison import REGRESSION
+from loadkit.store import SQLiteStore
 
 from tests.live import (
     chromium_screenshot,
@@ -29,7 +31,7 @@ SLOWED = ("POST", "/runs/[id]/samples")
 
 
 def test_store_marks_ramp_up_and_finds_the_previous_comparable_run(tmp_path: Path) -> None:
-    store = ResultsStore(tmp_path / "r.sqlite")
+    store = SQLiteStore(tmp_path / "r.sqlite")
     settings = {"users": 5, "host": "h", "locustfile_hash": "abc", "pacing": 1.0}
     first = store.start_run("a", settings)
     store.start_run("other-host", {**settings, "host": "elsewhere"})
@@ -56,7 +58,7 @@ def test_store_marks_ramp_up_and_finds_the_previous_comparable_run(tmp_path: Pat
 
 
 def test_timings_come_back_in_time_order_across_workers(tmp_path: Path) -> None:
-    store = ResultsStore(tmp_path / "r.sqlite")
+    store = SQLiteStore(tmp_path / "r.sqlite")
     run = store.start_run("a", {})
     late = Batch("w1", [("GET", "/x")], [0, 0], [20.0, 21.0], [3.0, 4.0], [True, True])
     early = Batch("w2", [("GET", "/x")], [0, 0], [10.0, 11.0], [1.0, 2.0], [True, True])
@@ -76,7 +78,7 @@ def test_a_store_from_before_the_new_columns_still_opens(tmp_path: Path) -> None
     )
     old.commit()
     old.close()
-    store = ResultsStore(path)
+    store = SQLiteStore(path)
     run = store.run("old")
     assert run is not None and run.users == 5 and run.pacing is None and run.peak_cpu is None
 
@@ -225,7 +227,7 @@ def test_two_real_runs_and_the_regression_gate(tmp_path: Path, webhook: str, mai
     assert "POST /runs/[id]/samples" in gate_line
 
     # Everything Locust counted is in the store, for both runs.
-    store = ResultsStore(db)
+    store = SQLiteStore(db)
     for label in ("base", "slow"):
         info = store.run(label)
         assert info is not None and info.spawned_at is not None and info.stopped_at is not None
@@ -300,9 +302,9 @@ def test_two_real_runs_and_the_regression_gate(tmp_path: Path, webhook: str, mai
 def test_each_test_of_one_process_starts_a_fresh_run(tmp_path: Path) -> None:
     """A web UI runs test after test in one master: spawn time, CPU peak and counts must
     not carry over from the test before."""
-    from loadkit.recorder import Recorder
+    from loadkit.runtime.recorder import Recorder
 
-    recorder = Recorder(ResultsStore(tmp_path / "r.sqlite"))
+    recorder = Recorder(SQLiteStore(tmp_path / "r.sqlite"))
     recorder.start("ui", {"users": 2})
     recorder.spawned()
     recorder.cpu(70.0)

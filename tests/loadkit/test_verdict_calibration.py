@@ -6,9 +6,11 @@ import itertools
 
 import numpy as np
 import pytest
-from loadkit import calibration, calibration_history, options
-from loadkit.calibration import Model, run_cell, simulate
-from loadkit.compare import (
+from loadkit.core import options
+from loadkit.core.defaults import MIN_CHANGE
+from loadkit.stats import calibration, calibration_history
+from loadkit.stats.calibration import Model, run_cell, simulate
+from loadkit.stats.comparison import (
     IMPROVEMENT,
     INCONCLUSIVE,
     NO_CHANGE,
@@ -17,7 +19,6 @@ from loadkit.compare import (
     compare_endpoints,
     compare_samples,
 )
-from loadkit.defaults import MIN_CHANGE
 
 SEED = 11
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from loadkit.results import Batch, ResultsStore
+from loadkit.core.records import Batch
+from loadkit.store import SQLiteStore
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.live import (
@@ -142,7 +143,7 @@ def test_baseline_and_pacing_from_the_web_ui(
             assert bad.status_code == 400 and "seconds" in bad.json()["detail"], body
         assert cluster.master.poll() is None  # still serving: nothing waited for a quit
 
-    store = ResultsStore(tmp_path / "results.sqlite")
+    store = SQLiteStore(tmp_path / "results.sqlite")
     base, second = store.run("base"), store.run("second")
     assert base is not None and second is not None
     # Two runs, each closed at its STOP, each with its own spawn time.
@@ -163,7 +164,7 @@ def test_baseline_and_pacing_from_the_web_ui(
 def seed_faster_copies(db: Path, label: str, factors: list[float]) -> None:
     """Runs comparable with ``label`` whose timings are its own times ``factor``: earlier
     history at a faster level, as if the service had been quicker before."""
-    store = ResultsStore(db)
+    store = SQLiteStore(db)
     run = store.run(label)
     assert run is not None
     settings = {
@@ -281,7 +282,7 @@ def test_reset_mid_test_closes_the_run_and_opens_the_next(
         time.sleep(4)
         assert httpx.post(f"{cluster.web_url}/stats/reset").status_code == 200
         assert cluster.master.wait(60) == 0, cluster.log("master")
-    store = ResultsStore(tmp_path / "results.sqlite")
+    store = SQLiteStore(tmp_path / "results.sqlite")
     first, second = store.runs()
     assert (first.label, second.label) == ("r", "r-2")
     assert first.stopped_at is not None and second.stopped_at is not None

@@ -1,0 +1,87 @@
+"""The results store's interface: what the recorder writes, what the listings read, and the
+short list of reads and the one write a comparison needs (``loadkit.store.gather`` reads a
+comparison's inputs with it in one step; ``loadkit.compare`` writes its result in one).
+Every store fills it: SQLite (``loadkit.store.sqlite``) is the embedded default."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from loadkit.core.records import Batch, Endpoint, RunInfo, StoredComparison, VerdictRecord
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from loadkit.stats.estimates import RunEstimates
+
+
+class ResultsStore(Protocol):
+    @property
+    def where(self) -> str:
+        """Where the store is, as messages name it."""
+        ...
+
+    def reopen(self) -> ResultsStore:
+        """Another handle on the same store, for another thread."""
+        ...
+
+    def close(self) -> None: ...
+
+    # Recording: one run per test, written by one writer.
+    def free_label(self, label: str) -> str:
+        """``label``, or ``label-2``, ``label-3``… when taken."""
+        ...
+
+    def start_run(self, label: str, settings: dict[str, Any]) -> int: ...
+
+    def mark_spawned(self, run_id: int, spawned_at: float) -> None: ...
+
+    def add_timings(self, run_id: int, batch: Batch, spawned_at: float | None) -> int: ...
+
+    def finish_run(
+        self,
+        run_id: int,
+        stopped_at: float,
+        peak_cpu: float | None,
+        pacing_changes: Sequence[tuple[float, float]] = (),
+    ) -> None: ...
+
+    # Listings.
+    def run(self, label: str) -> RunInfo | None: ...
+
+    def runs(self) -> list[RunInfo]:
+        """Every stored run, oldest first."""
+        ...
+
+    def count(self, run_id: int) -> int: ...
+
+    def verdicts(self) -> dict[int, str]:
+        """Each compared run's one-line verdict, by run id."""
+        ...
+
+    def comparison(self, run_id: int) -> StoredComparison | None: ...
+
+    # A comparison's inputs.
+    def comparable_runs(self, current: RunInfo, limit: int = -1) -> list[RunInfo]:
+        """The closed runs before ``current`` with its locustfile, users, host and pacing,
+        newest first (at most ``limit``; -1: all)."""
+        ...
+
+    def kept_estimates(self, run_id: int) -> dict[Endpoint, RunEstimates] | None: ...
+
+    def endpoints(self, run_id: int) -> list[Endpoint]:
+        """The endpoints with successful timings in the measured window."""
+        ...
+
+    def response_times(self, run_id: int, endpoint: Sequence[str]) -> np.ndarray:
+        """Successful requests' times, ramp-up excluded, in the order the requests
+        started."""
+        ...
+
+    # A comparison's result, in one write.
+    def save(
+        self,
+        estimates: Sequence[tuple[RunInfo, dict[Endpoint, RunEstimates]]],
+        verdict: VerdictRecord | None = None,
+    ) -> None: ...

@@ -1,0 +1,120 @@
+"""A comparison's inputs, read from a store in one step: the runs, their kept estimates
+(or, where none are kept, estimates computed from their timings, handed on for the store
+to keep with the result), and the timings the verdict looks at."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loadkit.core.defaults import HISTORY, PREVIOUS
+from loadkit.core.records import Endpoint, RunInfo
+from loadkit.stats import estimates
+from loadkit.stats.estimates import RunEstimates
+from loadkit.stats.pair import ComparisonInputs
+from loadkit.store.base import ResultsStore
+
+DEFAULT_RUNS = 50  # the newest comparable runs a history reads, unless told otherwise
+
+Estimated = list[tuple[RunInfo, dict[Endpoint, RunEstimates]]]
+
+
+@dataclass(frozen=True)
+class HistoryInputs:
+    """What the history of a run reads: its comparable runs and their estimates."""
+
+    current: RunInfo
+    runs: list[RunInfo]  # oldest first, the current run last
+    per_run: list[dict[Endpoint, RunEstimates]]  # in the order of ``runs``
+    estimated: Estimated  # computed while reading (none were kept), for the store to keep
+
+
+def _run(store: ResultsStore, label: str) -> RunInfo:
+    run = store.run(label)
+    if run is None:
+        raise LookupError(f"no run labelled {label!r} in {store.where}")
+    return run
+
+
+def group(
+    store: ResultsStore, current: RunInfo, since: str | None = None, last: int | None = None
+) -> list[RunInfo]:
+    """``current`` and the comparable runs before it, oldest first: from the run labelled
+    ``since`` on (it must be one of them), the newest ``last`` of them."""
+    runs = [current, *store.comparable_runs(current, limit=max(last or DEFAULT_RUNS, 1) - 1)]
+    if since is not None:
+        labels = [run.label for run in runs]
+        if since not in labels:
+            raise LookupError(
+                f"run {since!r} is not among the comparable runs of {current.label!r}"
+            )
+        runs = runs[: labels.index(since) + 1]
+    return list(reversed(runs))
+
+
+def run_estimates(
+    store: ResultsStore, runs: list[RunInfo]
+) -> tuple[list[dict[Endpoint, RunEstimates]], Estimated]:
+    """Each run's estimates per endpoint, kept or computed from its timings; and those
+    that were computed."""
+    found, computed = [], []
+    for run in runs:
+        kept = store.kept_estimates(run.id)
+        if kept is None:
+            kept = {
+                endpoint: estimates.of_times(store.response_times(run.id, endpoint))
+                for endpoint in store.endpoints(run.id)
+            }
+            computed.append((run, kept))
+        found.append(kept)
+    return found, computed
+
+
+def comparison_inputs(
+    store: ResultsStore, current_label: str, baseline_label: str
+) -> ComparisonInputs:
+    """``baseline_label`` may be "previous" (the last earlier run comparable to this one)
+    or "history" (the comparable runs since the last change point, up to 10, per
+    endpoint)."""
+    current = _run(store, current_label)
+    runs = group(store, current)
+    earlier, estimated = run_estimates(store, runs[:-1])
+    if baseline_label in (PREVIOUS, HISTORY):
+        baseline = runs[-2] if len(runs) > 1 else None
+    else:
+        baseline = _run(store, baseline_label)
+    endpoints: list[Endpoint] = []
+    if baseline is not None:
+        endpoints = sorted(
+            set(store.endpoints(current.id)) | set(store.endpoints(baseline.id)),
+            key=lambda e: (e[1], e[0]),
+        )
+    return ComparisonInputs(
+        current,
+        baseline,
+        baseline_label == HISTORY,
+        runs,
+        {run.label: found for run, found in zip(runs[:-1], earlier, strict=True)},
+        endpoints,
+        [
+            (store.response_times(current.id, e), store.response_times(baseline.id, e))
+            for e in endpoints
+            if baseline is not None
+        ],
+        estimated,
+    )
+
+
+def history_inputs(
+    store: ResultsStore, current_label: str | None, since: str | None, last: int | None
+) -> HistoryInputs:
+    """The history of the run labelled ``current_label`` (None: the newest run)."""
+    if current_label is None:
+        stored = store.runs()
+        if not stored:
+            raise LookupError(f"no run in {store.where}")
+        current = stored[-1]
+    else:
+        current = _run(store, current_label)
+    runs = group(store, current, since, last)
+    per_run, estimated = run_estimates(store, runs)
+    return HistoryInputs(current, runs, per_run, estimated)

@@ -1,0 +1,82 @@
+"""Bodies of users, logins and API tokens."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+)
+
+from rest_service.domain.schemas.common import Strict
+from rest_service.storage.models import TokenScope
+
+Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
+
+
+def _bcrypt_sized(password: str) -> str:
+    if len(password.encode()) > 72:
+        raise ValueError("password must be at most 72 bytes in UTF-8 (a bcrypt limit)")
+    return password
+
+
+class LoginIn(Strict):
+    username: Annotated[str, Field(max_length=256)]
+    password: Annotated[str, Field(max_length=1024)]
+
+
+class UserOut(BaseModel):
+    username: str
+    is_admin: bool
+
+
+def _whole(value: object) -> object:
+    """JSON has one number type: 30.0 is the integer 30, as JSON Schema reads it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+class TokenIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=100, description="what uses it")]
+    scope: TokenScope = Field(
+        default="read",
+        description="read: GET only (Grafana); write: also the owner's runs, samples and "
+        "events (cpu-monitor)",
+    )
+    expires_in_days: Annotated[
+        Annotated[int, Field(strict=True, ge=1, le=3650)] | None,
+        BeforeValidator(_whole),
+        Field(description="None (the default): until revoked"),
+    ] = None
+
+
+class TokenOut(BaseModel):
+    id: str = Field(description="the token's public id, for DELETE /auth/tokens/{id}")
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    scope: TokenScope
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(
+        description="send as `Authorization: Bearer <token>`; shown this once, never stored"
+    )
+
+
+class UserIn(Strict):
+    username: Username
+    password: Annotated[
+        str,
+        Field(
+            min_length=8,
+            max_length=72,
+            description="8 characters to 72 bytes in UTF-8 (bcrypt reads no further)",
+        ),
+        AfterValidator(_bcrypt_sized),
+    ]
+    is_admin: Annotated[bool, Field(strict=True)] = False
