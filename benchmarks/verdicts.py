@@ -11,6 +11,8 @@ known truth, a real A/A series against the service, and the time of a 2 x 1M com
    unchanged runs in its group, and by the oracle (the best test on the same two runs,
    knowing the generator, at a 1 % false-alarm rate); and series of 20 runs go through
    the history's change points (flat, a step, a drift, a single outlying run).
+   On a model of a shared machine (``loadkit.stats.calibration_duet``), duets and
+   sequential pairs of the same truth, each judged by loadkit and by its oracle.
 2. Real A/A: ``--real-runs`` short distributed Locust runs (a master and 2 workers) of the
    unchanged service, each against a freshly started service on the embedded database,
    every pair compared at the defaults (later run against earlier).
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from loadkit.compare import compare_runs
-from loadkit.stats import calibration, calibration_history
+from loadkit.stats import calibration, calibration_duet, calibration_history
 from loadkit.store import SQLiteStore
 
 from benchmarks.recorder_overhead import compare_time
@@ -128,6 +130,52 @@ def print_history_table(cells: list[dict[str, Any]]) -> None:
     print(f"  A/A row: false alarms; other rows: power. Wrong-direction verdicts: {wrong:g}")
 
 
+def duets(pairs: int, seed: int) -> list[dict[str, Any]]:
+    """Duets and sequential pairs from one model of a shared machine, each judged by
+    loadkit and by its oracle (1 % false alarms)."""
+    model, machine = calibration.Model(), calibration_duet.Machine()
+    cells = []
+    for n in SIZES[1:]:
+        null = 2_000 if n < 20_000 else 500
+        oracles = (
+            calibration_duet.duet_oracle(n, model, machine, null, seed),
+            calibration_duet.sequential_oracle(n, model, machine, null, seed),
+        )
+        for scenario in calibration.SCENARIOS:
+            count = pairs * (3 if scenario == "A/A" else 1) // (3 if n >= 20_000 else 1)
+            cell = calibration_duet.run_duet_cell(scenario, n, count, seed, oracles, model)
+            judged = {
+                "duet": cell.duet,
+                "duet_oracle": cell.duet_oracle,
+                "sequential": cell.sequential,
+                "sequential_oracle": cell.sequential_oracle,
+            }
+            cells.append(
+                {"scenario": scenario, "n": n, "pairs": cell.duet.pairs}
+                | {name: c.score for name, c in judged.items()}
+                | {"wrong_direction": {k: c.wrong_direction for k, c in judged.items()}}
+            )
+    return cells
+
+
+def print_duet_table(cells: list[dict[str, Any]]) -> None:
+    print(f"\nShared machine: duet / its oracle / sequential pair alone / its oracle ({load()})")
+    sizes = sorted({c["n"] for c in cells})
+    print(f"  {'scenario':<22} " + "".join(f"{n:>32,}" for n in sizes))
+    for scenario in calibration.SCENARIOS:
+        row = [c for c in cells if c["scenario"] == scenario]
+        print(
+            f"  {scenario:<22} "
+            + "".join(
+                "".join(f"{c[k]:>8.1%}" for k in ("duet", "duet_oracle", "sequential"))
+                + f"{c['sequential_oracle']:>8.1%}"
+                for c in row
+            )
+        )
+    wrong = sum(c["wrong_direction"]["duet"] * c["pairs"] for c in cells)
+    print(f"  A/A row: false alarms; other rows: power. Duet's wrong-direction verdicts: {wrong:g}")
+
+
 def series(model: calibration.Model, count: int, seed: int, n: int) -> list[dict[str, Any]]:
     found = []
     print(f"\nHistory over series of 20 runs of {n:,} timings, {count} series each ({load()})")
@@ -215,11 +263,14 @@ def main() -> None:
         history_cells = with_history(calibration.Model(), args.pairs, args.seed)
         print_history_table(history_cells)
         series_cells = series(calibration.Model(), args.series, args.seed, 2_000)
+        duet_cells = duets(args.pairs, args.seed)
+        print_duet_table(duet_cells)
         figures["simulated"] = {
             "default": default,
             "harsh": harsh,
             "with_history": history_cells,
             "series": series_cells,
+            "duets": duet_cells,
         }
         figures["simulated_seconds"] = round(time.perf_counter() - started, 1)
     if args.real_runs:

@@ -118,9 +118,14 @@ class Oracle:
     @classmethod
     def fit(cls, n: int, model: Model, pairs: int, seed: int) -> Oracle:
         rng = np.random.default_rng([seed, n, 99])
-        null = np.array(
-            [log_ratios(simulate(n, rng, model), simulate(n, rng, model)) for _ in range(pairs)]
+        return cls.of_null(
+            [(simulate(n, rng, model), simulate(n, rng, model)) for _ in range(pairs)]
         )
+
+    @classmethod
+    def of_null(cls, pairs: list[tuple[np.ndarray, np.ndarray]]) -> Oracle:
+        """From (current, baseline) pairs drawn without any change."""
+        null = np.array([log_ratios(current, baseline) for current, baseline in pairs])
         centre, scale = np.median(null, axis=0), null.std(axis=0)
         largest = np.abs((null - centre) / scale).max(axis=1)
         return cls(centre, scale, float(np.quantile(largest, 1 - ORACLE_RATE)))

@@ -70,6 +70,9 @@ What the verdict rests on, per endpoint and quantile (p50, p95, p99):
    tests reaches the smaller change with 80 % power (``reach``), a choice made on their
    spreads alone, never on the change, so that history never makes the verdict blind.
 
+8. A duet (``loadkit.stats.duet``) ran both sides at once: the variance of their ratio
+   comes from the time blocks in which both ran, always taken, at Holm's whole alpha.
+
 The calibration harness (``loadkit.stats.calibration``, ``python -m benchmarks.verdicts``)
 measures the false-alarm rate and the power of exactly this function on simulated runs of
 known truth.
@@ -204,6 +207,9 @@ class Noise:
     df: float
     threshold: float
     confirm: tuple[float, float, float] | None = None
+    # A duet's: the variance of the very pair (its sides ran side by side), always taken,
+    # at Holm's whole alpha (loadkit.stats.duet).
+    paired: bool = False
 
 
 def _upper(z: float, df: float) -> float:
@@ -263,11 +269,13 @@ def _hypothesis(
     weight = 1.0
     if min(current.count, baseline.count) < SMALL_COUNT:
         threshold = max(threshold, SMALL_COUNT_CHANGE)
-    if noise is not None and reach(
-        noise.threshold, noise.variance, noise.df, alpha * MEASURED_SHARE
-    ) < reach(threshold, variance, df, alpha):
+    if noise is not None and (
+        noise.paired
+        or reach(noise.threshold, noise.variance, noise.df, alpha * MEASURED_SHARE)
+        < reach(threshold, variance, df, alpha)
+    ):
         variance, df, threshold, confirm = noise.variance, noise.df, noise.threshold, noise.confirm
-        weight = MEASURED_SHARE
+        weight = 1.0 if noise.paired else MEASURED_SHARE
     se = math.sqrt(variance)
     up, down = math.log1p(threshold), math.log1p(-threshold)
     if se == 0:  # identical, tie-bound quantiles: the estimate is the truth

@@ -1,0 +1,147 @@
+"""The duet's verdict: the baseline and the candidate ran under load at the same time, on
+one machine, so whatever the machine did (its frequency, its neighbours, its caches) it did
+to both. Per endpoint and quantile, the change is the candidate/baseline ratio of the two
+sides' quantiles; its interval comes from the time blocks in which both sides ran
+together (paired batch means: in each block, the log ratio of the sides' quantiles, whose
+spread over the blocks gives the variance of their mean, with blocks - 1 degrees of
+freedom). A slow stretch of the machine lifts both sides within its block and cancels in
+that block's ratio; what is left is what the two services do differently.
+
+The thresholds, ``--min-change``, Holm across endpoints and quantiles, and the words of
+the verdict are the pair verdict's (``loadkit.stats.verdict.decide``, to which the paired
+variance is handed as a ``Noise`` that is always taken). The duet assumes that both sides
+suffer the machine alike; an A/A duet (the same code on both sides) is how a user checks
+that it holds on theirs. ``loadkit.stats.calibration_duet`` measures it on data of known
+truth.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from loadkit.core.defaults import ALPHA, MIN_CHANGE
+from loadkit.stats import estimates
+from loadkit.stats.comparison import EndpointComparison, compare_endpoints
+from loadkit.stats.level_noise import PairContext
+from loadkit.stats.verdict import (
+    FLOOR_MS,
+    MIN_BLOCKS,
+    MIN_TAIL,
+    QUANTILES,
+    SMALL_COUNT,
+    SMALL_COUNT_CHANGE,
+    Noise,
+    blocks_for,
+)
+
+MIN_IN_BLOCK = 2  # timings of each side in a block before the block counts
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side's successful timings of one endpoint, ramp-up out, in time order."""
+
+    ts: np.ndarray  # request start, seconds
+    ms: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.ms.size)
+
+
+def overlap(baseline: Side, candidate: Side) -> tuple[Side, Side]:
+    """Each side within the time both sides ran (nothing when one of them has none)."""
+    if not baseline.size or not candidate.size:
+        empty = Side(np.empty(0), np.empty(0))
+        return empty, empty
+    start = max(float(baseline.ts[0]), float(candidate.ts[0]))
+    stop = min(float(baseline.ts[-1]), float(candidate.ts[-1]))
+
+    def within(side: Side) -> Side:
+        keep = (side.ts >= start) & (side.ts <= stop)
+        return Side(side.ts[keep], side.ms[keep])
+
+    return within(baseline), within(candidate)
+
+
+def block_ratios(baseline: Side, candidate: Side) -> np.ndarray:
+    """Per time block in which both sides ran (rows), the log ratio of the sides' p50, p95
+    and p99 (columns). ``blocks_for`` the smaller side's count, over their common span."""
+    blocks = blocks_for(min(baseline.size, candidate.size))
+    if blocks < MIN_BLOCKS:
+        return np.empty((0, len(QUANTILES)))
+    start = float(min(baseline.ts[0], candidate.ts[0]))
+    span = float(max(baseline.ts[-1], candidate.ts[-1])) - start or 1.0
+    ps = [p for _, p in QUANTILES]
+
+    def per_block(side: Side) -> list[np.ndarray | None]:
+        index = np.minimum(((side.ts - start) / span * blocks).astype(int), blocks - 1)
+        order = np.argsort(index, kind="stable")
+        bounds = np.searchsorted(index[order], np.arange(blocks + 1))
+        values = np.maximum(side.ms[order], FLOOR_MS)
+        return [
+            np.log(np.quantile(values[a:b], ps)) if b - a >= MIN_IN_BLOCK else None
+            for a, b in itertools.pairwise(bounds)
+        ]
+
+    rows = [
+        c - b
+        for b, c in zip(per_block(baseline), per_block(candidate), strict=True)
+        if b is not None and c is not None
+    ]
+    return np.array(rows) if rows else np.empty((0, len(QUANTILES)))
+
+
+def paired_noise(baseline: Side, candidate: Side, min_change: dict[str, float]) -> dict[str, Noise]:
+    """Per quantile with enough timings on both sides (the pair verdict's own rule), the
+    variance of the log ratio from the blocks, its degrees of freedom and the threshold."""
+    ratios = block_ratios(baseline, candidate)
+    blocks = ratios.shape[0]
+    if blocks < max(MIN_BLOCKS // 2, 3):
+        return {}
+    count = min(baseline.size, candidate.size)
+    found = {}
+    for column, (name, p) in enumerate(QUANTILES):
+        if count * (1 - p) < MIN_TAIL:
+            continue
+        variance = float(ratios[:, column].var(ddof=1)) / blocks
+        threshold = min_change[name]
+        if count < SMALL_COUNT:
+            threshold = max(threshold, SMALL_COUNT_CHANGE)
+        found[name] = Noise(variance, blocks - 1.0, threshold, None, paired=True)
+    return found
+
+
+def compare_duet(
+    endpoints: list[tuple[str, str, Side, Side]],
+    alpha: float = ALPHA,
+    min_change: dict[str, float] | None = None,
+) -> list[EndpointComparison]:
+    """Each (method, name, baseline side, candidate side), judged as a duet; Holm runs over
+    all of them together. The candidate is the comparison's current run."""
+    thresholds = min_change or dict(MIN_CHANGE)
+    within = [(m, n, *overlap(b, c)) for m, n, b, c in endpoints]
+    contexts = [
+        PairContext(noise=paired_noise(b, c, thresholds), figures=_figures(b, c))
+        for *_, b, c in within
+    ]
+    found = [(estimates.of_times(c.ms), estimates.of_times(b.ms)) for *_, b, c in within]
+    timings = [(m, n, c.ms, b.ms) for m, n, b, c in within]
+    return compare_endpoints(timings, alpha, thresholds, contexts, found)
+
+
+def _figures(baseline: Side, candidate: Side) -> dict[str, dict[str, float]]:
+    """For the report: the time blocks the interval came from, per quantile."""
+    blocks = block_ratios(baseline, candidate).shape[0]
+    return {name: {"blocks": float(blocks)} for name, _ in QUANTILES} if blocks else {}
+
+
+def block_series(baseline: Side, candidate: Side) -> list[float]:
+    """The candidate/baseline ratio of p50, block by block (relative): the report's view
+    of whether the difference held throughout the run."""
+    ratios = block_ratios(*overlap(baseline, candidate))
+    return [math.expm1(float(r)) for r in ratios[:, 0]] if ratios.size else []
