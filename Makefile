@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: bench-compare help bootstrap system-deps compose-plugin run run-mongo mongo-server clean-data stack test lint typecheck pytest pytest-real bench format load screenshots
+.PHONY: bench-compare help bootstrap system-deps compose-plugin run run-mongo mongo-server clean-data stack test lint typecheck pytest pytest-real bench format load load-duet screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -79,6 +79,10 @@ pytest-real: bootstrap mongo-server ## the functional tests again, the service o
 
 load: bootstrap ## a 90 s headless distributed load test (master + 2 workers); results in results/
 	$(UV) run python locust/run_load.py $(LOAD_ARGS)
+
+load-duet: bootstrap ## make load as a duet: BASE=<commit> (HEAD: A/A) beside the working tree; results/duet.*
+	@[ -n "$(BASE)" ] || { echo "usage: make load-duet BASE=<commit> (HEAD for an A/A duet)" >&2; exit 2; }
+	$(UV) run python locust/run_duet.py --base $(BASE) $(LOAD_ARGS)
 
 screenshots: bootstrap system-deps ## the README's pictures from real runs (docs/img/), and the dashboards
 	$(UV) run python -m docs.screenshots

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from gevent.pool import Pool
-from loadkit import host_allowed, secret
+from loadkit import host_allowed, secret, target_hosts
 from user_pool import Credential, PoolError, pool_source
 
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
@@ -101,12 +101,12 @@ def on_test_start(environment: Environment, **_kwargs: Any) -> None:
         return
     if options.user_pool == 0 or options.analyst_samples == 0:
         return
-    host = (environment.host or "").rstrip("/")
-    if not host_allowed(environment, environment.host):
+    hosts = target_hosts(environment)  # a duet's: the same data on both sides
+    if not all(host_allowed(environment, host) for host in hosts):
         return
     creds = list(pool_source(options.user_pool, secret(environment, "loadtest_password")))
     started = time.monotonic()
-    made = ensure_analyst_data(host, creds, options.analyst_samples)
+    made = sum(ensure_analyst_data(host, creds, options.analyst_samples) for host in hosts)
     log.info(
         "loadwatch: analyst data ready (%d of %d users needed a %d-sample run) in %.1f s",
         made,

@@ -2,8 +2,8 @@
 
 Starts the service on the embedded database when nothing answers at --host, then a
 Locust master and --workers workers on 127.0.0.1, waits for the master, stops the rest.
-Writes results/load_*.csv and results/load.html. Exits with the master's code, so a
-broken threshold fails the command.
+Writes results/load_*.csv and results/load.html (``--name`` for another name). Exits with
+the master's code, so a broken threshold fails the command.
 """
 
 import argparse
@@ -55,6 +55,7 @@ def main() -> int:
     parser.add_argument("--pacing", type=float, default=0.25)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--results", type=Path, default=ROOT / "results")
+    parser.add_argument("--name", default="load", help="of the results: NAME.html, NAME_*.csv")
     args, extra = parser.parse_known_args()  # the rest goes to the master (thresholds, …)
 
     args.results.mkdir(parents=True, exist_ok=True)
@@ -95,9 +96,9 @@ def main() -> int:
             "--user-pool",
             str(args.users),
             "--csv",
-            str(args.results / "load"),
+            str(args.results / args.name),
             "--html",
-            str(args.results / "load.html"),
+            str(args.results / f"{args.name}.html"),
             *extra,
         ],
         cwd=ROOT,
@@ -115,7 +116,9 @@ def main() -> int:
     finally:
         for process in reversed(processes):
             stop(process)
-    print(f"run_load: results in {args.results}/load.html and {args.results}/load_*.csv")
+    print(
+        f"run_load: results in {args.results}/{args.name}.html and {args.results}/{args.name}_*.csv"
+    )
     return code
 
 

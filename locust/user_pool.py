@@ -25,6 +25,7 @@ from loadkit import (
     UniqueSequentialSampler,
     host_allowed,
     secret,
+    target_hosts,
 )
 
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
@@ -159,13 +160,15 @@ def on_test_start(environment: Environment, **_kwargs: Any) -> None:
     if options.user_pool == 0:
         log.info("loadwatch: --user-pool 0: no load-test users are created or handed out")
         return
-    if not host_allowed(environment, environment.host):
-        raise PoolError(f"the pool's credentials go to the start's --host, not {environment.host}")
-    host = (environment.host or "").rstrip("/")
+    hosts = target_hosts(environment)  # a duet's users log in on both sides
+    refused = [host for host in hosts if not host_allowed(environment, host)]
+    if refused:
+        raise PoolError(f"the pool's credentials go to the start's hosts, not {refused[0]}")
     creds = list(pool_source(options.user_pool, secret(environment, "loadtest_password")))
     admin = Credential(options.admin_username, secret(environment, "admin_password"))
     started = time.monotonic()
-    ensure_pool(host, admin, creds)
+    for host in hosts:
+        ensure_pool(host, admin, creds)
     seconds = time.monotonic() - started
     log.info("loadwatch: %d load-test users ready in %.1f s", len(creds), seconds)
     if isinstance(runner, LocalRunner):

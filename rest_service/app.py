@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.summaries = MonitoredTTLCache("run_summaries", maxsize=1_000, ttl=3600)
     if settings.inject_latency_ms:
         log.warning(
-            "INJECT_LATENCY_MS=%d: answers of %s are delayed on purpose (test-only setting)",
+            "INJECT_LATENCY_MS=%g: answers of %s are delayed on purpose (test-only setting)",
             settings.inject_latency_ms,
             settings.inject_latency_route or "every route",
         )

@@ -79,8 +79,9 @@ class Settings(BaseSettings):
     run_silence_timeout_seconds: float = Field(default=900.0, ge=1)
 
     # Test-only: delay every answer of this route template (all routes when empty) by this
-    # many ms, to prove that a load test's regression gate notices. Never in production.
-    inject_latency_ms: int = Field(default=0, ge=0, le=60_000)
+    # many ms (fractions too), to prove that a load test's regression gate notices. Never in
+    # production.
+    inject_latency_ms: float = Field(default=0.0, ge=0, le=60_000, allow_inf_nan=False)
     inject_latency_route: str = ""
 
     @model_validator(mode="after")

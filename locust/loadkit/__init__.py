@@ -12,6 +12,8 @@ What a locustfile uses is named here, never a layer's module:
   request as set-up (recorded, not measured);
 - ``loadkit.declare_secret`` marks options that hold secrets, ``loadkit.secret`` reads one
   and ``loadkit.host_allowed`` says whether a host may receive the host's credentials;
+- ``loadkit.target_hosts`` lists the hosts a test loads (a duet's candidate too), for what a
+  locustfile prepares before it;
 - the samplers hand test data to users (``SequentialSampler``, ``UniqueSequentialSampler``,
   ``RandomSampler``, over a list, ``Generated`` values or ``csv_rows``).
 
@@ -23,6 +25,7 @@ option checks), ``stats`` (pure statistics), ``store`` (the results store and al
 
 import sys
 
+from loadkit.runtime.duet import target_hosts
 from loadkit.runtime.pacing import paced
 from loadkit.runtime.samplers import (
     Generated,
@@ -48,6 +51,7 @@ __all__ = [
     "host_allowed",
     "paced",
     "secret",
+    "target_hosts",
 ]
 
 if "locust" in sys.modules:  # imported from a locustfile

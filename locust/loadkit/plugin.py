@@ -12,6 +12,7 @@ from locust.env import Environment
 
 from loadkit.core import defaults, options
 from loadkit.runtime import (
+    duet,
     exporter,
     gate,
     pacing,
@@ -103,6 +104,12 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
         help="SQLite file where every request's time is recorded, per run ('': off)",
     )
     add("--run-label", default="", help="this run's label (default: the time)")
+    add(
+        "--candidate-host",
+        default="",
+        help="a duet: half the users load this host beside --host, at the same time, and "
+        "each test's verdict is the candidate against the baseline, paired in time",
+    )
     hidden(
         "--baseline",
         default="",
@@ -161,6 +168,7 @@ def _pacing_on_test_start(environment: Environment, **_kwargs: Any) -> None:
 
 # First: the secrets leave the parsed options before anything reads or sends them.
 events.init.add_listener(secret_options.on_init)
+events.init.add_listener(duet.on_init)
 events.init.add_listener(_pacing_on_init)
 events.init.add_listener(exporter.on_init)
 events.init.add_listener(recording.on_init)

@@ -3,6 +3,7 @@ against a small counter site (examples/counter), and the verdict and the gate on
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -211,3 +212,67 @@ def test_history_measures_the_noise_and_the_gate_fails_on_a_new_slower_level(
     assert (entry["method"], entry["name"]) == ("GET", "/")
     assert {p["run"] for p in entry["change_points"]} == {"slower"}
     assert all(p["change"] > 0.3 and p["low"] > 0 for p in entry["change_points"])
+
+
+def test_a_duet_of_the_strangers_site_finds_the_slower_copy_and_not_an_equal_one(
+    loadkit_venv: Path, tmp_path: Path
+) -> None:
+    """Two copies of the site under one test, the users split between them: a copy 30 %
+    slower at its work is a regression of the candidate side, and two equal copies raise
+    no alarm, both judged side by side in time."""
+    db = tmp_path / "results.sqlite"
+    verdicts = {}
+    for label, candidate_ms in (("equal", 20), ("slower", 26)):
+        with (
+            counter_site(free_port(), work_ms=20) as baseline,
+            counter_site(free_port(), work_ms=candidate_ms) as candidate,
+        ):
+            json_path = tmp_path / f"{label}.json"
+            run = headless(
+                loadkit_venv,
+                baseline,
+                db,
+                label,
+                *("--candidate-host", candidate, "--compare-json", str(json_path)),
+                "--fail-on-regression",
+            )
+        assert run.returncode == (1 if label == "slower" else 0), run.stderr[-2000:]
+        assert re.search(r"GET +/ \(candidate\) ", run.stderr)  # Locust's own statistics
+        found = json.loads(json_path.read_text())
+        assert found["duet"] is True
+        ((name, endpoint),) = [(e["name"], e) for e in found["endpoints"]]
+        assert name == "/" and endpoint["current_count"] > 300 < endpoint["baseline_count"]
+        verdicts[label] = endpoint["verdict"]
+    assert verdicts == {"equal": "no significant change", "slower": "regression"}
+    listed = subprocess.run(
+        [str(loadkit_venv / "bin" / "loadwatch-compare"), "--db", str(db), "--list"],
+        capture_output=True,
+        text=True,
+    )
+    assert "REGRESSION: GET / p50" in listed.stdout and "duet 'slower'" in listed.stdout
+
+
+def test_a_candidate_that_cannot_be_one_is_one_line_and_exit_2(
+    loadkit_venv: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "results.sqlite"
+    with counter_site(free_port(), work_ms=1) as site:
+        https = site.replace("http://", "https://")
+        for candidate, words in (
+            (site + "/", "is --host itself"),
+            (f"http://127.0.0.1:{free_port()}", "does not answer"),
+            (https, "differ in scheme"),
+            ("ftp://example", "must be an http(s) URL"),
+        ):
+            result = headless(loadkit_venv, site, db, "bad", "--candidate-host", candidate)
+            assert result.returncode == 2, result.stderr[-2000:]
+            assert "Traceback" not in result.stderr and words in result.stderr
+    assert (
+        not db.exists()
+        or "bad"
+        not in subprocess.run(
+            [str(loadkit_venv / "bin" / "loadwatch-compare"), "--db", str(db), "--list"],
+            capture_output=True,
+            text=True,
+        ).stdout
+    )

@@ -219,3 +219,40 @@ def test_a_placeholder_of_env_example_stops_the_master(
     assert result.returncode != 0
     assert f"{option} is still the placeholder of .env.example" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_candidate_host_from_the_form_follows_the_hosts_rules(
+    live_service: Service, tmp_path: Path, listener: tuple[str, list[str]]
+) -> None:
+    """A duet's candidate host posted from the UI: refused while the test holds credentials
+    for the hosts it was started with, and refused when it cannot be a candidate."""
+    attacker, seen = listener
+    args = [*ARGS, "--web-login"]
+    with running_locust(
+        live_service.url, tmp_path, args, workers=0, autostart=False, env=SECRETS
+    ) as cluster:
+        client = logged_in(cluster.web_url)
+        start = {"user_count": "1", "spawn_rate": "1", "host": live_service.url}
+        for candidate, words in [
+            (attacker, "restart it with --candidate-host"),
+            (live_service.url, "is --host itself"),
+        ]:
+            answer = client.post("/swarm", data={**start, "candidate_host": candidate})
+            assert answer.status_code == 400, candidate
+            assert words in answer.json()["message"]
+    assert seen == [], seen
+    open_args = ["-u", "1", "-r", "1", "--user-pool", "0", "--analyst-samples", "0"]
+    open_args += ["--admin-password=", "--loadtest-password="]  # no credentials held
+    with running_locust(
+        live_service.url, tmp_path / "open", open_args, workers=0, autostart=False
+    ) as cluster:
+        client = httpx.Client(base_url=cluster.web_url)
+        start = {"user_count": "1", "spawn_rate": "1", "host": live_service.url}
+        for candidate, words in [
+            (live_service.url + "/", "is --host itself"),
+            (live_service.url.replace("http://", "https://"), "differ in scheme"),
+            ("http://127.0.0.1:9", "does not answer"),
+        ]:
+            answer = client.post("/swarm", data={**start, "candidate_host": candidate})
+            assert answer.status_code == 400, candidate
+            assert words in answer.json()["message"]

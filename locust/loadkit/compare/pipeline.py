@@ -8,7 +8,7 @@ from __future__ import annotations
 from loadkit.core.defaults import ALPHA
 from loadkit.core.records import Endpoint, RunInfo
 from loadkit.report import comparison as report
-from loadkit.stats import history, pair
+from loadkit.stats import duet, history, pair
 from loadkit.stats.comparison import Comparison
 from loadkit.stats.estimates import RunEstimates
 from loadkit.stats.history import History
@@ -36,6 +36,20 @@ def compare_runs(
         current = comparison.current
         kept.append((current, comparison.history.estimates[current.label]))
     store.save(kept, report.verdict_record(comparison) if keep_verdict else None)
+    return comparison
+
+
+def compare_duet_run(
+    store: ResultsStore,
+    label: str,
+    alpha: float = ALPHA,
+    min_change: dict[str, float] | None = None,
+    keep_verdict: bool = False,
+) -> Comparison:
+    """A duet run's candidate side against its baseline side, paired in time."""
+    comparison = duet.judge(gather.duet_inputs(store, label), alpha, min_change)
+    if keep_verdict:
+        store.save([], report.verdict_record(comparison))
     return comparison
 
 

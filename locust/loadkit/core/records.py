@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Endpoint = tuple[str, str]  # (request_type, name)
+BASELINE, CANDIDATE = 0, 1  # the sides of a duet (a run without one is all the baseline's)
 
 
 @dataclass
@@ -25,6 +26,8 @@ class Batch:
     # Positions of the timings that a user made while setting up (logging in, …): they
     # are stored but lie outside the measured window. Few, so sent as positions.
     setup: list[int] = field(default_factory=list)
+    # Per endpoint, its side in a duet (BASELINE or CANDIDATE); empty: all the baseline's.
+    sides: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -38,6 +41,7 @@ class Batch:
             "ms": self.ms,
             "ok": self.ok,
             "setup": self.setup,
+            "sides": self.sides,
         }
 
     @classmethod
@@ -50,6 +54,7 @@ class Batch:
             ms=list(data["ms"]),
             ok=list(data["ok"]),
             setup=[int(i) for i in data.get("setup", ())],
+            sides=[int(side) for side in data.get("sides", ())],
         )
 
 
@@ -69,6 +74,11 @@ class RunInfo:
     req_per_s: float | None = None
     peak_cpu: float | None = None
     pacing_changes: int = 0  # changes of pacing during the run
+    candidate_host: str | None = None  # a duet's: the host of its candidate side
+
+    @property
+    def duet(self) -> bool:
+        return bool(self.candidate_host)
 
     @property
     def started_text(self) -> str:

@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 
 from loadkit.core.records import RunInfo, VerdictRecord
-from loadkit.report import ecdf_plot
+from loadkit.report import duet_plot, ecdf_plot
 from loadkit.report import history as history_report
 from loadkit.stats.comparison import IMPROVEMENT, REGRESSION, Comparison, EndpointComparison
 from loadkit.stats.verdict import MEASURED_SHARE, QuantileChange
@@ -31,11 +31,20 @@ def _interval(q: QuantileChange) -> str:
     return f"{q.change:+.1%} [{q.low:+.1%}, {q.high:+.1%}]"
 
 
+def _duet_heading(comparison: Comparison) -> str:
+    run = comparison.current
+    return (
+        f"duet {run.label!r}: candidate {run.candidate_host} against baseline {run.host}, "
+        "side by side"
+    )
+
+
 def text_table(comparison: Comparison) -> str:
     single = comparison.baseline is not None and len(comparison.baseline_runs) <= 1
     against = f"baseline {comparison.baseline_text}" if single else comparison.baseline_text
+    heading = f"run {comparison.current.label!r} against {against}"
     lines = [
-        f"loadwatch: run {comparison.current.label!r} against {against}",
+        f"loadwatch: {_duet_heading(comparison) if comparison.duet else heading}",
         f"  verdict: {comparison.summary()}",
     ]
     lines += [f"  warning: {w}" for w in comparison.warnings]
@@ -180,6 +189,8 @@ def html_section(comparison: Comparison) -> str:
             else escape(comparison.baseline_text)
         )
     )
+    if comparison.duet:
+        heading = f"Duet: {escape(_duet_heading(comparison).split(': ', 1)[1])}"
     verdict_line = f'<p class="verdict"><b>Verdict:</b> {escape(comparison.summary())}</p>'
     warnings = "".join(f'<p class="warning">⚠ {escape(w)}</p>' for w in comparison.warnings)
     warnings += "".join(
@@ -201,6 +212,7 @@ def html_section(comparison: Comparison) -> str:
         "KS p",
         "Verdict",
     ]
+    p50 = comparison.min_change.get("p50", 0.0)
     table = ""
     if comparison.endpoints:
         table = (
@@ -212,6 +224,7 @@ def html_section(comparison: Comparison) -> str:
         )
     plots = "".join(
         ecdf_plot.svg(now, before, f"{method} {name}")
+        + duet_plot.svg(comparison.blocks.get((method, name), []), f"{method} {name}", p50)
         for (method, name), (now, before) in comparison.curves.items()
     )
     thresholds = _thresholds(comparison)

@@ -44,15 +44,21 @@ def compare_and_store(
     min_change: dict[str, float] | None,
     pages: Path,
 ) -> Comparison:
-    """On the recorder's writer thread: numpy, scipy and the disk stay off the event loop.
+    """A duet run against its own baseline side, any other against ``baseline``.
+    On the recorder's writer thread: numpy, scipy and the disk stay off the event loop.
     numpy and scipy load here, at the first comparison: imported with the locustfile they
     would delay Locust's start-up (and its run-time timer, set from gevent's cached clock).
     The comparison and its verdict are stored with the run, then its page and JSON are
     written into ``pages``."""
-    from loadkit.compare import compare_runs
+    from loadkit.compare import compare_duet_run, compare_runs
     from loadkit.report import comparison as report
 
-    comparison = compare_runs(store, label, baseline, alpha, min_change, keep_verdict=True)
+    run = store.run(label)
+    comparison = (
+        compare_duet_run(store, label, alpha, min_change, keep_verdict=True)
+        if run is not None and run.duet
+        else compare_runs(store, label, baseline, alpha, min_change, keep_verdict=True)
+    )
     pages.mkdir(parents=True, exist_ok=True)
     (pages / f"{_file_name(label)}.html").write_text(
         report.standalone_html(comparison), encoding="utf-8"
@@ -83,7 +89,7 @@ def conclude(environment: Environment, closed: ClosedRun) -> None:
     if options is None or rec is None:
         return
     comparison: Comparison | None = None
-    if options.baseline:
+    if options.baseline or closed.duet:
         try:
             comparison = rec.call(
                 compare_and_store,

@@ -36,6 +36,7 @@ class ClosedRun:
     run_id: int
     label: str
     received: int
+    duet: bool = False  # it had a candidate side
 
 
 class Recorder:
@@ -52,6 +53,7 @@ class Recorder:
         self.started_at = 0.0
         self.spawned_at: float | None = None
         self.received = 0
+        self.duet = False  # this run has a candidate side
         self.peak_cpu: float | None = None  # the busiest load generator's, this run
         self.reporters: set[str] = set()  # workers heard from during this run
         self.finals: set[str] = set()  # workers whose last timings arrived
@@ -91,6 +93,7 @@ class Recorder:
         self.received = 0
         self.reporters, self.finals = set(), set()
         self.started_at = settings["started_at"] = time.time()
+        self.duet = bool(settings.get("candidate_host"))
         self.run_id, self.label = self._write(start_in_writer).get()
         if self.label != label:
             log.warning("loadkit: run label %r is taken: this run is %r", label, self.label)
@@ -155,7 +158,7 @@ class Recorder:
         changes = self.pacing.changes_since(started)
 
         self._write(self.store.finish_run, run_id, time.time(), self.peak_cpu, changes).get()
-        closed = ClosedRun(run_id, self.label or "", self.received)
+        closed = ClosedRun(run_id, self.label or "", self.received, self.duet)
         self.run_id = None
         log.info("loadkit: %d request timings stored for run %r", closed.received, closed.label)
         return closed

@@ -23,7 +23,7 @@ import gevent
 from loadkit.core.defaults import HISTORY, PREVIOUS
 from loadkit.core.options import usage_error
 from loadkit.core.records import Batch
-from loadkit.runtime import state
+from loadkit.runtime import duet, state
 from loadkit.runtime.recorder import Recorder
 from loadkit.runtime.timings import CPU_KEY, REPORT_KEY, SETUP_KEY
 from loadkit.store.sqlite import NotAStore, SQLiteStore
@@ -59,6 +59,7 @@ def _listen(environment: Environment, kit: Kit) -> None:
         context: dict[str, Any] | None = None,
         **_kwargs: Any,
     ) -> None:
+        name, side = duet.side_of(name)
         kit.buffer.add(
             start_time if start_time is not None else time.time() - response_time / 1000,
             request_type,
@@ -66,6 +67,7 @@ def _listen(environment: Environment, kit: Kit) -> None:
             response_time,
             exception is None,
             bool(context and context.get(SETUP_KEY)),
+            side,
         )
 
     environment.events.request.add_listener(on_request)
@@ -157,6 +159,7 @@ def start_run(environment: Environment) -> None:
             "host": environment.host,
             "locustfile_hash": locustfile_hash(environment),
             "pacing": getattr(options, "pacing", None),
+            "candidate_host": getattr(options, "candidate_host", "") or None,
         },
     )
 

@@ -44,6 +44,7 @@ def on_init(environment: Environment, **_kwargs: object) -> None:
     options = environment.parsed_options
     if options is None:
         return
+    kit.candidate_host = normalized_host(getattr(options, "candidate_host", ""))
     for name in DECLARED:
         value = getattr(options, name, None)
         if value is None:
@@ -68,7 +69,8 @@ def holds_host_credentials(environment: Environment) -> bool:
 
 def host_allowed(environment: Environment, host: str | None) -> bool:
     """Whether a test may run at ``host``: any host without host credentials, else only the
-    one fixed at start-up."""
+    ones fixed at start-up (the host, and a duet's candidate host)."""
     if not holds_host_credentials(environment):
         return True
-    return normalized_host(host) == state.kit(environment).target_host
+    kit = state.kit(environment)
+    return normalized_host(host) in {kit.target_host, kit.candidate_host} - {""}

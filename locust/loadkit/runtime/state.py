@@ -39,6 +39,7 @@ class Kit:
     # host the test was started against, the only one host credentials may go to.
     secrets: dict[str, str] = field(default_factory=dict)
     target_host: str = ""
+    candidate_host: str = ""  # a duet's, fixed at start-up likewise
 
 
 def kit(environment: Environment) -> Kit:

@@ -10,7 +10,7 @@ from typing import Protocol
 import gevent
 import psutil
 
-from loadkit.core.records import Batch
+from loadkit.core.records import BASELINE, Batch
 
 REPORT_KEY = "loadkit_timings"
 CPU_KEY = "loadkit_cpu_peak"
@@ -25,17 +25,25 @@ class Buffer:
     def __init__(self) -> None:
         self.worker = "local"
         self._batch = Batch()
-        self._index: dict[tuple[str, str], int] = {}
+        self._index: dict[tuple[str, str, int], int] = {}
 
     def add(
-        self, ts: float, request_type: str, name: str, ms: float, ok: bool, setup: bool = False
+        self,
+        ts: float,
+        request_type: str,
+        name: str,
+        ms: float,
+        ok: bool,
+        setup: bool = False,
+        side: int = BASELINE,
     ) -> None:
         batch = self._batch
-        key = (request_type, name)
+        key = (request_type, name, side)
         index = self._index.get(key)
         if index is None:
             index = self._index[key] = len(batch.endpoints)
-            batch.endpoints.append(key)
+            batch.endpoints.append((request_type, name))
+            batch.sides.append(side)
         if setup:
             batch.setup.append(len(batch.ts))
         batch.endpoint.append(index)

@@ -79,6 +79,10 @@ class Comparison:
     baseline_runs: list[str] = field(default_factory=list)
     by_history: bool = False  # --baseline history
     history: History | None = None  # the comparable runs up to this one
+    # A duet: the current run's candidate side against its baseline side, and per endpoint
+    # the ratio of their p50, block by block over the run (relative).
+    duet: bool = False
+    blocks: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     # Sorted samples per endpoint, thinned, for the ECDF plots (not in the JSON).
     curves: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
@@ -113,6 +117,8 @@ class Comparison:
     def baseline_text(self) -> str:
         if self.baseline is None:
             return "no baseline"
+        if self.duet:
+            return f"the baseline side of duet {self.current.label!r}"
         if len(self.baseline_runs) <= 1:
             return repr(self.baseline.label)
         first, last = self.baseline_runs[0], self.baseline_runs[-1]
@@ -146,6 +152,8 @@ class Comparison:
             "baseline_runs": self.baseline_runs,
             "new_slower_levels": self.new_slower_levels(),
             "history": self.history.to_dict() if self.history else None,
+            "duet": self.duet,
+            "blocks": {f"{m} {n}": ratios for (m, n), ratios in self.blocks.items()},
         }
 
 

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from loadkit.core.defaults import ALPHA, MIN_CHANGE
+from loadkit.core.records import RunInfo
 from loadkit.stats import estimates
-from loadkit.stats.comparison import EndpointComparison, compare_endpoints
+from loadkit.stats.comparison import Comparison, EndpointComparison, compare_endpoints, thin
 from loadkit.stats.level_noise import PairContext
 from loadkit.stats.verdict import (
     FLOOR_MS,
@@ -125,19 +126,10 @@ def compare_duet(
     all of them together. The candidate is the comparison's current run."""
     thresholds = min_change or dict(MIN_CHANGE)
     within = [(m, n, *overlap(b, c)) for m, n, b, c in endpoints]
-    contexts = [
-        PairContext(noise=paired_noise(b, c, thresholds), figures=_figures(b, c))
-        for *_, b, c in within
-    ]
+    contexts = [PairContext(noise=paired_noise(b, c, thresholds)) for *_, b, c in within]
     found = [(estimates.of_times(c.ms), estimates.of_times(b.ms)) for *_, b, c in within]
     timings = [(m, n, c.ms, b.ms) for m, n, b, c in within]
     return compare_endpoints(timings, alpha, thresholds, contexts, found)
-
-
-def _figures(baseline: Side, candidate: Side) -> dict[str, dict[str, float]]:
-    """For the report: the time blocks the interval came from, per quantile."""
-    blocks = block_ratios(baseline, candidate).shape[0]
-    return {name: {"blocks": float(blocks)} for name, _ in QUANTILES} if blocks else {}
 
 
 def block_series(baseline: Side, candidate: Side) -> list[float]:
@@ -145,3 +137,28 @@ def block_series(baseline: Side, candidate: Side) -> list[float]:
     of whether the difference held throughout the run."""
     ratios = block_ratios(*overlap(baseline, candidate))
     return [math.expm1(float(r)) for r in ratios[:, 0]] if ratios.size else []
+
+
+@dataclass(frozen=True)
+class DuetInputs:
+    """What a duet's verdict reads of a store, in one value: the run, and per endpoint
+    (method, name, baseline side, candidate side)."""
+
+    run: RunInfo
+    endpoints: list[tuple[str, str, Side, Side]]
+
+
+def judge(
+    inputs: DuetInputs, alpha: float = ALPHA, min_change: dict[str, float] | None = None
+) -> Comparison:
+    """The duet's candidate side against its baseline side, as a ``Comparison``."""
+    run = inputs.run
+    comparison = Comparison(run, run, alpha, min_change or dict(MIN_CHANGE), duet=True)
+    comparison.baseline_runs = [run.label]
+    comparison.endpoints = compare_duet(inputs.endpoints, alpha, min_change)
+    for method, name, baseline, candidate in inputs.endpoints:
+        comparison.curves[(method, name)] = (thin(candidate.ms), thin(baseline.ms))
+        comparison.blocks[(method, name)] = block_series(baseline, candidate)
+    if not inputs.endpoints:
+        comparison.warnings.append("no endpoint was timed on both sides of the duet")
+    return comparison

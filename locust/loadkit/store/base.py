@@ -8,7 +8,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from loadkit.core.records import Batch, Endpoint, RunInfo, StoredComparison, VerdictRecord
+from loadkit.core.records import (
+    BASELINE,
+    Batch,
+    Endpoint,
+    RunInfo,
+    StoredComparison,
+    VerdictRecord,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -70,13 +77,21 @@ class ResultsStore(Protocol):
 
     def kept_estimates(self, run_id: int) -> dict[Endpoint, RunEstimates] | None: ...
 
-    def endpoints(self, run_id: int) -> list[Endpoint]:
-        """The endpoints with successful timings in the measured window."""
+    def endpoints(self, run_id: int, side: int = BASELINE) -> list[Endpoint]:
+        """The endpoints with successful timings in the measured window (of one side)."""
         ...
 
-    def response_times(self, run_id: int, endpoint: Sequence[str]) -> np.ndarray:
+    def response_times(
+        self, run_id: int, endpoint: Sequence[str], side: int = BASELINE
+    ) -> np.ndarray:
         """Successful requests' times, ramp-up excluded, in the order the requests
         started."""
+        ...
+
+    def side_timings(
+        self, run_id: int, endpoint: Sequence[str], side: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(start times, response times) of one side's requests, as ``response_times``."""
         ...
 
     # A comparison's result, in one write.

@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from loadkit.core.defaults import HISTORY, PREVIOUS
-from loadkit.core.records import Endpoint, RunInfo
+from loadkit.core.records import BASELINE, CANDIDATE, Endpoint, RunInfo
 from loadkit.stats import estimates
+from loadkit.stats.duet import DuetInputs, Side
 from loadkit.stats.estimates import RunEstimates
 from loadkit.stats.pair import ComparisonInputs
 from loadkit.store.base import ResultsStore
@@ -118,3 +119,23 @@ def history_inputs(
     runs = group(store, current, since, last)
     per_run, estimated = run_estimates(store, runs)
     return HistoryInputs(current, runs, per_run, estimated)
+
+
+def duet_inputs(store: ResultsStore, label: str) -> DuetInputs:
+    """A duet run and, per endpoint timed on both of its sides, the two sides' timings."""
+    run = _run(store, label)
+    if not run.duet:
+        raise LookupError(f"run {label!r} is not a duet (it has no candidate host)")
+    both = set(store.endpoints(run.id, BASELINE)) & set(store.endpoints(run.id, CANDIDATE))
+    return DuetInputs(
+        run,
+        [
+            (
+                method,
+                name,
+                Side(*store.side_timings(run.id, (method, name), BASELINE)),
+                Side(*store.side_timings(run.id, (method, name), CANDIDATE)),
+            )
+            for method, name in sorted(both, key=lambda e: (e[1], e[0]))
+        ],
+    )

@@ -18,7 +18,15 @@ from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loadkit.core.records import Batch, Endpoint, RunInfo, StoredComparison, VerdictRecord
+from loadkit.core.records import (
+    BASELINE,
+    Batch,
+    Endpoint,
+    RunInfo,
+    StoredComparison,
+    VerdictRecord,
+)
+from loadkit.store import schema
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,72 +34,11 @@ if TYPE_CHECKING:
     from loadkit.stats.estimates import RunEstimates
 
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    label TEXT UNIQUE NOT NULL,
-    started_at REAL NOT NULL,
-    spawned_at REAL,            -- all users spawned: timings before it are ramp-up
-    stopped_at REAL,
-    users INTEGER,
-    spawn_rate REAL,
-    run_time TEXT,
-    host TEXT,
-    locustfile_hash TEXT,
-    first_rowid INTEGER,        -- the run's timings lie within these rowids
-    last_rowid INTEGER,
-    pacing REAL,                -- seconds between a user's iterations, at start
-    req_per_s REAL,             -- achieved, after ramp-up
-    peak_cpu REAL               -- the busiest load generator's peak CPU %
-);
-CREATE TABLE IF NOT EXISTS timings (
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    ts REAL NOT NULL,           -- request start, Unix seconds
-    request_type TEXT NOT NULL,
-    name TEXT NOT NULL,
-    response_time_ms REAL NOT NULL,
-    success INTEGER NOT NULL,
-    worker TEXT NOT NULL,
-    ramp_up INTEGER NOT NULL    -- 1: outside the measured window (ramp-up, or setup)
-);
-CREATE TABLE IF NOT EXISTS comparisons (
-    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
-    baseline_id INTEGER REFERENCES runs(id),
-    created_at REAL NOT NULL,
-    verdict TEXT NOT NULL,      -- the one-line summary
-    json TEXT NOT NULL,
-    banner TEXT NOT NULL,       -- the verdict's line at the top of a report
-    html TEXT NOT NULL          -- the report's section, ECDFs included
-);
-CREATE TABLE IF NOT EXISTS estimated_runs (
-    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
-    version INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS estimates (
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    request_type TEXT NOT NULL,
-    name TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    quantile TEXT NOT NULL,     -- p50, p95, p99
-    value REAL,                 -- ms; NULL: not enough timings to assess it
-    se_log REAL,
-    PRIMARY KEY (run_id, request_type, name, quantile)
-);
-CREATE TABLE IF NOT EXISTS pacing_changes (
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    ts REAL NOT NULL,
-    seconds REAL NOT NULL
-);
-"""
-
-
 RUN_FIELDS = (
     "id, label, started_at, spawned_at, stopped_at, users, spawn_rate, run_time, host, "
     "locustfile_hash, pacing, req_per_s, peak_cpu, "
-    "(SELECT COUNT(*) FROM pacing_changes p WHERE p.run_id = runs.id)"
+    "(SELECT COUNT(*) FROM pacing_changes p WHERE p.run_id = runs.id), candidate_host"
 )
-# Columns added after the first release: a store written before them gains them on open.
-ADDED_COLUMNS = {"pacing": "REAL", "req_per_s": "REAL", "peak_cpu": "REAL"}
 
 
 class NotAStore(ValueError):
@@ -122,11 +69,7 @@ class SQLiteStore:
         self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        present = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
-        for column, kind in ADDED_COLUMNS.items():
-            if column not in present:
-                self.db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+        schema.create(self.db)
 
     @property
     def where(self) -> str:
@@ -150,7 +93,7 @@ class SQLiteStore:
     def start_run(self, label: str, settings: dict[str, Any]) -> int:
         cursor = self.db.execute(
             "INSERT INTO runs (label, started_at, users, spawn_rate, run_time, host, "
-            "locustfile_hash, pacing) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "locustfile_hash, pacing, candidate_host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 label,
                 settings.get("started_at", time.time()),
@@ -160,6 +103,7 @@ class SQLiteStore:
                 settings.get("host"),
                 settings.get("locustfile_hash"),
                 settings.get("pacing"),
+                settings.get("candidate_host") or None,
             ),
         )
         return int(cursor.lastrowid or 0)
@@ -205,6 +149,9 @@ class SQLiteStore:
             ramp_up = repeat(0, n)
         kinds = [batch.endpoints[e][0] for e in batch.endpoint]
         names = [batch.endpoints[e][1] for e in batch.endpoint]
+        sides: Iterable[int] = (
+            [batch.sides[e] for e in batch.endpoint] if any(batch.sides) else repeat(0, n)
+        )
         # zip builds the rows in C: this runs for every request of the test.
         rows = zip(
             repeat(run_id, n),
@@ -215,10 +162,11 @@ class SQLiteStore:
             batch.ok,
             repeat(batch.worker, n),
             ramp_up,
+            sides,
             strict=False,
         )
         with self.db:
-            self.db.executemany("INSERT INTO timings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self.db.executemany("INSERT INTO timings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             last = int(self.db.execute("SELECT last_insert_rowid()").fetchone()[0])
             self.db.execute(
                 "UPDATE runs SET first_rowid = COALESCE(first_rowid, ?), last_rowid = ? "
@@ -283,12 +231,13 @@ class SQLiteStore:
     def count(self, run_id: int) -> int:
         return int(self._timings(run_id, "COUNT(*)").fetchone()[0])
 
-    def endpoints(self, run_id: int) -> list[tuple[str, str]]:
-        """The endpoints with successful timings in the measured window."""
+    def endpoints(self, run_id: int, side: int = BASELINE) -> list[Endpoint]:
+        """The endpoints with successful timings in the measured window (of one side)."""
         rows = self._timings(
             run_id,
             "DISTINCT request_type, name",
-            "AND ramp_up = 0 AND success = 1 ORDER BY name, request_type",
+            "AND ramp_up = 0 AND success = 1 AND side = ? ORDER BY name, request_type",
+            (side,),
         ).fetchall()
         return [(str(kind), str(name)) for kind, name in rows]
 
@@ -382,17 +331,27 @@ class SQLiteStore:
         rows = self.db.execute("SELECT run_id, verdict FROM comparisons").fetchall()
         return {int(run_id): str(verdict) for run_id, verdict in rows}
 
-    def response_times(self, run_id: int, endpoint: Sequence[str]) -> np.ndarray:
+    def response_times(
+        self, run_id: int, endpoint: Sequence[str], side: int = BASELINE
+    ) -> np.ndarray:
         """Successful requests' times, ramp-up excluded, as a float array **in the order
         the requests started**: the verdict reads the run as a time series. Rows arrive
         one worker's batch at a time, so rowid order is only roughly time order."""
+        return self.side_timings(run_id, endpoint, side)[1]
+
+    def side_timings(
+        self, run_id: int, endpoint: Sequence[str], side: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(start times, response times) of one side's successful requests, ramp-up
+        excluded, in the order the requests started."""
         import numpy as np  # not at import: the recorder side never needs it
 
         cursor = self._timings(
             run_id,
             "ts, response_time_ms",
-            "AND request_type = ? AND name = ? AND ramp_up = 0 AND success = 1",
-            endpoint[:2],
+            "AND request_type = ? AND name = ? AND side = ? AND ramp_up = 0 AND success = 1",
+            (*endpoint[:2], side),
         )
         rows = np.fromiter(cursor, dtype=[("ts", np.float64), ("ms", np.float64)])
-        return rows["ms"][np.argsort(rows["ts"], kind="stable")]
+        order = np.argsort(rows["ts"], kind="stable")
+        return rows["ts"][order], rows["ms"][order]

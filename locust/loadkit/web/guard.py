@@ -13,7 +13,9 @@ Three guards, for Locust's routes and loadkit's alike:
   Locust copies every other field whose name matches an option into the parsed options,
   which would let the form rewrite notices, file paths and credentials: 400, naming it.
 - A test holding credentials of the host under test (secret_options.py) runs at the host
-  fixed at start-up only: a ``/swarm`` naming another host is refused with 400.
+  fixed at start-up only: a ``/swarm`` naming another host is refused with 400, and so is
+  a candidate host other than the one fixed at start-up; a candidate that cannot be one
+  (``loadkit.runtime.duet.problem``) is refused with 400 too.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from loadkit.runtime import secret_options, state
+from loadkit.runtime import duet, secret_options, state
 from loadkit.web.ui import SWARM_FIELDS
 
 if TYPE_CHECKING:
@@ -119,4 +121,15 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
                 f"with: restart it with --host to test {host[:200]}"
             )
             return jsonify(success=False, message=message), 400
+        candidate = request.form.get("candidate_host", "").strip()
+        if candidate and not secret_options.host_allowed(environment, candidate):
+            message = (
+                "this test holds credentials for the hosts it was started with only: "
+                f"restart it with --candidate-host to test {candidate[:200]}"
+            )
+            return jsonify(success=False, message=message), 400
+        if candidate:
+            found = duet.problem(host or environment.host, candidate)
+            if found is not None:
+                return jsonify(success=False, message=found), 400
         return None
