@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         args.html.parent.mkdir(parents=True, exist_ok=True)
         args.html.write_text(report.standalone_html(comparison), encoding="utf-8")
     slower = comparison.new_slower_levels()
-    return 1 if args.fail_on_regression and (comparison.regressions or slower) else 0
+    return 1 if args.fail_on_regression and (comparison.gating_regressions or slower) else 0
 
 
 def show_history(args: argparse.Namespace) -> int:

@@ -10,13 +10,16 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from aiosmtpd.controller import Controller
 from loadkit.compare import compare_runs
+from loadkit.core.defaults import MIN_CHANGE
 from loadkit.core.records import Batch, RunInfo
+from loadkit.report.comparison import text_table
 from loadkit.report.notify import notify
 from loadkit.stats.comparability import comparability_warnings
-from loadkit.stats.comparison import REGRESSION
+from loadkit.stats.comparison import REGRESSION, Comparison, compare_endpoints
 from loadkit.store import SQLiteStore
 
 from tests.live import (
@@ -313,3 +316,23 @@ def test_each_test_of_one_process_starts_a_fresh_run(tmp_path: Path) -> None:
     assert recorder.label == "ui-2"
     assert recorder.spawned_at is None and recorder.peak_cpu is None and recorder.received == 0
     recorder.finish()
+
+
+def test_a_sequential_pair_without_measured_noise_gates_only_beyond_its_guard() -> None:
+    """Unmeasured noise between two runs: a 30 % slowdown is still reported a regression,
+    but fails --fail-on-regression only beyond +50 %; a duet's regression always fails it."""
+    rng = np.random.default_rng(3)
+    baseline = rng.lognormal(np.log(20), 0.3, 20_000)
+    found = {}
+    for factor in (1.3, 2.0):
+        current = rng.lognormal(np.log(20 * factor), 0.3, 20_000)
+        comparison = Comparison(run_info("now"), run_info("before"), 0.05, dict(MIN_CHANGE))
+        comparison.endpoints = compare_endpoints([("GET", "/x", current, baseline)])
+        found[factor] = comparison
+    assert [e.label for e in found[1.3].regressions] == ["GET /x"]
+    assert not found[1.3].noise_measured and found[1.3].gating_regressions == []
+    assert "unmeasured" in text_table(found[1.3])
+    assert [e.label for e in found[2.0].gating_regressions] == ["GET /x"]
+    found[1.3].duet = True
+    assert [e.label for e in found[1.3].gating_regressions] == ["GET /x"]
+    assert "unmeasured" not in text_table(found[1.3])

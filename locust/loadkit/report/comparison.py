@@ -6,6 +6,7 @@ import re
 from html import escape
 from pathlib import Path
 
+from loadkit.core.defaults import UNMEASURED_NOTE
 from loadkit.core.records import RunInfo, VerdictRecord
 from loadkit.report import duet_plot, ecdf_plot
 from loadkit.report import history as history_report
@@ -48,6 +49,8 @@ def text_table(comparison: Comparison) -> str:
         f"  verdict: {comparison.summary()}",
     ]
     lines += [f"  warning: {w}" for w in comparison.warnings]
+    if comparison.baseline is not None and not comparison.noise_measured:
+        lines.append(f"  note: {UNMEASURED_NOTE}")
     lines += [f"  starts a slower level: {line}" for line in comparison.new_slower_levels()]
     header = (
         f"  {'endpoint':<34} {'n':>7} {'p50 ms':>8} {'Δp50 [interval]':>26} "
@@ -192,7 +195,10 @@ def html_section(comparison: Comparison) -> str:
     if comparison.duet:
         heading = f"Duet: {escape(_duet_heading(comparison).split(': ', 1)[1])}"
     verdict_line = f'<p class="verdict"><b>Verdict:</b> {escape(comparison.summary())}</p>'
-    warnings = "".join(f'<p class="warning">⚠ {escape(w)}</p>' for w in comparison.warnings)
+    notes = list(comparison.warnings)
+    if base is not None and not comparison.noise_measured:
+        notes.append(UNMEASURED_NOTE)
+    warnings = "".join(f'<p class="warning">⚠ {escape(w)}</p>' for w in notes)
     warnings += "".join(
         f'<p class="warning">⚠ this run starts a slower level: {escape(line)}</p>'
         for line in comparison.new_slower_levels()

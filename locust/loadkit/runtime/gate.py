@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loadkit.core.defaults import UNMEASURED_NOTE
 from loadkit.report.notify import notify
 from loadkit.runtime import recording, state
 from loadkit.runtime.recorder import ClosedRun
@@ -164,10 +165,13 @@ def on_quitting(environment: Environment, **_kwargs: Any) -> None:
         report.add_to_report(Path(options.html_file), comparison)
     if not options.fail_on_regression:
         return
-    if comparison.regressions:
-        names = ", ".join(f"{e.method} {e.name}" for e in comparison.regressions)
+    if comparison.gating_regressions:
+        names = ", ".join(e.label for e in comparison.gating_regressions)
         log.error("loadkit: regression against %s: %s", comparison.baseline_text, names)
         environment.process_exit_code = 1
+    elif comparison.regressions:
+        names = ", ".join(e.label for e in comparison.regressions)
+        log.warning("loadkit: regression of %s not failing the run: %s", names, UNMEASURED_NOTE)
     slower = comparison.new_slower_levels()
     if slower:
         log.error(

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import ks_2samp
 
-from loadkit.core.defaults import ALPHA, MIN_CHANGE
+from loadkit.core.defaults import ALPHA, MIN_CHANGE, UNMEASURED_GATE
 from loadkit.core.records import RunInfo
 from loadkit.stats import estimates
 from loadkit.stats import verdict as stats
@@ -91,6 +91,28 @@ class Comparison:
         return [e for e in self.endpoints if e.verdict == REGRESSION]
 
     @property
+    def noise_measured(self) -> bool:
+        """Whether the noise between the two sides is measured: a duet's sides ran at once,
+        and history measures it between runs; a sequential pair alone only guesses it."""
+        return self.duet or any(e.noise for e in self.endpoints)
+
+    @property
+    def gating_regressions(self) -> list[EndpointComparison]:
+        """The regressions that fail ``--fail-on-regression``: every one where the noise is
+        measured; without, only those of which a quantile's whole interval lies beyond
+        +UNMEASURED_GATE, which a shared machine's noise between two runs does not reach."""
+        if self.noise_measured:
+            return self.regressions
+        return [
+            e
+            for e in self.regressions
+            if any(
+                q.outcome == REGRESSION and q.low is not None and q.low >= UNMEASURED_GATE
+                for q in e.quantiles
+            )
+        ]
+
+    @property
     def improvements(self) -> list[EndpointComparison]:
         return [e for e in self.endpoints if e.verdict == IMPROVEMENT]
 
@@ -149,6 +171,8 @@ class Comparison:
             "warnings": self.warnings,
             "endpoints": [asdict(e) for e in self.endpoints],
             "regressions": [e.label for e in self.regressions],
+            "noise_measured": self.noise_measured,
+            "gating_regressions": [e.label for e in self.gating_regressions],
             "baseline_runs": self.baseline_runs,
             "new_slower_levels": self.new_slower_levels(),
             "history": self.history.to_dict() if self.history else None,
