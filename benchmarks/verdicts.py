@@ -111,18 +111,19 @@ def with_history(model: calibration.Model, pairs: int, seed: int) -> list[dict[s
     return cells
 
 
-def print_history_table(cells: list[dict[str, Any]]) -> None:
-    print(f"\nPair verdict alone / with 5 earlier runs / oracle, default model ({load()})")
+def print_shares(title: str, cells: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
+    """A table of shares: a row per scenario, and per size the figures named ``keys``."""
+    print(f"\n{title} ({load()})")
     sizes = sorted({c["n"] for c in cells})
-    print(f"  {'scenario':<22} " + "".join(f"{n:>24,}" for n in sizes))
+    print(f"  {'scenario':<22} " + "".join(f"{n:>{8 * len(keys)},}" for n in sizes))
     for scenario in calibration.SCENARIOS:
         row = [c for c in cells if c["scenario"] == scenario]
-        print(
-            f"  {scenario:<22} "
-            + "".join(
-                f"{c['alone']:>8.1%}{c['with_history']:>8.1%}{c['oracle']:>8.1%}" for c in row
-            )
-        )
+        print(f"  {scenario:<22} " + "".join(f"{c[k]:>8.1%}" for c in row for k in keys))
+
+
+def print_history_table(cells: list[dict[str, Any]]) -> None:
+    title = "Pair verdict alone / with 5 earlier runs / oracle, default model"
+    print_shares(title, cells, ("alone", "with_history", "oracle"))
     wrong = sum(
         (c["wrong_direction"]["alone"] + c["wrong_direction"]["with_history"]) * c["pairs"]
         for c in cells
@@ -159,19 +160,8 @@ def duets(pairs: int, seed: int) -> list[dict[str, Any]]:
 
 
 def print_duet_table(cells: list[dict[str, Any]]) -> None:
-    print(f"\nShared machine: duet / its oracle / sequential pair alone / its oracle ({load()})")
-    sizes = sorted({c["n"] for c in cells})
-    print(f"  {'scenario':<22} " + "".join(f"{n:>32,}" for n in sizes))
-    for scenario in calibration.SCENARIOS:
-        row = [c for c in cells if c["scenario"] == scenario]
-        print(
-            f"  {scenario:<22} "
-            + "".join(
-                "".join(f"{c[k]:>8.1%}" for k in ("duet", "duet_oracle", "sequential"))
-                + f"{c['sequential_oracle']:>8.1%}"
-                for c in row
-            )
-        )
+    title = "Shared machine: duet / its oracle / sequential pair alone / its oracle"
+    print_shares(title, cells, ("duet", "duet_oracle", "sequential", "sequential_oracle"))
     wrong = sum(c["wrong_direction"]["duet"] * c["pairs"] for c in cells)
     print(f"  A/A row: false alarms; other rows: power. Duet's wrong-direction verdicts: {wrong:g}")
 
