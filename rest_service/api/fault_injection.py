@@ -1,10 +1,14 @@
 """Test-only: delay the answers of one route, to prove that a regression gate notices.
 
-Enabled only when INJECT_LATENCY_MS is set; never set it in production.
+Enabled only when INJECT_LATENCY_MS is set; never set it in production. The delay takes
+fractions of a millisecond: the event loop's timers (uvloop's are whole milliseconds,
+rounded down) sleep what they can, and a thread sleeps what they left, so that no answer
+is delayed by less than asked.
 """
 
 import asyncio
 import re
+import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -23,5 +27,14 @@ class InjectedLatency:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and (self.pattern is None or self.pattern.match(scope["path"])):
-            await asyncio.sleep(self.seconds)
+            await delay(self.seconds)
         await self.app(scope, receive, send)
+
+
+async def delay(seconds: float) -> None:
+    """Sleep at least ``seconds``, whatever the resolution of the loop's timers."""
+    started = time.perf_counter()
+    await asyncio.sleep(seconds)
+    left = seconds - (time.perf_counter() - started)
+    if left > 0:
+        await asyncio.to_thread(time.sleep, left)

@@ -38,3 +38,21 @@ async def test_the_named_route_alone_is_delayed_by_the_fraction() -> None:
 
         assert await elapsed("/runs/abc/samples") >= 0.2005
         assert await elapsed("/runs") < 0.2
+
+
+def test_a_fraction_of_a_millisecond_is_slept_on_uvicorns_loop_too() -> None:
+    """uvloop's timers are whole milliseconds: 0.5 ms must not become none."""
+    import asyncio
+
+    import uvloop
+
+    from rest_service.api.fault_injection import delay
+
+    async def fifty() -> float:
+        started = time.perf_counter()
+        for _ in range(50):
+            await delay(0.0005)
+        return time.perf_counter() - started
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert runner.run(fifty()) >= 50 * 0.0005
