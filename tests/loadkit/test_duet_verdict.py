@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 from loadkit.stats import calibration, calibration_duet
 from loadkit.stats.calibration import Model
-from loadkit.stats.duet import Side, block_series, compare_duet
+from loadkit.stats.duet import Side, block_series, compare_duet, pairing
 from loadkit.stats.verdict import IMPROVEMENT, NO_CHANGE, NOT_ENOUGH_DATA, REGRESSION
 
 SEED = 17
@@ -32,7 +32,7 @@ def test_a_machine_that_slows_both_sides_changes_nothing_and_a_slower_candidate_
     assert slower[0].verdict == REGRESSION
     assert 0.2 < slower[0].change["p50"] < 0.4  # type: ignore[operator]
     # The block-by-block ratio held throughout, the machine's jump notwithstanding.
-    held = block_series(side(rng, 4_000, machine), side(rng, 4_000, machine, 1.3))
+    held = block_series(pairing(side(rng, 4_000, machine), side(rng, 4_000, machine, 1.3)))
     assert len(held) >= 10 and all(0.1 < r < 0.5 for r in held)
 
 

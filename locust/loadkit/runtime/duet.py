@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from loadkit.core.options import usage_error
 from loadkit.core.records import BASELINE, CANDIDATE
+from loadkit.runtime.secret_options import normalized_host
 
 if TYPE_CHECKING:
     from locust.env import Environment
@@ -50,10 +51,6 @@ class _CandidateEvent:
         return getattr(self._hook, attribute)
 
 
-def _normalized(host: str | None) -> str:
-    return (host or "").strip().rstrip("/").lower()
-
-
 def problem(host: str | None, candidate: str) -> str | None:
     """Why ``candidate`` cannot be a duet's candidate beside ``host`` (None: it can)."""
     parts = urlsplit(candidate.strip())
@@ -61,7 +58,7 @@ def problem(host: str | None, candidate: str) -> str | None:
         return f"--candidate-host must be an http(s) URL, not {candidate!r}"
     if not host:
         return "--candidate-host needs --host: the baseline the candidate runs beside"
-    if _normalized(candidate) == _normalized(host):
+    if normalized_host(candidate) == normalized_host(host):
         return f"--candidate-host is --host itself ({host}): a duet needs two hosts"
     if parts.scheme != urlsplit(host.strip()).scheme:
         return f"--candidate-host {candidate} and --host {host} differ in scheme"

@@ -41,11 +41,12 @@ def compare_and_store(
     store: ResultsStore,
     label: str,
     baseline: str,
+    duet: bool,
     alpha: float,
     min_change: dict[str, float] | None,
     pages: Path,
 ) -> Comparison:
-    """A duet run against its own baseline side, any other against ``baseline``.
+    """A duet run (``duet``) against its own baseline side, any other against ``baseline``.
     On the recorder's writer thread: numpy, scipy and the disk stay off the event loop.
     numpy and scipy load here, at the first comparison: imported with the locustfile they
     would delay Locust's start-up (and its run-time timer, set from gevent's cached clock).
@@ -54,10 +55,9 @@ def compare_and_store(
     from loadkit.compare import compare_duet_run, compare_runs
     from loadkit.report import comparison as report
 
-    run = store.run(label)
     comparison = (
         compare_duet_run(store, label, alpha, min_change, keep_verdict=True)
-        if run is not None and run.duet
+        if duet
         else compare_runs(store, label, baseline, alpha, min_change, keep_verdict=True)
     )
     pages.mkdir(parents=True, exist_ok=True)
@@ -96,6 +96,7 @@ def conclude(environment: Environment, closed: ClosedRun) -> None:
                 compare_and_store,
                 closed.label,
                 options.baseline,
+                closed.duet,
                 options.alpha,
                 options.min_change,
                 reports_dir(options),

@@ -97,14 +97,29 @@ def block_ratios(baseline: Side, candidate: Side) -> np.ndarray:
     return np.array(rows) if rows else np.empty((0, len(QUANTILES)))
 
 
-def paired_noise(baseline: Side, candidate: Side, min_change: dict[str, float]) -> dict[str, Noise]:
+@dataclass(frozen=True)
+class Paired:
+    """One endpoint's two sides within the time both ran, and their block ratios
+    (``block_ratios``), computed once for the interval and the report alike."""
+
+    baseline: Side
+    candidate: Side
+    ratios: np.ndarray
+
+
+def pairing(baseline: Side, candidate: Side) -> Paired:
+    within = overlap(baseline, candidate)
+    return Paired(*within, block_ratios(*within))
+
+
+def paired_noise(paired: Paired, min_change: dict[str, float]) -> dict[str, Noise]:
     """Per quantile with enough timings on both sides (the pair verdict's own rule), the
     variance of the log ratio from the blocks, its degrees of freedom and the threshold."""
-    ratios = block_ratios(baseline, candidate)
+    ratios = paired.ratios
     blocks = ratios.shape[0]
     if blocks < max(MIN_BLOCKS // 2, 3):
         return {}
-    count = min(baseline.size, candidate.size)
+    count = min(paired.baseline.size, paired.candidate.size)
     found = {}
     for column, (name, p) in enumerate(QUANTILES):
         if count * (1 - p) < MIN_TAIL:
@@ -117,25 +132,36 @@ def paired_noise(baseline: Side, candidate: Side, min_change: dict[str, float]) 
     return found
 
 
+def compare_paired(
+    endpoints: list[tuple[str, str, Paired]],
+    alpha: float = ALPHA,
+    min_change: dict[str, float] | None = None,
+) -> list[EndpointComparison]:
+    """Each (method, name, paired sides), judged as a duet; Holm runs over all of them
+    together. The candidate is the comparison's current run."""
+    thresholds = min_change or dict(MIN_CHANGE)
+    contexts = [PairContext(noise=paired_noise(p, thresholds)) for *_, p in endpoints]
+    found = [
+        (estimates.of_times(p.candidate.ms), estimates.of_times(p.baseline.ms))
+        for *_, p in endpoints
+    ]
+    timings = [(m, n, p.candidate.ms, p.baseline.ms) for m, n, p in endpoints]
+    return compare_endpoints(timings, alpha, thresholds, contexts, found)
+
+
 def compare_duet(
     endpoints: list[tuple[str, str, Side, Side]],
     alpha: float = ALPHA,
     min_change: dict[str, float] | None = None,
 ) -> list[EndpointComparison]:
-    """Each (method, name, baseline side, candidate side), judged as a duet; Holm runs over
-    all of them together. The candidate is the comparison's current run."""
-    thresholds = min_change or dict(MIN_CHANGE)
-    within = [(m, n, *overlap(b, c)) for m, n, b, c in endpoints]
-    contexts = [PairContext(noise=paired_noise(b, c, thresholds)) for *_, b, c in within]
-    found = [(estimates.of_times(c.ms), estimates.of_times(b.ms)) for *_, b, c in within]
-    timings = [(m, n, c.ms, b.ms) for m, n, b, c in within]
-    return compare_endpoints(timings, alpha, thresholds, contexts, found)
+    """Each (method, name, baseline side, candidate side), judged as a duet."""
+    return compare_paired([(m, n, pairing(b, c)) for m, n, b, c in endpoints], alpha, min_change)
 
 
-def block_series(baseline: Side, candidate: Side) -> list[float]:
+def block_series(paired: Paired) -> list[float]:
     """The candidate/baseline ratio of p50, block by block (relative): the report's view
     of whether the difference held throughout the run."""
-    ratios = block_ratios(*overlap(baseline, candidate))
+    ratios = paired.ratios
     return [math.expm1(float(r)) for r in ratios[:, 0]] if ratios.size else []
 
 
@@ -155,10 +181,13 @@ def judge(
     run = inputs.run
     comparison = Comparison(run, run, alpha, min_change or dict(MIN_CHANGE), duet=True)
     comparison.baseline_runs = [run.label]
-    comparison.endpoints = compare_duet(inputs.endpoints, alpha, min_change)
-    for method, name, baseline, candidate in inputs.endpoints:
+    paired = [(m, n, pairing(b, c)) for m, n, b, c in inputs.endpoints]
+    comparison.endpoints = compare_paired(paired, alpha, min_change)
+    for (method, name, baseline, candidate), (*_, both) in zip(
+        inputs.endpoints, paired, strict=True
+    ):
         comparison.curves[(method, name)] = (thin(candidate.ms), thin(baseline.ms))
-        comparison.blocks[(method, name)] = block_series(baseline, candidate)
+        comparison.blocks[(method, name)] = block_series(both)
     if not inputs.endpoints:
         comparison.warnings.append("no endpoint was timed on both sides of the duet")
     return comparison
