@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from payloads import samples, unique
@@ -159,3 +160,29 @@ def test_summary_without_threshold_or_samples(user: httpx.Client) -> None:
     summary = user.get(f"/runs/{run['id']}").json()["summary"]
     assert summary["sample_count"] == 0 and summary["cpu_avg"] is None
     assert summary["time_above_threshold_seconds"] is None
+
+
+def test_a_user_may_have_at_most_100_running_runs_even_in_a_burst(
+    make_user: Callable[..., httpx.Client],
+) -> None:
+    """150 creates at once: 100 are made, 50 get 409 naming the cap (the default,
+    MAX_OPEN_RUNS_PER_USER). Finishing or deleting one makes room for one more."""
+    client = make_user()
+    cookies, base = client.cookies, str(client.base_url)
+
+    def create(i: int) -> httpx.Response:
+        return httpx.post(f"{base}/runs", json={"name": f"burst-{i}"}, cookies=cookies, timeout=60)
+
+    with ThreadPoolExecutor(30) as pool:
+        answers = list(pool.map(create, range(150)))
+    made = [a.json()["id"] for a in answers if a.status_code == 201]
+    refused = [a for a in answers if a.status_code == 409]
+    assert len(made) == 100 and len(refused) == 50
+    assert "at most 100 running runs" in refused[0].json()["detail"]
+    assert client.patch(f"/runs/{made[0]}", json={"status": "finished"}).status_code == 200
+    assert client.delete(f"/runs/{made[1]}").status_code == 204
+    assert client.post("/runs", json={"name": "room"}).status_code == 201
+    assert client.post("/runs", json={"name": "room"}).status_code == 201
+    assert client.post("/runs", json={"name": "full"}).status_code == 409
+    # Another user is not held by this one's cap.
+    assert make_user().post("/runs", json={"name": "other"}).status_code == 201

@@ -38,7 +38,9 @@ def test_a_token_reads_and_writes_as_its_user_until_revoked(
         # pass for one when sent as the session cookie.
         assert machine.post("/auth/tokens", json={"name": "more"}).status_code == 401
         assert machine.delete(f"/auth/tokens/{body['id']}").status_code == 401
-        with httpx.Client(base_url=base_url, cookies={"session": body["token"]}) as forged:
+        with httpx.Client(
+            base_url=base_url, cookies={"loadwatch_session": body["token"]}
+        ) as forged:
             assert forged.post("/auth/tokens", json={"name": "more"}).status_code == 401
             assert forged.get("/auth/me").status_code == 401
 

@@ -2,11 +2,18 @@
 
 Starts the service on the embedded database when nothing answers at --host, then a
 Locust master and --workers workers on 127.0.0.1, waits for the master, stops the rest.
+The master-worker port and the exporter listen on 127.0.0.1 only: a worker that connects
+is handed load-test users' logins, so the port is no place for other machines unless the
+network between them is trusted (docs/load-tests.md says how to open it).
+A service already running at --host is taken as `make run`'s sandbox when its admin is
+admin/admin (a real database refuses that password); otherwise LOADWATCH_ADMIN_PASSWORD
+must name its admin's password, or ``--user-pool 0`` run without the pool.
 Writes results/load_*.csv and results/load.html (``--name`` for another name). Exits with
 the master's code, so a broken threshold fails the command.
 """
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 from urllib.error import URLError
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +40,19 @@ def wait_for(url: str, seconds: float = 30) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"run_load: the service at {url} did not answer")
         time.sleep(0.2)
+
+
+def sandbox_admin(url: str) -> bool:
+    """Whether the service at ``url`` takes the embedded sandbox's admin/admin."""
+    body = json.dumps({"username": "admin", "password": "admin"}).encode()
+    login = Request(  # noqa: S310 - our own URL
+        f"{url}/auth/login", data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urlopen(login, timeout=10) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except (URLError, OSError):
+        return False
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -75,11 +95,25 @@ def main() -> int:
             )
         )
         wait_for(args.host)
+    elif "LOADWATCH_ADMIN_PASSWORD" not in env and "--user-pool" not in " ".join(extra):
+        if not sandbox_admin(args.host):
+            print(
+                f"run_load: the service at {args.host} does not take the sandbox's admin/admin: "
+                "set LOADWATCH_ADMIN_PASSWORD to its admin's password, or pass --user-pool 0",
+                file=sys.stderr,
+            )
+            return 2
+        print(f"run_load: the service at {args.host} is the embedded sandbox (admin/admin)")
+        env["LOADWATCH_ADMIN_PASSWORD"] = "admin"  # noqa: S105 - the sandbox's, by design
     locust = [sys.executable, "-m", "locust", "--config", str(ROOT / "locust" / "locust.conf")]
     master = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
         [
             *locust,
             "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--exporter-host",
+            "127.0.0.1",
             "--headless",
             "--expect-workers",
             str(args.workers),
@@ -105,7 +139,7 @@ def main() -> int:
         env=env,
     )
     processes += [
-        subprocess.Popen([*locust, "--worker"], cwd=ROOT, env=env)  # noqa: S603
+        subprocess.Popen([*locust, "--worker", "--master-host", "127.0.0.1"], cwd=ROOT, env=env)  # noqa: S603
         for _ in range(args.workers)
     ]
     try:

@@ -20,6 +20,8 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
         "--user-pool",
         type=int,
         default=20,
+        # Start-up only: each pool user is an account the master makes as the admin.
+        include_in_web_ui=False,
         help="load-test users the master makes sure exist in the service (0: none)",
     )
     add(

@@ -1,4 +1,6 @@
-"""Command line: `python -m rest_service serve` and `python -m rest_service create-user NAME`."""
+"""Command line: `python -m rest_service serve`, `python -m rest_service create-user NAME`,
+and `python -m rest_service check-placeholders VARIABLE...` (compose's preflight: the
+values of .env.example that other programs of the stack would take as they are)."""
 
 import argparse
 import asyncio
@@ -62,7 +64,11 @@ def _serve(settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         workers=settings.web_concurrency,
-        http=partial(LoadwatchHTTPProtocol, header_timeout=settings.header_timeout_seconds),  # type: ignore[arg-type]
+        http=partial(  # type: ignore[arg-type]
+            LoadwatchHTTPProtocol,
+            header_timeout=settings.header_timeout_seconds,
+            body_timeout=settings.body_timeout_seconds,
+        ),
         limit_concurrency=settings.limit_concurrency,
         timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]
         # X-Forwarded-For is believed from the trusted proxies only (none by default), so
@@ -125,6 +131,19 @@ def _create_user_command(settings: Settings, name: str, is_admin: bool) -> int:
     return 0
 
 
+def _check_placeholders(names: list[str]) -> int:
+    """Refuse, with one line each, the named variables still holding .env.example's mark."""
+    from rest_service.settings import PLACEHOLDER_MARK
+
+    found = [name for name in names if PLACEHOLDER_MARK in os.environ.get(name, "")]
+    for name in found:
+        print(
+            f"error: {name} is still the placeholder of .env.example: choose your own",
+            file=sys.stderr,
+        )
+    return 2 if found else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rest_service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -134,7 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     create.add_argument("name")
     create.add_argument("--admin", action="store_true", help="give the user admin rights")
+    check = commands.add_parser(
+        "check-placeholders", help="exit 2 when a named variable holds a placeholder"
+    )
+    check.add_argument("variables", nargs="+")
     args = parser.parse_args(argv)
+    if args.command == "check-placeholders":
+        return _check_placeholders(args.variables)
     try:
         settings = Settings()
     except ValidationError as error:

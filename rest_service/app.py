@@ -19,6 +19,7 @@ from rest_service.api import (
     metrics_routes,
     run_routes,
     sample_routes,
+    session_routes,
     user_routes,
 )
 from rest_service.api.body_rules import RequestBodyRules
@@ -28,7 +29,7 @@ from rest_service.domain.errors import ServiceError
 from rest_service.domain.runs import close_silent_runs_forever
 from rest_service.domain.samples import migrate_legacy_samples
 from rest_service.domain.sessions import SessionCache
-from rest_service.domain.users import ensure_admin, ensure_grafana_token
+from rest_service.domain.users import ensure_admin, ensure_provisioned_tokens
 from rest_service.settings import Settings
 from rest_service.storage.connection import init_db
 from rest_service.storage.indexes import expire_forever
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if moved:
             log.info("moved %d samples stored one per document into blocks", moved)
         await ensure_admin(settings)
-        await ensure_grafana_token(settings)
+        await ensure_provisioned_tokens(settings)
         silence = timedelta(seconds=settings.run_silence_timeout_seconds)
         tasks = [asyncio.create_task(close_silent_runs_forever(silence))]
         if database.expiries:
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         event_routes,
         run_routes,
         auth_routes,
+        session_routes,
         user_routes,
         health_routes,
         metrics_routes,

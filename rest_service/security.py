@@ -1,10 +1,10 @@
 """Password hashing in its own thread pool, token hashes, and the login throttle's records.
 
 bcrypt is slow on purpose: every check runs in a small pool of low-priority threads, so a
-burst of logins cannot take the cores from the event loop. The throttle counts attempts
-per key (an account from an address, or an address) in one document each, updated
-atomically, so its limits hold under any concurrency: parallel correct logins wait their
-turn, parallel guesses stop at the limit.
+burst of logins cannot take the cores from the event loop. The throttle gives each key (an
+account from an address, or an address) a fixed number of slots, one document each, taken
+by inserting it: its limits hold under any concurrency on every server, parallel correct
+logins wait their turn, and parallel guesses stop at the limit.
 """
 
 import asyncio
@@ -21,12 +21,11 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import bcrypt
-from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from rest_service.domain.errors import Throttled
-from rest_service.domain.schemas import to_millis
 from rest_service.storage.documents import collection
-from rest_service.storage.models import LoginAttempts
+from rest_service.storage.models import LoginSlot
 
 T = TypeVar("T")
 
@@ -35,12 +34,9 @@ MAX_ADDRESS_FAILURES = 50  # per client address, whatever the accounts
 FAILURE_WINDOW = timedelta(minutes=15)
 FIRST_DELAY_SECONDS = 0.1  # answer to the 1st failure of a pair; doubles with each
 MAX_DELAY_SECONDS = 2.0
-KEPT_FAILURES = MAX_ADDRESS_FAILURES + 1  # the longest list any key needs
-# An attempt waits its turn at most this long, polling every WAIT_STEP_SECONDS; with more
-# than MAX_WAITING ahead of it, it is refused at once.
+# An attempt waits for a free slot at most this long, looking every WAIT_STEP_SECONDS.
 MAX_WAIT_SECONDS = 30.0
 WAIT_STEP_SECONDS = 0.05
-MAX_WAITING = 500
 # A place older than this belongs to a process that died during its check.
 PENDING_LOST_AFTER = timedelta(seconds=60)
 
@@ -102,94 +98,98 @@ def token_hash(token: str) -> str:
 
 @dataclass(frozen=True)
 class Attempt:
-    """One login attempt's place in a throttle record's ``pending`` list: taken before the
-    password is checked, so that parallel attempts count at once, not after their bcrypt."""
+    """One login attempt's slot under a throttle key, taken before the password is checked,
+    so that parallel attempts count at once, not after their bcrypt."""
 
     key: str
-    at: datetime  # to the millisecond, as stored
+    slot: str  # the slot document's _id: "KEY#i"
     nonce: str
 
-    def element(self) -> dict[str, object]:
-        """The attempt as it stands in the record's arrays."""
-        return {"at": self.at, "nonce": self.nonce}
+
+def _slot_id(key: str, index: int) -> str:
+    return f"{key}#{index}"
 
 
-def _recent_failures(record: dict[str, Any], now: datetime) -> list[datetime]:
-    return [a["at"] for a in record.get("attempts", []) if a["at"] > now - FAILURE_WINDOW]
-
-
-def _ahead(record: dict[str, Any], attempt: Attempt, now: datetime) -> int | None:
-    """How many live attempts of the record came before ``attempt`` (None: not in it)."""
-    ahead = 0
-    for element in record.get("pending", []):
-        if element["nonce"] == attempt.nonce:
-            return ahead
-        if element["at"] > now - PENDING_LOST_AFTER:
-            ahead += 1
+async def _take(key: str, limit: int, nonce: str, now: datetime) -> Attempt | None:
+    """Insert this attempt into a free slot of ``key``; None when all ``limit`` are held.
+    Slots whose time has passed (a failure out of the window, a place its process lost)
+    are deleted first, each by its own nonce, so that two attempts never both free it."""
+    slots = collection(LoginSlot)
+    held: set[str] = set()
+    async for doc in slots.find({"key": key}):
+        if doc["expires_at"] <= now:
+            await slots.delete_one({"_id": doc["_id"], "nonce": doc["nonce"]})
+        else:
+            held.add(doc["_id"])
+    for index in range(limit):
+        slot = _slot_id(key, index)
+        if slot in held:
+            continue
+        document = {
+            "_id": slot,
+            "key": key,
+            "nonce": nonce,
+            "failed": False,
+            "expires_at": now + PENDING_LOST_AFTER,
+        }
+        try:
+            await slots.insert_one(document)
+        except DuplicateKeyError:  # another attempt took it since the read
+            continue
+        return Attempt(key, slot, nonce)
     return None
 
 
+async def _failures(key: str, now: datetime) -> list[datetime]:
+    """When each recent failure of ``key`` leaves the window."""
+    found = collection(LoginSlot).find({"key": key, "failed": True})
+    return [doc["expires_at"] async for doc in found if doc["expires_at"] > now]
+
+
 async def reserve(key: str, limit: int, now: datetime) -> Attempt:
-    """Take a place for this attempt under ``key`` (one atomic update), then wait for its
-    turn: the recent failures and the attempts ahead of it, together, stay under
-    ``limit``. So at most ``limit`` passwords are checked at once, and a failure takes the
-    place of the check that made it: once ``limit`` failures are recent, every attempt is
-    refused (Throttled) without a check, while correct logins only ever wait."""
-    attempt = Attempt(key, to_millis(now), secrets.token_hex(8))
-    records = collection(LoginAttempts)
-    record: dict[str, Any] | None = await records.find_one_and_update(
-        {"_id": key},
-        {"$push": {"pending": attempt.element()}, "$set": {"expires_at": now + FAILURE_WINDOW}},
-        upsert=True,
-        return_document=ReturnDocument.AFTER,
-    )
+    """Take one of ``limit`` slots for this attempt under ``key``, waiting for one to free.
+    A slot is a document with its own _id, and inserting on a unique key is atomic on every
+    wire server (conditional updates of one document are not, on FerretDB): at most
+    ``limit`` passwords are checked at once, and a failure keeps its slot for the window.
+    Once ``limit`` failures are recent, every attempt is refused (Throttled) without a
+    check, while correct logins only ever wait."""
+    nonce = secrets.token_hex(8)
     waited = 0.0
     while True:
-        clock = datetime.now(UTC)
-        failures = _recent_failures(record or {}, clock)
-        if len(failures) >= limit:
-            await release(attempt)
-            wait = math.ceil((sorted(failures)[-limit] + FAILURE_WINDOW - clock).total_seconds())
-            raise Throttled(f"Too many failed logins; retry in {wait} s", retry_after=wait)
-        ahead = _ahead(record or {}, attempt, clock)
-        if ahead is None or len(failures) + ahead < limit:
+        clock = max(now, datetime.now(UTC))
+        attempt = await _take(key, limit, nonce, clock)
+        if attempt is not None:
             return attempt
-        if ahead > MAX_WAITING or waited >= MAX_WAIT_SECONDS:
-            await release(attempt)
+        failures = await _failures(key, clock)
+        if len(failures) >= limit:
+            wait = math.ceil((min(failures) - clock).total_seconds())
+            raise Throttled(f"Too many failed logins; retry in {wait} s", retry_after=wait)
+        if waited >= MAX_WAIT_SECONDS:
             raise Throttled("Too many logins at once; retry in 1 s", retry_after=1)
         await asyncio.sleep(WAIT_STEP_SECONDS)
         waited += WAIT_STEP_SECONDS
-        record = await records.find_one({"_id": key})
 
 
 async def release(attempt: Attempt) -> None:
-    """Take an attempt's place back: it was refused, or it succeeded. The whole element is
-    named: FerretDB's ``$pull`` matches whole elements only, where MongoDB would also take
-    ``{"nonce": …}`` as a query on them."""
-    await collection(LoginAttempts).update_one(
-        {"_id": attempt.key}, {"$pull": {"pending": attempt.element()}}
-    )
+    """Give an attempt's slot back: it was refused, or it succeeded."""
+    await collection(LoginSlot).delete_one({"_id": attempt.slot, "nonce": attempt.nonce})
 
 
 async def failed(attempt: Attempt) -> int:
-    """The attempt failed: it leaves ``pending`` for the failures. Returns how many recent
-    failures the key has now."""
-    record = await collection(LoginAttempts).find_one_and_update(
-        {"_id": attempt.key},
-        {
-            "$pull": {"pending": attempt.element()},
-            "$push": {"attempts": {"$each": [attempt.element()], "$slice": -KEPT_FAILURES}},
-        },
-        return_document=ReturnDocument.AFTER,
+    """The attempt failed: its slot stays held for the window, as a failure. Returns how
+    many recent failures the key has now."""
+    now = datetime.now(UTC)
+    await collection(LoginSlot).update_one(
+        {"_id": attempt.slot, "nonce": attempt.nonce},
+        {"$set": {"failed": True, "expires_at": now + FAILURE_WINDOW}},
     )
-    return len(_recent_failures(record or {}, datetime.now(UTC)))
+    return len(await _failures(attempt.key, now))
 
 
 async def succeeded(attempt: Attempt) -> None:
-    """The attempt succeeded: its place is freed and the key's failures are forgotten."""
-    await collection(LoginAttempts).update_one(
-        {"_id": attempt.key}, {"$pull": {"pending": attempt.element()}, "$set": {"attempts": []}}
-    )
+    """The attempt succeeded: its slot is freed and the key's failures are forgotten."""
+    await release(attempt)
+    await collection(LoginSlot).delete_many({"key": attempt.key, "failed": True})
 
 
 def failure_delay(failures: int) -> float:

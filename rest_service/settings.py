@@ -27,7 +27,7 @@ def _lower(value: Any) -> Any:
 LogLevel = Annotated[LevelName, BeforeValidator(_lower)]
 # Every placeholder value of .env.example holds this: a stack started with one is refused.
 PLACEHOLDER_MARK = "change-me"
-SECRET_SETTINGS = ("admin_password", "grafana_api_token", "metrics_token")
+SECRET_SETTINGS = ("admin_password", "grafana_api_token", "monitor_api_token", "metrics_token")
 # The password rule of POST /users (schemas.UserIn), for the admin of a real database.
 MIN_PASSWORD_CHARS, MAX_PASSWORD_BYTES = 8, 72
 
@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # An API token the admin holds from start-up, named "grafana": what compose's Grafana
     # sends to read runs and samples (its Infinity datasource).
     grafana_api_token: Annotated[SecretStr, Field(min_length=32)] | None = None
+    # A write token the admin holds from start-up, for compose's cpu-monitor.
+    monitor_api_token: Annotated[SecretStr, Field(min_length=32)] | None = None
     # When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>` (prometheus.yml's
     # `authorization: {credentials_file: …}` sends it).
     metrics_token: Annotated[SecretStr, Field(min_length=32)] | None = None
@@ -67,13 +69,18 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # Connections and requests in progress per worker beyond which uvicorn answers 503.
     limit_concurrency: int = Field(default=1000, ge=1)
-    # Seconds an idle keep-alive connection stays open, and seconds a request's line and
-    # headers may take to arrive before the connection is closed.
+    # Seconds an idle keep-alive connection stays open, seconds a request's line and
+    # headers may take to arrive, and seconds its body may take after them, before the
+    # connection is closed.
     keep_alive_seconds: float = Field(default=5.0, gt=0, le=300)
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     # Where prometheus-client's multiprocess files go when WEB_CONCURRENCY > 1.
     prometheus_multiproc_dir: Path | None = None
 
+    # Running runs a user may have at once: each is a series on /metrics and a place in
+    # the silent-run sweep. The next one gets 409 naming the cap.
+    max_open_runs_per_user: int = Field(default=100, ge=1, le=100_000)
     # A running run that no client has written to for this long (a cpu-monitor killed with
     # -9, a lost machine) is closed with status "abandoned".
     run_silence_timeout_seconds: float = Field(default=900.0, ge=1)

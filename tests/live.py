@@ -405,12 +405,14 @@ def running_locust(
     autostart: bool = True,
     env: dict[str, str] | None = None,
     worker_locustfile: Path | None = None,
+    master_locustfile: Path | None = None,
 ) -> Iterator[LocustCluster]:
     """A Locust master (web UI, exporter) and its workers as real processes on 127.0.0.1;
     with ``workers=0``, one process in local mode.
 
     As in the compose stack, only the master gets ``env`` (the secrets): workers run with
-    none of the LOADWATCH_* variables, and with ``worker_locustfile`` when given.
+    none of the LOADWATCH_* variables, and with ``worker_locustfile`` when given (the
+    master with ``master_locustfile``).
 
     With ``autostart`` the master runs with ``--autostart``: the web UI and its routes are
     up while the test runs by itself, and ``--autoquit`` ends it. Without, tests start from
@@ -460,6 +462,7 @@ def running_locust(
             str(exporter_port),
             *master_args,
         ],
+        locustfile=master_locustfile or LOCUSTFILE,
     )
     worker_processes = [
         start(

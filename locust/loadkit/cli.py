@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         "baseline",
         nargs="?",
         help="the baseline's label, 'previous' (the last comparable run) or 'history' (the "
-        "comparable runs since the last change point, up to 10)",
+        "comparable runs since the last change point, up to 10); none: CURRENT is a duet, "
+        "judged against its own baseline side; LABEL:candidate names a duet's candidate side",
     )
     parser.add_argument(
         "--history",
@@ -78,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--history takes at most a CURRENT label, not --list, BASELINE or --html")
     if not args.history and (args.since is not None or args.last is not None):
         parser.error("--since and --last go with --history")
-    if not args.list and not args.history and (args.current is None or args.baseline is None):
-        parser.error("give CURRENT and BASELINE labels, --history or --list")
+    if not args.list and not args.history and args.current is None:
+        parser.error(
+            "give CURRENT and BASELINE labels (a duet: CURRENT alone), --history or --list"
+        )
     if not args.db.is_file():
         return error(f"no results store at {args.db}")
     try:
@@ -91,12 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.history:
         return show_history(args)
     # numpy and scipy load only once the arguments are known to be good.
-    from loadkit.compare import compare_runs
+    from loadkit.compare import compare_duet_run, compare_runs
     from loadkit.report import comparison as report
 
     store = SQLiteStore(args.db)
     try:
-        comparison = compare_runs(store, args.current, args.baseline, args.alpha, args.min_change)
+        comparison = (
+            compare_duet_run(store, args.current, args.alpha, args.min_change)
+            if args.baseline is None
+            else compare_runs(store, args.current, args.baseline, args.alpha, args.min_change)
+        )
     except LookupError as missing:
         return error(missing.args[0])
     finally:

@@ -63,6 +63,12 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
         "at each start)",
     )
     hidden(
+        "--web-host-names",
+        default="",
+        help="names (comma-separated) the web UI answers to besides its addresses and "
+        "localhost, e.g. the master's DNS name; any other Host gets 403",
+    )
+    hidden(
         "--web-session-hours",
         type=options.positive_hours,
         default=defaults.WEB_SESSION_HOURS,
@@ -76,8 +82,8 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
     )
     hidden(
         "--exporter-host",
-        default="",
-        help="address the exporter listens on (default: all)",
+        default="127.0.0.1",
+        help="address the exporter listens on (0.0.0.0: every interface)",
     )
     hidden(
         "--max-fail-ratio",

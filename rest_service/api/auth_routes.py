@@ -36,7 +36,7 @@ async def login(
     # Behind a reverse proxy, uvicorn's --forwarded-allow-ips makes this the real client.
     address = request.client.host if request.client else "unknown"
     user = await authenticate(body.username, body.password, address, settings)
-    token = await start_session(user.id, settings)
+    token = await start_session(user.id, address, settings)
     response.set_cookie(
         COOKIE_NAME,
         token,

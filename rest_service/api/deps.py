@@ -20,7 +20,7 @@ from rest_service.domain.sessions import SessionCache, user_for_api_token, user_
 from rest_service.settings import Settings
 from rest_service.storage.models import User
 
-COOKIE_NAME = "session"
+COOKIE_NAME = "loadwatch_session"
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 

@@ -2,8 +2,10 @@
 
 Enabled only when INJECT_LATENCY_MS is set; never set it in production. The delay takes
 fractions of a millisecond: the event loop's timers (uvloop's are whole milliseconds,
-rounded down) sleep what they can, and a thread sleeps what they left, so that no answer
-is delayed by less than asked.
+rounded down) sleep what they can, and the rest is spent on the loop itself, as the CPU
+work of a slower handler would be. Handing the rest to a thread instead would add the
+hand-off's own fraction of a millisecond to every delay, hiding the small ones a duet
+resolves.
 """
 
 import asyncio
@@ -32,9 +34,9 @@ class InjectedLatency:
 
 
 async def delay(seconds: float) -> None:
-    """Sleep at least ``seconds``, whatever the resolution of the loop's timers."""
-    started = time.perf_counter()
+    """Take at least ``seconds``, whatever the resolution of the loop's timers: sleep the
+    whole milliseconds, then spend what is left on the loop."""
+    deadline = time.perf_counter() + seconds
     await asyncio.sleep(seconds)
-    left = seconds - (time.perf_counter() - started)
-    if left > 0:
-        await asyncio.to_thread(time.sleep, left)
+    while time.perf_counter() < deadline:
+        pass

@@ -1,11 +1,14 @@
-"""uvicorn's HTTP protocol with a deadline on each request's head, and each small answer
-sent in one write.
+"""uvicorn's HTTP protocol with deadlines on each request's head and body, and each small
+answer sent in one write.
 
-- **The deadline.** uvicorn closes an idle keep-alive connection, but a client that
+- **The deadlines.** uvicorn closes an idle keep-alive connection, but a client that
   trickles header lines, one every few seconds, keeps its connection (and a place under
-  ``limit_concurrency``) for as long as it likes. Here a connection must deliver each
-  request's head within ``header_timeout`` seconds: counted from the connection, or from
-  the previous answer.
+  ``limit_concurrency``) for as long as it likes; so does one that sends a head promising
+  a body and then the body a byte at a time, and uvicorn has no timeout for that. Here a
+  connection must deliver each request's head within ``header_timeout`` seconds (counted
+  from the connection, or from the previous answer), and its body within
+  ``body_timeout`` seconds of its head. Past either, the connection is closed: the
+  application sees the client leave, as it would on a dropped connection.
 - **One write per answer.** uvicorn writes an answer's status line and headers, then each
   body chunk, each as a write of its own. On a socket without Nagle's delay (uvloop's
   default) a small answer then leaves as two segments: two send calls here, two wake-ups
@@ -61,32 +64,35 @@ class OneWriteAnswer:
 
 
 class LoadwatchHTTPProtocol(HttpToolsProtocol):
-    def __init__(self, *args: Any, header_timeout: float = 10.0, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, header_timeout: float = 10.0, body_timeout: float = 30.0, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout
-        self._head_deadline: asyncio.TimerHandle | None = None
+        self.body_timeout = body_timeout
+        self._deadline: asyncio.TimerHandle | None = None
         self._answers: list[OneWriteAnswer] = []
 
-    def _arm(self) -> None:
+    def _arm(self, seconds: float) -> None:
         self._disarm()
-        self._head_deadline = self.loop.call_later(self.header_timeout, self._head_too_slow)
+        self._deadline = self.loop.call_later(seconds, self._too_slow)
 
     def _disarm(self) -> None:
-        if self._head_deadline is not None:
-            self._head_deadline.cancel()
-            self._head_deadline = None
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
 
-    def _head_too_slow(self) -> None:
-        self._head_deadline = None
+    def _too_slow(self) -> None:
+        self._deadline = None
         if not self.transport.is_closing():
             self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm()
+        self._arm(self.header_timeout)
 
     def on_headers_complete(self) -> None:
-        self._disarm()
+        self._arm(self.body_timeout)
         super().on_headers_complete()
         answer = OneWriteAnswer(self.transport)
         self.cycle.transport = answer  # type: ignore[assignment]
@@ -98,7 +104,14 @@ class LoadwatchHTTPProtocol(HttpToolsProtocol):
         self._answers = [answer for answer in self._answers if not answer.flush()]
         super().on_response_complete()
         if not self.transport.is_closing():
-            self._arm()
+            self._arm(self.header_timeout)
+
+    def on_message_complete(self) -> None:
+        # An answer sent before its body had all arrived has armed the next head's
+        # deadline already: that one stays.
+        if not self.cycle.response_complete:
+            self._disarm()
+        super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()

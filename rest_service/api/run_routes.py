@@ -2,10 +2,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from rest_service.api.deps import CurrentUser, SummaryCacheDep
+from rest_service.api.deps import CurrentUser, SettingsDep, SummaryCacheDep
 from rest_service.api.params import BODY, NOT_FOUND, NOT_LOGGED_IN, NOT_RUNNING, RunId
 from rest_service.domain import runs
-from rest_service.domain.schemas import RunDetail, RunIn, RunOut, RunPage, RunPatch
+from rest_service.domain.schemas import ErrorOut, RunDetail, RunIn, RunOut, RunPage, RunPatch
 from rest_service.storage.models import Run, RunStatus
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=NOT_LOGGED_IN)
@@ -25,9 +25,17 @@ def run_out(run: Run) -> RunOut:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=RunOut, responses=BODY)
-async def create_run(body: RunIn, user: CurrentUser) -> RunOut:
-    return run_out(await runs.create_run(user, body))
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RunOut,
+    responses={
+        **BODY,
+        409: {"description": "The user has MAX_OPEN_RUNS_PER_USER running", "model": ErrorOut},
+    },
+)
+async def create_run(body: RunIn, user: CurrentUser, settings: SettingsDep) -> RunOut:
+    return run_out(await runs.create_run(user, body, settings.max_open_runs_per_user))
 
 
 @router.get("", response_model=RunPage)

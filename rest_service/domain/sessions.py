@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from rest_service.domain.errors import NotAuthenticated, Throttled
+from rest_service.domain.schemas import to_millis
 from rest_service.security import (
     MAX_ADDRESS_FAILURES,
     MAX_FAILURES,
@@ -113,11 +114,19 @@ async def authenticate(username: str, password: str, address: str, settings: Set
     return user
 
 
-async def start_session(username: str, settings: Settings) -> str:
+async def start_session(username: str, address: str, settings: Settings) -> str:
     """A new session for the user; returns the token for the cookie."""
     token = secrets.token_urlsafe(32)
-    expires_at = _now() + timedelta(seconds=settings.session_ttl_seconds)
-    session = Session(id=token_hash(token), username=username, expires_at=expires_at)
+    now = to_millis(_now())
+    session = Session(
+        id=token_hash(token),
+        username=username,
+        expires_at=now + timedelta(seconds=settings.session_ttl_seconds),
+        session_id=secrets.token_hex(8),
+        created_at=now,
+        last_used_at=now,
+        address=address,
+    )
     await collection(Session).insert_one(stored(session))
     return token
 
@@ -133,8 +142,13 @@ async def user_for_token(token: str, sessions: SessionCache) -> User | None:
     cached = sessions.get(key)
     if cached is not None:
         return cached[0]
-    session = load(Session, await collection(Session).find_one({"_id": key}))
-    if session is None or session.expires_at <= _now():
+    now = _now()
+    # Read with its use noted, in one call: once per session cache TTL, not per request.
+    found = await collection(Session).find_one_and_update(
+        {"_id": key}, {"$set": {"last_used_at": to_millis(now)}}
+    )
+    session = load(Session, found)
+    if session is None or session.expires_at <= now:
         return None
     user = load(User, await collection(User).find_one({"_id": session.username}))
     if user is not None:

@@ -23,6 +23,7 @@ from rest_service.storage.models import ApiToken, RevokedToken, TokenScope, User
 PREFIX = "lw_"
 MAX_TOKENS_PER_USER = 100
 GRAFANA_TOKEN_NAME = "grafana"  # noqa: S105 - a name, not a secret
+MONITOR_TOKEN_NAME = "cpu-monitor"  # noqa: S105 - a name, not a secret
 
 
 def _record(
@@ -74,22 +75,33 @@ async def revoke_token(user: User, token_id: str, sessions: SessionCache) -> Non
     sessions.revoke(api_token_cache_key(record["_id"]))
 
 
-async def ensure_read_token(username: str, token: str, name: str = GRAFANA_TOKEN_NAME) -> str:
-    """At start-up: the user holds this read-only token (GRAFANA_API_TOKEN, so that a
-    provisioned Grafana can read the API), and no other token of that name: a changed
-    token revokes the one before. What happened: "added", "kept" or "revoked" (it was
-    revoked through the API, and stays so)."""
+def provisioned_id(name: str) -> str:
+    """The public id of the token the service provisions under ``name``: its own, so that a
+    new value replaces it and nothing else."""
+    return f"provisioned-{name}"
+
+
+async def ensure_token(username: str, token: str, name: str, scope: TokenScope) -> str:
+    """At start-up: the user holds this provisioned token (GRAFANA_API_TOKEN, read, so that
+    a provisioned Grafana can read the API; MONITOR_API_TOKEN, write, for compose's
+    cpu-monitor). A changed value revokes the token provisioned before it, found by its
+    own id; tokens a user made, whatever their names, are left alone. What happened:
+    "added", "kept" or "revoked" (it was revoked through the API, and stays so)."""
     stored_id = token_hash(token)
+    own_id = provisioned_id(name)
     tokens = collection(ApiToken)
-    await tokens.delete_many({"username": username, "name": name, "_id": {"$ne": stored_id}})
+    await tokens.delete_many({"username": username, "token_id": own_id, "_id": {"$ne": stored_id}})
     if await collection(RevokedToken).find_one({"_id": stored_id}, {"_id": 1}) is not None:
         await tokens.delete_one({"_id": stored_id})
         return "revoked"
-    found = await tokens.find_one_and_update({"_id": stored_id}, {"$set": {"scope": "read"}})
+    found = await tokens.find_one_and_update(
+        {"_id": stored_id}, {"$set": {"scope": scope, "token_id": own_id}}
+    )
     if found is not None:
         return "kept"
+    record = _record(token, name, username, None, scope).model_copy(update={"token_id": own_id})
     try:
-        await tokens.insert_one(stored(_record(token, name, username, None, "read")))
+        await tokens.insert_one(stored(record))
     except DuplicateKeyError:  # another worker added it first
         return "kept"
     return "added"

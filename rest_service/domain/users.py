@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pymongo.errors import DuplicateKeyError
 
 from rest_service.domain.errors import Conflict
-from rest_service.domain.tokens import GRAFANA_TOKEN_NAME, ensure_read_token
+from rest_service.domain.tokens import GRAFANA_TOKEN_NAME, MONITOR_TOKEN_NAME, ensure_token
 from rest_service.security import hash_password
 from rest_service.settings import Settings
 from rest_service.storage.documents import collection, stored
@@ -35,21 +35,27 @@ async def create_user(username: str, password: str, is_admin: bool, rounds: int)
     return user
 
 
-async def ensure_grafana_token(settings: Settings) -> None:
-    """The admin holds GRAFANA_API_TOKEN, read-only, when it is set."""
-    if settings.grafana_api_token is None:
-        return
+async def ensure_provisioned_tokens(settings: Settings) -> None:
+    """The admin holds GRAFANA_API_TOKEN (read) and MONITOR_API_TOKEN (write), when set."""
+    wanted = [
+        (settings.grafana_api_token, GRAFANA_TOKEN_NAME, "read"),
+        (settings.monitor_api_token, MONITOR_TOKEN_NAME, "write"),
+    ]
     username = settings.admin_username or DEFAULT_ADMIN[0]
-    if await collection(User).find_one({"_id": username}, {"_id": 1}) is None:
-        log.warning("GRAFANA_API_TOKEN is set, but there is no user %r to hold it", username)
-        return
-    done = await ensure_read_token(username, settings.grafana_api_token.get_secret_value())
-    if done == "added":
-        log.info("Added the read-only API token %r for %r", GRAFANA_TOKEN_NAME, username)
-    elif done == "revoked":
-        log.warning(
-            "GRAFANA_API_TOKEN was revoked through the API and stays revoked: set a new one"
-        )
+    for secret, name, scope in wanted:
+        if secret is None:
+            continue
+        if await collection(User).find_one({"_id": username}, {"_id": 1}) is None:
+            log.warning("A token %r is to be provisioned, but there is no user %r", name, username)
+            return
+        done = await ensure_token(username, secret.get_secret_value(), name, scope)  # type: ignore[arg-type]
+        if done == "added":
+            log.info("Added the %s API token %r for %r", scope, name, username)
+        elif done == "revoked":
+            log.warning(
+                "The API token %r was revoked through the API and stays revoked: set a new one",
+                name,
+            )
 
 
 async def ensure_admin(settings: Settings) -> None:

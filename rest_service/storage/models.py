@@ -28,14 +28,24 @@ class User(Document):
 
 
 class Session(Document):
+    """A password login's session. ``session_id`` is public (listed, and what ending one
+    names); the token is never stored, and its hash is never shown."""
+
     id: str  # type: ignore[assignment]  # SHA-256 of the token; the token itself is never stored
     username: str
     expires_at: datetime
+    session_id: str = ""
+    created_at: datetime | None = None
+    last_used_at: datetime | None = None  # to the session cache's TTL
+    address: str | None = None
 
     class Settings:
         name = "sessions"
-        # MongoDB's TTL monitor removes expired sessions; reads still check expires_at.
-        indexes = [IndexModel([("expires_at", pymongo.ASCENDING)], expireAfterSeconds=0)]
+        indexes = [
+            # MongoDB's TTL monitor removes expired sessions; reads still check expires_at.
+            IndexModel([("expires_at", pymongo.ASCENDING)], expireAfterSeconds=0),
+            IndexModel([("username", pymongo.ASCENDING)]),
+        ]
 
 
 class ApiToken(Document):
@@ -61,24 +71,40 @@ class ApiToken(Document):
         ]
 
 
-class LoginAttempt(BaseModel):
-    at: datetime
-    nonce: str
-
-
-class LoginAttempts(Document):
-    """Login attempts under one throttle key, newest last: ``user:NAME|ADDRESS`` or
-    ``addr:ADDRESS`` (across accounts). ``attempts`` holds the recent failures, ``pending``
-    the attempts being checked or waiting their turn (security.py)."""
+class LoginSlot(Document):
+    """One of the slots of a login throttle key (``user:NAME|ADDRESS``, or ``addr:ADDRESS``
+    across accounts), ``_id`` ``KEY#i``: held by an attempt whose password is being
+    checked, until ``expires_at``, or by a recent failure, until it leaves the window
+    (security.py)."""
 
     id: str  # type: ignore[assignment]
-    attempts: list[LoginAttempt] = Field(default_factory=list)
-    pending: list[LoginAttempt] = Field(default_factory=list)
-    expires_at: datetime | None = None
+    key: str
+    nonce: str
+    failed: bool = False
+    expires_at: datetime
 
     class Settings:
-        name = "login_attempts"
-        indexes = [IndexModel([("expires_at", pymongo.ASCENDING)], expireAfterSeconds=0)]
+        name = "login_slots"
+        indexes = [
+            IndexModel([("key", pymongo.ASCENDING)]),
+            IndexModel([("expires_at", pymongo.ASCENDING)], expireAfterSeconds=0),
+        ]
+
+
+class OpenRunSlot(Document):
+    """One of a user's slots for running runs, ``_id`` ``OWNER#i``, held by the run
+    ``run_id`` while it runs (domain/open_runs.py)."""
+
+    id: str  # type: ignore[assignment]
+    owner: str
+    run_id: PydanticObjectId
+
+    class Settings:
+        name = "open_run_slots"
+        indexes = [
+            IndexModel([("owner", pymongo.ASCENDING)]),
+            IndexModel([("run_id", pymongo.ASCENDING)]),
+        ]
 
 
 class Run(Document):
@@ -202,7 +228,8 @@ DOCUMENT_MODELS: list[type[Document]] = [
     User,
     Session,
     ApiToken,
-    LoginAttempts,
+    LoginSlot,
+    OpenRunSlot,
     Run,
     SampleBlock,
     Event,

@@ -3,12 +3,18 @@ its calibration floors on a model of a shared machine (a small fixed-seed versio
 duet table of `python -m benchmarks.verdicts`)."""
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
+import pytest
+from loadkit import cli
+from loadkit.compare import compare_runs
+from loadkit.core.records import Batch
 from loadkit.stats import calibration, calibration_duet
 from loadkit.stats.calibration import Model
 from loadkit.stats.duet import Side, block_series, compare_duet, pairing
 from loadkit.stats.verdict import IMPROVEMENT, NO_CHANGE, NOT_ENOUGH_DATA, REGRESSION
+from loadkit.store import SQLiteStore
 
 SEED = 17
 
@@ -68,3 +74,42 @@ def test_duet_floors_on_a_shared_machine() -> None:
     assert duets["median +25%"][REGRESSION] >= 36  # >= 90 %
     assert duets["median +25%"][IMPROVEMENT] == 0
     assert sequential[REGRESSION] + sequential[IMPROVEMENT] >= 6  # >= 5 %: the machine's noise
+
+
+def test_a_duets_candidate_side_is_compared_with_other_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ "LABEL:candidate" names a duet's candidate side: it is compared with any run, as
+    a sequential pair (nothing measured the noise between them), and nothing of it is kept
+    as the duet's own estimates."""
+    rng = np.random.default_rng(SEED)
+    store = SQLiteStore(tmp_path / "r.sqlite")
+    settings = {"users": 4, "host": "http://a", "locustfile_hash": "x", "pacing": 1.0}
+    duet = store.start_run("duet", {**settings, "candidate_host": "http://b"})
+    plain = store.start_run("plain", settings)
+    ts = np.sort(rng.uniform(0, 100, 3_000))
+    for run, sides, factors in ((duet, [0, 1], (1.0, 2.0)), (plain, [0], (2.0,))):
+        endpoints = [("GET", "/x")] * len(sides)
+        for index, factor in enumerate(factors):
+            ms = rng.lognormal(np.log(20 * factor), 0.2, ts.size)
+            batch = Batch("w", endpoints, [index] * ts.size, list(ts), list(ms), [True] * ts.size)
+            batch.sides = sides
+            store.add_timings(run, batch, spawned_at=0.0)
+    # The duet's candidate ran at twice its baseline, as "plain" did.
+    same = compare_runs(store, "duet:candidate", "plain")
+    assert same.current.label == "duet:candidate"
+    assert [e.verdict for e in same.endpoints] == [NO_CHANGE]
+    slower = compare_runs(store, "plain", "duet")
+    assert [e.verdict for e in slower.endpoints] == [REGRESSION]
+    assert store.kept_estimates(duet) is None  # the candidate side kept nothing as the duet's
+    with pytest.raises(LookupError, match="not a duet"):
+        compare_runs(store, "plain:candidate", "duet")
+    with pytest.raises(LookupError, match="named run"):
+        compare_runs(store, "duet:candidate", "previous")
+    store.close()
+    # loadwatch-compare: a duet alone is judged against its own baseline side, paired in time.
+    db = str(tmp_path / "r.sqlite")
+    assert cli.main(["--db", db, "duet"]) == 0
+    assert "REGRESSION" in capsys.readouterr().out
+    assert cli.main(["--db", db, "plain"]) == 2
+    assert "not a duet" in capsys.readouterr().err

@@ -32,7 +32,9 @@ def serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("variable", ["ADMIN_PASSWORD", "GRAFANA_API_TOKEN"])
+@pytest.mark.parametrize(
+    "variable", ["ADMIN_PASSWORD", "GRAFANA_API_TOKEN", "MONITOR_API_TOKEN", "METRICS_TOKEN"]
+)
 def test_a_placeholder_of_env_example_is_refused_at_start(variable: str) -> None:
     result = serve({variable: PLACEHOLDERS[variable]})
     assert result.returncode == 2
@@ -84,6 +86,49 @@ def test_forwarded_for_is_not_believed_by_default_and_heads_have_a_deadline() ->
                     break
             assert closed and time.monotonic() - started < 4
         # An ordinary request is served as before.
+        assert httpx.get(f"{service.url}/healthz").status_code == 200
+
+
+def slow_bodies_closed_within(url: str, connections: int, seconds: float) -> float:
+    """Open ``connections`` logins whose heads promise 100 bytes of body, send one byte,
+    then one more a second: how long until the service closed every one (``seconds`` at
+    most)."""
+    port = int(url.rsplit(":", 1)[1])
+    head = (
+        b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100\r\n\r\n{"
+    )
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
+    started = time.monotonic()
+    try:
+        for sock in socks:
+            sock.sendall(head)
+            sock.settimeout(0.05)
+        open_ = set(range(connections))
+        while open_ and time.monotonic() - started < seconds:
+            for i in list(open_):
+                try:
+                    socks[i].sendall(b" ")
+                    if socks[i].recv(1024) == b"":
+                        open_.discard(i)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    open_.discard(i)
+            time.sleep(1)
+        return time.monotonic() - started if not open_ else seconds
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_a_body_that_trickles_in_is_cut_off_at_its_deadline() -> None:
+    """Five slow bodies under LIMIT_CONCURRENCY=5 would hold every place: each is closed
+    after BODY_TIMEOUT_SECONDS, and the service answers again."""
+    env = {"LIMIT_CONCURRENCY": "5", "BODY_TIMEOUT_SECONDS": "2"}
+    with running_service(env) as service:
+        took = slow_bodies_closed_within(service.url, 5, 10)
+        assert took < 5
         assert httpx.get(f"{service.url}/healthz").status_code == 200
 
 

@@ -19,8 +19,11 @@ LOGIN = {"username": ADMIN[0], "password": ADMIN[1]}
 
 
 @asynccontextmanager
-async def service(url: str, database: str, token: str) -> AsyncIterator[httpx.AsyncClient]:
+async def service(
+    url: str, database: str, token: str, monitor: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
+        monitor_api_token=monitor,  # type: ignore[arg-type]
         mongodb_url=url,
         mongodb_db=database,
         bcrypt_rounds=4,
@@ -80,3 +83,27 @@ async def test_the_grafana_token_reads_and_never_writes(real_server: str) -> Non
         assert (await api.get("/runs", headers=bearer(SECOND))).status_code == 401
         await api.post("/auth/login", json=LOGIN)
         assert (await api.get("/auth/tokens")).json() == []
+
+
+async def test_rotation_replaces_the_provisioned_token_and_leaves_the_users_alone(
+    real_server: str,
+) -> None:
+    """A new GRAFANA_API_TOKEN replaces the token the service provisioned, by its own id: a
+    token the admin made and also named "grafana" stays. MONITOR_API_TOKEN is provisioned
+    with the write scope, for compose's cpu-monitor."""
+    database = f"loadwatch-test-rotation-{ObjectId()}"
+    monitor = "lw_" + "m" * 40
+    async with service(real_server, database, FIRST, monitor) as api:
+        await api.post("/auth/login", json=LOGIN)
+        mine = (await api.post("/auth/tokens", json={"name": "grafana"})).json()
+        run = (await api.post("/runs", headers=bearer(monitor), json={"name": "cpu"})).json()
+        assert run["owner"] == ADMIN[0]
+        held = {t["id"]: t for t in (await api.get("/auth/tokens")).json()}
+        assert held["provisioned-cpu-monitor"]["scope"] == "write"
+        assert held["provisioned-grafana"]["scope"] == "read"
+    async with service(real_server, database, SECOND, monitor) as api:
+        assert (await api.get("/runs", headers=bearer(FIRST))).status_code == 401
+        assert (await api.get("/runs", headers=bearer(mine["token"]))).status_code == 200
+        await api.post("/auth/login", json=LOGIN)
+        held_ids = {t["id"] for t in (await api.get("/auth/tokens")).json()}
+        assert held_ids == {mine["id"], "provisioned-grafana", "provisioned-cpu-monitor"}

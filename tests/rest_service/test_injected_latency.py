@@ -40,7 +40,7 @@ async def test_the_named_route_alone_is_delayed_by_the_fraction() -> None:
         assert await elapsed("/runs") < 0.2
 
 
-def test_a_fraction_of_a_millisecond_is_slept_on_uvicorns_loop_too() -> None:
+def test_a_fraction_of_a_millisecond_is_spent_on_uvicorns_loop_too() -> None:
     """uvloop's timers are whole milliseconds: 0.5 ms must not become none."""
     import asyncio
 

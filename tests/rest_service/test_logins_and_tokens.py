@@ -11,7 +11,7 @@ import pytest
 
 from rest_service import security
 from rest_service.settings import Settings
-from rest_service.storage.models import LoginAttempts, Session, User
+from rest_service.storage.models import LoginSlot, Session, User
 from tests.conftest import ADMIN, login
 
 
@@ -34,7 +34,7 @@ async def test_passwords_are_stored_as_bcrypt_hashes(admin_client: httpx.AsyncCl
 
 async def test_only_the_token_hash_is_stored(client: httpx.AsyncClient) -> None:
     response = await login(client, *ADMIN)
-    token = response.cookies["session"]
+    token = response.cookies["loadwatch_session"]
     assert len(token) >= 43  # token_urlsafe(32)
     sessions = await Session.find_all().to_list()
     assert [s.id for s in sessions] == [hashlib.sha256(token.encode()).hexdigest()]
@@ -83,11 +83,10 @@ async def test_throttle_forgets_failures_older_than_15_minutes(client: httpx.Asy
     assert throttled.status_code == 429
     assert 890 <= int(throttled.headers["retry-after"]) <= 901
     # Age the failures past the window: the right password works again.
-    old = datetime.now(UTC) - timedelta(minutes=16)
-    attempts = LoginAttempts.get_motor_collection()
-    async for record in attempts.find({}):
-        aged = [{**a, "at": old} for a in record["attempts"]]
-        await attempts.update_one({"_id": record["_id"]}, {"$set": {"attempts": aged}})
+    gone = datetime.now(UTC) - timedelta(minutes=1)
+    slots = LoginSlot.get_motor_collection()
+    aged = await slots.update_many({"failed": True}, {"$set": {"expires_at": gone}})
+    assert aged.modified_count == 10  # 5 for the account from this address, 5 for the address
     assert (await login(client, *ADMIN)).status_code == 200
 
 

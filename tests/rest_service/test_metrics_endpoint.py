@@ -133,10 +133,10 @@ async def test_a_session_hit_skips_the_database(
     assert value(after, "loadwatch_cache_items", cache="sessions") == 1
 
     # Logout drops it: the same cookie is refused at once, without waiting for the TTL.
-    token = client.cookies["session"]
+    token = client.cookies["loadwatch_session"]
     monkeypatch.undo()
     assert (await client.post("/auth/logout")).status_code == 204
-    client.cookies.set("session", token)
+    client.cookies.set("loadwatch_session", token)
     assert (await client.get("/auth/me")).status_code == 401
 
 

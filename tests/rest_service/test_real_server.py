@@ -18,11 +18,12 @@ from pymongo.errors import DocumentTooLarge
 
 from rest_service import security
 from rest_service.domain import sample_reads, samples
+from rest_service.domain.errors import Throttled
 from rest_service.domain.schemas import SAMPLE_FIELDS, SampleIn
 from rest_service.storage.connection import bind
 from rest_service.storage.documents import collection
 from rest_service.storage.indexes import remove_expired
-from rest_service.storage.models import LoginAttempts, Run, Session
+from rest_service.storage.models import LoginSlot, Run, Session
 from tests.conftest import ADMIN
 from tests.live import MONGO_SERVER, free_port, real_mongodb, running_mongo_server, running_service
 
@@ -130,7 +131,7 @@ def test_ttl_expiry_holds_where_the_server_has_no_ttl_index(real_server: str) ->
             assert swept == {
                 ("sessions", "expires_at"),
                 ("api_tokens", "expires_at"),
-                ("login_attempts", "expires_at"),
+                ("login_slots", "expires_at"),
             }
         else:
             assert swept == set()  # MongoDB keeps the TTL indexes
@@ -149,25 +150,40 @@ def test_ttl_expiry_holds_where_the_server_has_no_ttl_index(real_server: str) ->
     run_async(scenario)
 
 
-def test_a_released_login_attempt_leaves_the_throttle_record(real_server: str) -> None:
-    """MongoDB's ``$pull`` takes a document as a query on the array's elements; FerretDB
-    1.24 matches whole elements only. The throttle names the whole element, so a released
-    attempt leaves the record on both."""
+def test_the_throttle_holds_under_parallel_attempts(real_server: str) -> None:
+    """FerretDB does not isolate concurrent conditional updates of one document; the
+    throttle's slots are inserts on a unique _id, which every wire server makes atomic.
+    40 attempts at once on one key: never more than 5 hold a slot together, at most 5
+    passwords are checked, and a 41st is refused until a failure leaves the window."""
 
     async def scenario() -> None:
-        client, ferretdb = await fresh(real_server, "loadwatch-test-throttle")
-        now = datetime.now(UTC)
-        first = await security.reserve("user:u|127.0.0.1", 5, now)
-        second = await security.reserve("user:u|127.0.0.1", 5, now)
-        attempts = collection(LoginAttempts)
-        by_query = await attempts.update_one(
-            {"_id": first.key}, {"$pull": {"pending": {"nonce": first.nonce}}}
-        )
-        assert by_query.modified_count == (0 if ferretdb else 1)  # the gap, named
-        await security.release(first)
-        await security.release(second)
-        record = await attempts.find_one({"_id": first.key})
-        assert record is not None and record["pending"] == []
+        client, _ = await fresh(real_server, "loadwatch-test-throttle")
+        key, now = "user:u|127.0.0.1", datetime.now(UTC)
+        holding: set[str] = set()
+        most = 0
+
+        async def guess() -> str:
+            nonlocal most
+            try:
+                attempt = await security.reserve(key, 5, now)
+            except Throttled:
+                return "refused"
+            holding.add(attempt.slot)
+            most = max(most, len(holding))
+            await asyncio.sleep(0.05)  # the password check
+            holding.discard(attempt.slot)
+            await security.failed(attempt)
+            return "checked"
+
+        answers = await asyncio.gather(*(guess() for _ in range(40)))
+        assert answers.count("checked") == 5 and most <= 5
+        with pytest.raises(Throttled):
+            await security.reserve(key, 5, datetime.now(UTC))
+        # Out of the window, the failures free their slots.
+        gone = datetime.now(UTC) - timedelta(seconds=1)
+        await collection(LoginSlot).update_many({"key": key}, {"$set": {"expires_at": gone}})
+        await security.succeeded(await security.reserve(key, 5, datetime.now(UTC)))
+        assert await collection(LoginSlot).count_documents({"key": key}) == 0
         client.close()
 
     run_async(scenario)

@@ -68,6 +68,7 @@ def test_compose_config_is_valid(services: dict[str, Any]) -> None:
         "prometheus",
         "grafana",
         "cpu-monitor",
+        "preflight",
     }
     assert services["functional_tests"]["profiles"] == ["test"]
     assert services["cpu-monitor"]["profiles"] == ["monitor"]
@@ -123,6 +124,9 @@ def test_images_are_pinned_small_and_unprivileged() -> None:
 def test_every_dependency_waits_for_health(services: dict[str, Any]) -> None:
     for name, service in services.items():
         for dependency, rule in service.get("depends_on", {}).items():
+            if dependency == "preflight":
+                assert rule["condition"] == "service_completed_successfully", name
+                continue
             assert rule["condition"] == "service_healthy", (name, dependency)
             has_check = "healthcheck" in services[dependency]
             assert has_check, f"{dependency} has no healthcheck for {name} to wait on"
@@ -235,3 +239,66 @@ def test_prometheus_targets_are_compose_services(services: dict[str, Any]) -> No
     assert any(m["target"] == "/etc/grafana/provisioning" for m in grafana["volumes"])
     assert grafana["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
     assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+
+
+def test_metrics_are_closed_and_prometheus_reads_the_token_from_a_file(
+    services: dict[str, Any],
+) -> None:
+    rest = services["rest_service"]["environment"]
+    assert rest["METRICS_TOKEN"]  # required: compose refuses to start without it
+    (secret,) = services["prometheus"]["secrets"]
+    assert secret["source"] == "metrics_token"
+    assert config()["secrets"]["metrics_token"]["environment"] == "METRICS_TOKEN"
+    scrape = yaml.safe_load((ROOT / "prometheus" / "prometheus.yml").read_text())
+    job = next(j for j in scrape["scrape_configs"] if j["job_name"] == "rest_service")
+    assert job["authorization"]["credentials_file"] == f"/run/secrets/{secret['source']}"
+    env = {k: v for k, v in os.environ.items() if k != "METRICS_TOKEN"}
+    blank = ROOT / ".env.example"
+    without = [line for line in blank.read_text().splitlines() if "METRICS_TOKEN" not in line]
+    result = subprocess.run(
+        [*compose_command(), "--env-file", "/dev/stdin", "-f", str(COMPOSE), "config", "-q"],
+        input="\n".join(without),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+    )
+    assert result.returncode != 0 and "METRICS_TOKEN" in result.stderr
+
+
+def test_the_monitor_records_with_a_write_token_the_service_provisions(
+    services: dict[str, Any],
+) -> None:
+    monitor = services["cpu-monitor"]["environment"]
+    assert not any("PASSWORD" in key or "USERNAME" in key for key in monitor)
+    rest = services["rest_service"]["environment"]
+    assert monitor["CPU_MONITOR_TOKEN"] == rest["MONITOR_API_TOKEN"]
+
+
+def test_a_placeholder_grafana_password_stops_the_stack(services: dict[str, Any]) -> None:
+    """Grafana takes any password: the preflight, which Grafana waits for, refuses the
+    placeholder with one line. Its command runs here as compose runs it in the image."""
+    preflight = services["preflight"]
+    assert services["grafana"]["depends_on"]["preflight"]["condition"] == (
+        "service_completed_successfully"
+    )
+    value = preflight["environment"]["GRAFANA_ADMIN_PASSWORD"]
+    assert value == services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    command = [sys.executable, *preflight["command"][1:]]
+    for given, code in [(value, 2), ("a chosen password", 0)]:
+        result = subprocess.run(
+            command,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "GRAFANA_ADMIN_PASSWORD": given},
+        )
+        assert result.returncode == code, result.stderr
+        if code:
+            (line,) = result.stderr.strip().splitlines()
+            assert line == (
+                "error: GRAFANA_ADMIN_PASSWORD is still the placeholder of .env.example: "
+                "choose your own"
+            )

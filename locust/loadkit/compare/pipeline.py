@@ -6,7 +6,7 @@ kept) is kept in the same write as the result."""
 from __future__ import annotations
 
 from loadkit.core.defaults import ALPHA
-from loadkit.core.records import Endpoint, RunInfo
+from loadkit.core.records import BASELINE, Endpoint, RunInfo, side_of
 from loadkit.report import comparison as report
 from loadkit.stats import duet, history, pair
 from loadkit.stats.comparison import Comparison
@@ -28,11 +28,13 @@ def compare_runs(
     or "history" (the comparable runs since the last change point, up to 10, per endpoint).
     ``min_change`` None: the default thresholds, or none where history measures the
     run-to-run noise (it is in the interval); given: the user's floor in both cases.
-    ``keep_verdict``: the verdict is stored with the run too, as the reports render it."""
+    ``keep_verdict``: the verdict is stored with the run too, as the reports render it.
+    Either label may name a duet's candidate side, "LABEL:candidate"."""
     inputs = gather.comparison_inputs(store, current_label, baseline_label)
     comparison = pair.judge(inputs, alpha, min_change)
     kept = list(inputs.estimated)
-    if comparison.history is not None:
+    # A candidate side's estimates are not its run's (those are the baseline side's).
+    if comparison.history is not None and side_of(current_label)[1] == BASELINE:
         current = comparison.current
         kept.append((current, comparison.history.estimates[current.label]))
     store.save(kept, report.verdict_record(comparison) if keep_verdict else None)

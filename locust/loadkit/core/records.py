@@ -10,6 +10,15 @@ from typing import Any
 
 Endpoint = tuple[str, str]  # (request_type, name)
 BASELINE, CANDIDATE = 0, 1  # the sides of a duet (a run without one is all the baseline's)
+CANDIDATE_SUFFIX = ":candidate"  # "LABEL:candidate": a duet's candidate side, as a run
+
+
+def side_of(label: str) -> tuple[str, int]:
+    """The run label and the side a label names: "duet-3:candidate" is the candidate side of
+    the run "duet-3"; any other label, the run itself (a duet's baseline side)."""
+    if label.endswith(CANDIDATE_SUFFIX):
+        return label.removesuffix(CANDIDATE_SUFFIX), CANDIDATE
+    return label, BASELINE
 
 
 @dataclass

@@ -133,7 +133,7 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         return
     registry = CollectorRegistry(auto_describe=False)
     registry.register(LocustCollector(environment))
-    host = options.exporter_host if options else ""
+    host = options.exporter_host if options else "127.0.0.1"
     server = WSGIServer((host, port), make_wsgi_app(registry), log=None)
     gevent.spawn(server.serve_forever)
     shown = host or "0.0.0.0"  # noqa: S104 - what an empty host means, for the log

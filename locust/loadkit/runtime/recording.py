@@ -26,6 +26,7 @@ from loadkit.core.records import Batch
 from loadkit.runtime import duet, state
 from loadkit.runtime.recorder import Recorder
 from loadkit.runtime.timings import CPU_KEY, REPORT_KEY, SETUP_KEY
+from loadkit.store.base import labelled
 from loadkit.store.sqlite import NotAStore, SQLiteStore
 
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
@@ -125,7 +126,10 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         store = SQLiteStore(options.results_db)
     except NotAStore as error:
         usage_error(f"--results-db: {error}")
-    if options.baseline not in ("", PREVIOUS, HISTORY) and store.run(options.baseline) is None:
+    if (
+        options.baseline not in ("", PREVIOUS, HISTORY)
+        and labelled(store, options.baseline) is None
+    ):
         usage_error(f"--baseline: no run labelled {options.baseline!r} in {options.results_db}")
     kit.recorder = Recorder(store, kit.pacing, kit.buffer)
     events.worker_report.add_listener(lambda client_id, data, **_: _received(kit, client_id, data))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import ks_2samp
 
-from loadkit.core.defaults import ALPHA, MIN_CHANGE, UNMEASURED_GATE
+from loadkit.core.defaults import ALPHA, MIN_CHANGE, UNMEASURED_GATE, UNMEASURED_QUANTILE
 from loadkit.core.records import RunInfo
 from loadkit.stats import estimates
 from loadkit.stats import verdict as stats
@@ -99,15 +99,19 @@ class Comparison:
     @property
     def gating_regressions(self) -> list[EndpointComparison]:
         """The regressions that fail ``--fail-on-regression``: every one where the noise is
-        measured; without, only those of which a quantile's whole interval lies beyond
-        +UNMEASURED_GATE, which a shared machine's noise between two runs does not reach."""
+        measured; without, only those whose median's whole interval lies beyond
+        +UNMEASURED_GATE, which a shared machine's noise between two runs does not reach
+        (its tails do: a busy neighbour during one run multiplies them)."""
         if self.noise_measured:
             return self.regressions
         return [
             e
             for e in self.regressions
             if any(
-                q.outcome == REGRESSION and q.low is not None and q.low >= UNMEASURED_GATE
+                q.quantile == UNMEASURED_QUANTILE
+                and q.outcome == REGRESSION
+                and q.low is not None
+                and q.low >= UNMEASURED_GATE
                 for q in e.quantiles
             )
         ]

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from loadkit.core.records import (
     BASELINE,
+    CANDIDATE,
     Batch,
     Endpoint,
     RunInfo,
     StoredComparison,
     VerdictRecord,
+    side_of,
 )
 
 if TYPE_CHECKING:
@@ -100,3 +102,11 @@ class ResultsStore(Protocol):
         estimates: Sequence[tuple[RunInfo, dict[Endpoint, RunEstimates]]],
         verdict: VerdictRecord | None = None,
     ) -> None: ...
+
+
+def labelled(store: ResultsStore, label: str) -> RunInfo | None:
+    """The run a label names, "LABEL:candidate" included (None: no such run, or no such
+    side: a run that is not a duet has no candidate side)."""
+    name, side = side_of(label)
+    run = store.run(name)
+    return None if run is None or (side == CANDIDATE and not run.duet) else run

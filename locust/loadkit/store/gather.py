@@ -4,10 +4,10 @@ to keep with the result), and the timings the verdict looks at."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from loadkit.core.defaults import HISTORY, PREVIOUS
-from loadkit.core.records import BASELINE, CANDIDATE, Endpoint, RunInfo
+from loadkit.core.records import BASELINE, CANDIDATE, Endpoint, RunInfo, side_of
 from loadkit.stats import estimates
 from loadkit.stats.duet import DuetInputs, Side
 from loadkit.stats.estimates import RunEstimates
@@ -70,12 +70,49 @@ def run_estimates(
     return found, computed
 
 
+def side_inputs(store: ResultsStore, current_label: str, baseline_label: str) -> ComparisonInputs:
+    """A pair in which either label names a duet's candidate side ("LABEL:candidate"): the
+    two sides' timings, as two runs of their own. Nothing measures the noise between them
+    (they did not run side by side), so the pair verdict says so."""
+    (label, side), (other, other_side) = side_of(current_label), side_of(baseline_label)
+    current, baseline = _run(store, label), _run(store, other)
+    for run, wanted in ((current, side), (baseline, other_side)):
+        if wanted == CANDIDATE and not run.duet:
+            raise LookupError(f"run {run.label!r} is not a duet: it has no candidate side")
+    endpoints = sorted(
+        set(store.endpoints(current.id, side)) | set(store.endpoints(baseline.id, other_side)),
+        key=lambda e: (e[1], e[0]),
+    )
+    as_current = replace(current, label=current_label)
+    return ComparisonInputs(
+        as_current,
+        replace(baseline, label=baseline_label),
+        False,
+        [as_current],
+        {},
+        endpoints,
+        [
+            (
+                store.response_times(current.id, e, side),
+                store.response_times(baseline.id, e, other_side),
+            )
+            for e in endpoints
+        ],
+    )
+
+
 def comparison_inputs(
     store: ResultsStore, current_label: str, baseline_label: str
 ) -> ComparisonInputs:
     """``baseline_label`` may be "previous" (the last earlier run comparable to this one)
     or "history" (the comparable runs since the last change point, up to 10, per
-    endpoint)."""
+    endpoint). Either may name a duet's candidate side (``side_inputs``)."""
+    if CANDIDATE in (side_of(current_label)[1], side_of(baseline_label)[1]):
+        if baseline_label in (PREVIOUS, HISTORY):
+            raise LookupError(
+                f"a candidate side is compared with a named run, not {baseline_label!r}"
+            )
+        return side_inputs(store, current_label, baseline_label)
     current = _run(store, current_label)
     runs = group(store, current)
     earlier, estimated = run_estimates(store, runs[:-1])

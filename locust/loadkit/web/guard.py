@@ -1,7 +1,17 @@
-"""The master's web UI against other sites and against fields it does not offer.
+"""The master's web UI against other sites, other names, unreviewed routes and fields it
+does not offer.
 
-Three guards, for Locust's routes and loadkit's alike:
+Five guards, for Locust's routes and loadkit's alike:
 
+- Names. The master answers only to the names it serves: an IP address, ``localhost``,
+  the address of ``--web-host`` and the names of ``--web-host-names``. A request naming
+  any other ``Host`` gets 403 before any route, whatever its method: a page of another
+  site whose name an attacker has pointed at 127.0.0.1 (DNS rebinding) sends that name,
+  and its Origin matches it, so the same-site check alone would let it through.
+- Routes. Each request's route must be reviewed (``loadkit.web.reviewed``) for its
+  method, and one that needs the web login gets Locust's login answer without it, before
+  any check that would name a host or a label: 403 for a route nobody reviewed.
+  ``POST /user`` takes only the fields Locust's own form sends, each checked.
 - Cross-site requests. A POST (or any method but GET and HEAD) whose ``Origin`` (or, with
   none, ``Referer``) names another site is refused with 403: a page the developer happens
   to visit cannot start, stop or rewire a test with a form. Requests without either header
@@ -20,12 +30,14 @@ Three guards, for Locust's routes and loadkit's alike:
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from loadkit.runtime import duet, secret_options, state
+from loadkit.web import reviewed
 from loadkit.web.ui import SWARM_FIELDS
 
 if TYPE_CHECKING:
@@ -43,6 +55,64 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 def _netloc(url: str) -> str:
     return urlsplit(url).netloc.lower()
+
+
+def _refuse(start_response: StartResponse, message: str) -> Iterable[bytes]:
+    body = json.dumps({"success": False, "message": message}).encode()
+    start_response(
+        "403 FORBIDDEN",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+def host_name(header: str) -> str:
+    """The name of a ``Host`` header, without its port ("[::1]:8089" is "::1")."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rpartition(":")[0] if header.count(":") == 1 else header
+
+
+def served_names(web_host: str, names: str) -> frozenset[str]:
+    """The names the master answers to, besides IP addresses."""
+    given = {n.strip().lower().rstrip(".") for n in names.split(",") if n.strip()}
+    bound = web_host.strip().lower()
+    if bound and bound != "*":
+        given.add(bound)
+    return frozenset({"localhost", *given})
+
+
+def foreign_name(environ: dict[str, Any], names: frozenset[str]) -> str | None:
+    """The request's ``Host`` name when the master does not serve it (None: it does)."""
+    header = str(environ.get("HTTP_HOST") or "")
+    if not header:
+        return None  # no browser leaves it out
+    name = host_name(header).rstrip(".")
+    if name in names:
+        return None
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return header[:200]
+    return None
+
+
+class ServedNamesOnly:
+    """WSGI middleware: the names guard of the docstring above, before anything else."""
+
+    def __init__(self, app: WSGIApp, names: frozenset[str]) -> None:
+        self.app, self.names = app, names
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        foreign = foreign_name(environ, self.names)
+        if foreign is not None:
+            message = (
+                f"this master does not serve the name {foreign}: open it by its address, "
+                "or start it with --web-host-names"
+            )
+            return _refuse(start_response, message)
+        return self.app(environ, start_response)
 
 
 def cross_site(environ: dict[str, Any]) -> str | None:
@@ -70,14 +140,7 @@ class SameSiteOnly:
             return self.app(environ, start_response)
         foreign = cross_site(environ)
         if foreign is not None:
-            body = json.dumps(
-                {"success": False, "message": f"cross-site request refused (from {foreign})"}
-            ).encode()
-            start_response(
-                "403 FORBIDDEN",
-                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
-            )
-            return [body]
+            return _refuse(start_response, f"cross-site request refused (from {foreign})")
 
         def without_cors(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
             kept = [(k, v) for k, v in headers if not k.lower().startswith("access-control-")]
@@ -99,11 +162,45 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         return
     from flask import jsonify, request
 
+    options = environment.parsed_options
     app = web_ui.app
-    app.wsgi_app = SameSiteOnly(app.wsgi_app)  # type: ignore[method-assign]
-    base_path = getattr(environment.parsed_options, "web_base_path", "") or ""
+    names = served_names(
+        str(getattr(options, "web_host", "") or ""), getattr(options, "web_host_names", "")
+    )
+    app.wsgi_app = ServedNamesOnly(SameSiteOnly(app.wsgi_app), names)  # type: ignore[method-assign]
+    base_path = getattr(options, "web_base_path", "") or ""
     swarm_path = f"{base_path}/swarm"
     allowed = swarm_fields(environment)
+    web_login = bool(getattr(options, "web_login", False))
+
+    def allowed_host(host: str) -> bool:
+        return secret_options.host_allowed(environment, host)
+
+    @app.before_request
+    def check_route() -> Any:
+        rule = request.url_rule
+        if rule is None:
+            return None  # Flask answers 404 or 405
+        route = reviewed.route_of(rule.rule, base_path)
+        if route is None or request.method not in route.methods:
+            message = f"{request.method} {rule.rule} is no reviewed route of this master"
+            return jsonify(success=False, message=message), 403
+        if route.who == reviewed.LOGIN and web_login:
+            from flask_login import current_user
+
+            if not current_user.is_authenticated:
+                return web_ui.login_manager.unauthorized()
+        if rule.rule == f"{base_path}/user":
+            try:  # as Locust reads it: the raw body, whatever its Content-Type
+                body = json.loads(request.get_data(cache=True) or b"null")
+            except ValueError:
+                body = None
+            found = reviewed.user_edit_problem(
+                body, environment.available_user_classes or {}, allowed_host
+            )
+            if found is not None:
+                return jsonify(success=False, message=found), 400
+        return None
 
     @app.before_request
     def check_swarm_fields() -> tuple[Response, int] | None:

@@ -3,9 +3,13 @@
 Locust draws the page and guards every route (its own and loadkit's) with Flask-Login; it
 leaves checking the password to the locustfile. Here it is one account from the
 environment: LOADWATCH_WEB_USERNAME and LOADWATCH_WEB_PASSWORD (or the options of the same
-names). The session cookie is signed with LOADWATCH_WEB_SECRET, or with a key made at
-start-up (sessions then end when the master restarts), and expires after
-``--web-session-hours``: Flask checks the signed time of a permanent session.
+names). The session cookie, named ``loadkit_web_session`` (the service's is
+``loadwatch_session``: cookies ignore ports, so one name would make the two log each other
+out), is signed with LOADWATCH_WEB_SECRET, or with a key made at start-up (sessions then
+end when the master restarts). A session ends ``--web-session-hours`` after its login,
+however often it is used: the login time is signed into it and checked on each request,
+and Flask does not send the cookie again when a request leaves the session alone, so a tab
+that polls does not keep it alive.
 
 Failed logins are counted per client address: after MAX_FAILURES within FAILURE_WINDOW the
 address gets 429 without a check until the oldest failure leaves the window. ``POST
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_FAILURES = 5
+COOKIE_NAME = "loadkit_web_session"
 FAILURE_WINDOW_SECONDS = 15 * 60.0
 
 
@@ -83,7 +88,12 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
     assert app is not None
     app.secret_key = secret(environment, "web_secret") or secrets.token_hex(32)
     app.permanent_session_lifetime = timedelta(hours=options.web_session_hours)
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    app.config.update(
+        SESSION_COOKIE_NAME=COOKIE_NAME,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_REFRESH_EACH_REQUEST=False,
+    )
     web_ui.login_manager.user_loader(lambda name: WebUser(name) if name == username else None)
     base_path = getattr(options, "web_base_path", "") or ""
     web_ui.auth_args = {"username_password_callback": f"{base_path}/loadwatch/login"}
@@ -93,7 +103,8 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
 
     @app.before_request
     def refuse_ended_sessions() -> None:
-        if session.get("sid") in ended:
+        since = session.get("since")
+        if session.get("sid") in ended or (since is not None and time.time() - since > lifetime):
             session.clear()
 
     @app.route(f"{base_path}/loadwatch/logout", methods=["POST"])
@@ -126,6 +137,7 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
             session.clear()
             session.permanent = True  # expires after --web-session-hours
             session["sid"] = secrets.token_urlsafe(16)
+            session["since"] = time.time()
             login_user(WebUser(username))
             return redirect(url_for("locust.index"))  # type: ignore[return-value]
         failures.failed(address, now)

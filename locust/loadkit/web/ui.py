@@ -27,7 +27,7 @@ from loadkit.core import options
 from loadkit.core.defaults import HISTORY, PREVIOUS
 from loadkit.core.records import RunInfo, StoredComparison
 from loadkit.runtime import gate, pacing, state
-from loadkit.store.base import ResultsStore
+from loadkit.store.base import ResultsStore, labelled
 
 if TYPE_CHECKING:
     from flask import Response
@@ -43,10 +43,6 @@ BLANK = "-"
 def _runs_with_verdicts(store: ResultsStore) -> list[tuple[RunInfo, str | None]]:
     verdicts = store.verdicts()
     return [(run, verdicts.get(run.id)) for run in reversed(store.runs())]
-
-
-def _run(store: ResultsStore, label: str) -> RunInfo | None:
-    return store.run(label)
 
 
 def _comparison(store: ResultsStore, run_id: int) -> StoredComparison | None:
@@ -74,14 +70,14 @@ def runs_and_verdicts(kit: Kit) -> list[tuple[RunInfo, str | None]]:
 
 def check_baseline(label: str, kit: Kit) -> str:
     """``label`` when it can be a baseline: empty (none), 'previous', 'history', or a
-    recorded run."""
+    recorded run (or a duet's candidate side, "LABEL:candidate")."""
     label = label.strip()
     if label in ("", PREVIOUS, HISTORY):
         return label
     rec = kit.recorder
     if rec is None:
         raise ValueError("recording is off (--results-db ''): there is no baseline to pick")
-    if rec.read(_run, label) is None:
+    if rec.read(labelled, label) is None:
         raise ValueError(f"no run labelled {label!r} is recorded")
     return label
 

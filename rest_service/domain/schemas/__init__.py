@@ -52,6 +52,9 @@ from rest_service.domain.schemas.times import (
 )
 from rest_service.domain.schemas.users import (
     LoginIn,
+    PasswordIn,
+    SessionOut,
+    SessionsEnded,
     TokenCreated,
     TokenIn,
     TokenOut,
@@ -78,6 +81,7 @@ __all__ = [
     "EventsRefused",
     "FieldSummary",
     "LoginIn",
+    "PasswordIn",
     "Percent",
     "QueryTime",
     "RejectedEventOut",
@@ -93,6 +97,8 @@ __all__ = [
     "SamplePage",
     "SamplesAccepted",
     "SamplesIn",
+    "SessionOut",
+    "SessionsEnded",
     "Summary",
     "TokenCreated",
     "TokenIn",

@@ -68,15 +68,37 @@ class TokenCreated(TokenOut):
     )
 
 
+NewPassword = Annotated[
+    str,
+    Field(
+        min_length=8,
+        max_length=72,
+        description="8 characters to 72 bytes in UTF-8 (bcrypt reads no further)",
+    ),
+    AfterValidator(_bcrypt_sized),
+]
+
+
 class UserIn(Strict):
     username: Username
-    password: Annotated[
-        str,
-        Field(
-            min_length=8,
-            max_length=72,
-            description="8 characters to 72 bytes in UTF-8 (bcrypt reads no further)",
-        ),
-        AfterValidator(_bcrypt_sized),
-    ]
+    password: NewPassword
     is_admin: Annotated[bool, Field(strict=True)] = False
+
+
+class PasswordIn(Strict):
+    current_password: Annotated[str, Field(max_length=1024)]
+    new_password: NewPassword
+
+
+class SessionOut(BaseModel):
+    id: str = Field(description="the session's public id, for DELETE /auth/sessions/{id}")
+    created_at: datetime | None
+    last_used_at: datetime | None = Field(
+        description="to the session cache's TTL (SESSION_CACHE_SECONDS)"
+    )
+    address: str | None = Field(description="the client address it logged in from")
+    current: bool = Field(description="the session of this request's cookie")
+
+
+class SessionsEnded(BaseModel):
+    ended: int
