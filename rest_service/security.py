@@ -21,9 +21,9 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import bcrypt
-from pymongo.errors import DuplicateKeyError
 
 from rest_service.domain.errors import Throttled
+from rest_service.storage import slots as storage_slots
 from rest_service.storage.documents import collection
 from rest_service.storage.models import LoginSlot
 
@@ -102,12 +102,8 @@ class Attempt:
     so that parallel attempts count at once, not after their bcrypt."""
 
     key: str
-    slot: str  # the slot document's _id: "KEY#i"
+    slot: str  # the slot document's _id (storage/slots.py)
     nonce: str
-
-
-def _slot_id(key: str, index: int) -> str:
-    return f"{key}#{index}"
 
 
 async def _take(key: str, limit: int, nonce: str, now: datetime) -> Attempt | None:
@@ -121,23 +117,9 @@ async def _take(key: str, limit: int, nonce: str, now: datetime) -> Attempt | No
             await slots.delete_one({"_id": doc["_id"], "nonce": doc["nonce"]})
         else:
             held.add(doc["_id"])
-    for index in range(limit):
-        slot = _slot_id(key, index)
-        if slot in held:
-            continue
-        document = {
-            "_id": slot,
-            "key": key,
-            "nonce": nonce,
-            "failed": False,
-            "expires_at": now + PENDING_LOST_AFTER,
-        }
-        try:
-            await slots.insert_one(document)
-        except DuplicateKeyError:  # another attempt took it since the read
-            continue
-        return Attempt(key, slot, nonce)
-    return None
+    fields = {"key": key, "nonce": nonce, "failed": False, "expires_at": now + PENDING_LOST_AFTER}
+    slot = await storage_slots.take(LoginSlot, key, limit, held, fields)
+    return None if slot is None else Attempt(key, slot, nonce)
 
 
 async def _failures(key: str, now: datetime) -> list[datetime]:

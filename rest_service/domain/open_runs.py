@@ -1,40 +1,24 @@
 """The cap on a user's open (running) runs, held on every server.
 
-Each running run holds one of its owner's ``cap`` slots: a document whose _id is
-``OWNER#i``, taken by inserting it. Inserting on a unique key is atomic on every wire
-server, where a count followed by an insert is not (a burst of parallel creates would all
-see room): so the cap holds under any concurrency. A run that ends, is abandoned or is
-deleted gives its slot back; a slot whose run is no longer running (its service stopped
+Each running run holds one of its owner's ``cap`` slots (``storage/slots.py``), which
+hold under any concurrency, where a count followed by an insert would let a burst of
+parallel creates all see room. A run that ends, is abandoned or is deleted gives its slot
+back; a slot whose run is no longer running (its service stopped
 between the two writes) is taken back when the cap would refuse.
 """
 
 from typing import Any
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
 
 from rest_service.domain.errors import Conflict
+from rest_service.storage import slots as storage_slots
 from rest_service.storage.documents import collection
 from rest_service.storage.models import OpenRunSlot, Run
 
 
 async def _held(owner: str) -> list[dict[str, Any]]:
     return [doc async for doc in collection(OpenRunSlot).find({"owner": owner})]
-
-
-async def _insert_free(owner: str, run_id: ObjectId, cap: int, held: set[str]) -> bool:
-    for index in range(cap):
-        slot = f"{owner}#{index}"
-        if slot in held:
-            continue
-        try:
-            await collection(OpenRunSlot).insert_one(
-                {"_id": slot, "owner": owner, "run_id": run_id}
-            )
-        except DuplicateKeyError:  # another create took it since the read
-            continue
-        return True
-    return False
 
 
 async def _take_back_stale(slots: list[dict[str, Any]]) -> int:
@@ -60,7 +44,10 @@ async def take(owner: str, run_id: ObjectId, cap: int) -> None:
     """A slot for the new run ``run_id``; Conflict naming the cap when all are held."""
     for _ in range(2):
         slots = await _held(owner)
-        if await _insert_free(owner, run_id, cap, {slot["_id"] for slot in slots}):
+        held = {slot["_id"] for slot in slots}
+        if await storage_slots.take(
+            OpenRunSlot, owner, cap, held, {"owner": owner, "run_id": run_id}
+        ):
             return
         if not await _take_back_stale(slots):
             break

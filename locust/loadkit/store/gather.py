@@ -70,6 +70,12 @@ def run_estimates(
     return found, computed
 
 
+def _union(store: ResultsStore, *sides: tuple[int, int]) -> list[Endpoint]:
+    """The endpoints timed on any of these (run id, side), by name, then method."""
+    found = {e for run_id, side in sides for e in store.endpoints(run_id, side)}
+    return sorted(found, key=lambda e: (e[1], e[0]))
+
+
 def side_inputs(store: ResultsStore, current_label: str, baseline_label: str) -> ComparisonInputs:
     """A pair in which either label names a duet's candidate side ("LABEL:candidate"): the
     two sides' timings, as two runs of their own. Nothing measures the noise between them
@@ -79,10 +85,7 @@ def side_inputs(store: ResultsStore, current_label: str, baseline_label: str) ->
     for run, wanted in ((current, side), (baseline, other_side)):
         if wanted == CANDIDATE and not run.duet:
             raise LookupError(f"run {run.label!r} is not a duet: it has no candidate side")
-    endpoints = sorted(
-        set(store.endpoints(current.id, side)) | set(store.endpoints(baseline.id, other_side)),
-        key=lambda e: (e[1], e[0]),
-    )
+    endpoints = _union(store, (current.id, side), (baseline.id, other_side))
     as_current = replace(current, label=current_label)
     return ComparisonInputs(
         as_current,
@@ -122,10 +125,7 @@ def comparison_inputs(
         baseline = _run(store, baseline_label)
     endpoints: list[Endpoint] = []
     if baseline is not None:
-        endpoints = sorted(
-            set(store.endpoints(current.id)) | set(store.endpoints(baseline.id)),
-            key=lambda e: (e[1], e[0]),
-        )
+        endpoints = _union(store, (current.id, BASELINE), (baseline.id, BASELINE))
     return ComparisonInputs(
         current,
         baseline,
