@@ -45,13 +45,13 @@ def build(path: Path, runs: int, per_run: int) -> float:
     rng = np.random.default_rng(7)
     started = time.perf_counter()
     store = SQLiteStore(path)
-    first = store.start_run("run-1", SETTINGS)
+    first, _ = store.start_run("run-1", SETTINGS)
     store.mark_spawned(first, 0.0)
     store_timings(store, first, rng.lognormal(np.log(20), 0.5, per_run), rng, ENDPOINTS)
     stopped = 1000.0 + per_run * 1e-3
     store.finish_run(first, stopped, None)
     for i in range(2, runs + 1):
-        run = store.start_run(f"run-{i}", SETTINGS)
+        run, _ = store.start_run(f"run-{i}", SETTINGS)
         store.mark_spawned(run, 0.0)
         level = (1.10 if i >= STEP_AT else 1.0) * float(np.exp(rng.normal(0, 0.02)))
         # The first run's timings, each scaled by the run's level and a jitter of its own.

@@ -76,12 +76,9 @@ def locust_rate(
     ]
     exporter = free_port()
     if hooks:
-        # --user-pool 0: the trivial endpoint has no users API
         command += [
             "--pacing",
             "0.000001",
-            "--user-pool",
-            "0",
             "--exporter-port",
             str(exporter),
             "--exporter-host",

@@ -19,3 +19,36 @@ def samples(seqs: range | list[int], cpu: float = 10.0) -> list[dict[str, object
         {"seq": seq, "timestamp": timestamp(start + i), "cpu_percent": cpu}
         for i, seq in enumerate(seqs)
     ]
+
+
+def timing_chunk(
+    chunk: int, ms: list[float], start: float = 1_700_000_000.0, endpoints: int = 1
+) -> dict[str, object]:
+    """A chunk of timings as loadkit sends them (docs/api.md has the layout): one request
+    every 10 ms from ``start``, the response times ``ms``, successful, measured, endpoints
+    in turn."""
+    import base64
+    import struct
+    import zlib
+
+    n = len(ms)
+    t0 = round(start * 1e6)
+
+    def planes(fmt: str, values: list[int]) -> bytes:
+        raw = struct.pack(f"<{n}{fmt}", *values)
+        width = struct.calcsize(fmt)
+        return b"".join(raw[i::width] for i in range(width))
+
+    raw = (
+        planes("q", [i * 10_000 for i in range(n)])
+        + planes("I", [round(v * 1000) for v in ms])
+        + planes("H", [i % endpoints for i in range(n)])
+        + bytes([1] * n)
+    )
+    return {
+        "chunk": chunk,
+        "count": n,
+        "t0_us": t0,
+        "endpoints": [["GET", f"/e{i}"] for i in range(endpoints)],
+        "data": base64.b64encode(zlib.compress(raw, 9)).decode(),
+    }

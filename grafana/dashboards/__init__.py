@@ -1,4 +1,4 @@
-"""The three loadwatch dashboards, built with grafana-foundation-sdk (Grafana's own typed
+"""The four loadwatch dashboards, built with grafana-foundation-sdk (Grafana's own typed
 builders), one module each, and rendered to the JSON that Grafana provisions.
 
     uv run python -m grafana.dashboards   # rewrites provisioning/dashboards/*.json
@@ -19,11 +19,11 @@ from typing import Any
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from grafana.dashboards import cpu_runs, load_test, panel_table, service
+from grafana.dashboards import cpu_runs, load_test, load_tests, panel_table, service
 
 OUT = Path(__file__).resolve().parents[1] / "provisioning" / "dashboards"
 PANEL_PAGE = Path(__file__).resolve().parents[2] / "docs" / "dashboards.md"
-MODULES = (service, load_test, cpu_runs)
+MODULES = (service, load_test, cpu_runs, load_tests)
 
 
 def render() -> dict[str, dict[str, Any]]:

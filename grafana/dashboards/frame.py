@@ -75,6 +75,7 @@ class _Annotation(AnnotationQuery):
         expr: str | None = None,
         hide: bool = False,
         type_val: str | None = None,
+        infinity: dict[str, object] | None = None,
     ) -> None:
         super().__init__(
             name=name,
@@ -86,11 +87,14 @@ class _Annotation(AnnotationQuery):
         )
         self.built_in = built_in
         self.title = title
+        self.infinity = infinity
 
     def to_json(self) -> dict[str, object]:
         payload = super().to_json()
         if self.built_in:
             return {"builtIn": 1, **payload}
+        if self.infinity is not None:  # an API query: its rows' time and text
+            return {**payload, "target": self.infinity}
         return {**payload, "step": "15s", "titleFormat": self.title, "useValueForTime": False}
 
 
@@ -104,6 +108,12 @@ class Annotation(cogbuilder.Builder[AnnotationQuery]):
 
 def _prometheus_annotation(name: str, expr: str, title: str, color: str) -> Annotation:
     return Annotation(_Annotation(name, PROMETHEUS, color, title=title, expr=expr))
+
+
+def api_annotation(name: str, query: Infinity, color: str) -> Annotation:
+    """Marks read from the service's API: each row's ``time``, with its ``text``."""
+    infinity = query.ref_id("annotation").build().to_json()
+    return Annotation(_Annotation(name, API, color, infinity=infinity))
 
 
 ANNOTATIONS: list[cogbuilder.Builder[AnnotationQuery]] = [
@@ -156,8 +166,10 @@ def dashboard_of(
     description: str,
     variables: Sequence[cogbuilder.Builder[VariableModel]],
     rows: Sequence[Row],
+    annotations: Sequence[cogbuilder.Builder[AnnotationQuery]] = (),
 ) -> dashboard.Dashboard:
-    """A loadwatch dashboard: its rows of panels, after what every dashboard shares."""
+    """A loadwatch dashboard: its rows of panels, after what every dashboard shares
+    (``annotations``: its own, after the shared ones)."""
     board = (
         dashboard.Dashboard(title)
         .uid(uid)
@@ -179,7 +191,7 @@ def dashboard_of(
             .target_blank(False)
         )
         .variables([_datasource_variable(), *variables])
-        .annotations(ANNOTATIONS)
+        .annotations([*ANNOTATIONS, *annotations])
     )
     panel_id = 0
     for title_of_row, panels in rows:

@@ -8,7 +8,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from loadkit.core import defaults, options
-from loadkit.store import NotAStore, SQLiteStore, check_store
+from loadkit.store.base import ResultsStore
+from loadkit.store.opened import StoreRefused, open_store
 
 
 def error(message: str) -> int:
@@ -30,6 +31,21 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=Path(defaults.RESULTS_DB),
         help="the results store (--results-db of the runs)",
+    )
+    parser.add_argument(
+        "--results-url",
+        default="",
+        help="the loadwatch service that keeps the runs instead (--results-url of the runs); "
+        "the token comes from LOADKIT_RESULTS_TOKEN or --token-file",
+    )
+    parser.add_argument(
+        "--token-file", default="", help="with --results-url: a file holding the token"
+    )
+    parser.add_argument(
+        "--export-to",
+        metavar="URL_OR_FILE",
+        help="copy the whole history (timings, estimates, verdicts) into this loadwatch service "
+        "(http[s]://…, the token as for --results-url) or SQLite file, and exit",
     )
     parser.add_argument(
         "current", nargs="?", help="the run's label (with --history: default the newest run)"
@@ -79,25 +95,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--history takes at most a CURRENT label, not --list, BASELINE or --html")
     if not args.history and (args.since is not None or args.last is not None):
         parser.error("--since and --last go with --history")
+    if args.export_to:
+        return export(args)
     if not args.list and not args.history and args.current is None:
         parser.error(
             "give CURRENT and BASELINE labels (a duet: CURRENT alone), --history or --list"
         )
-    if not args.db.is_file():
-        return error(f"no results store at {args.db}")
     try:
-        check_store(args.db)
-    except NotAStore as refused:
+        store = reader(args)
+    except StoreRefused as refused:
         return error(str(refused))
     if args.list:
-        return list_runs(args.db, args.list)
+        return list_runs(store, args.list)
     if args.history:
-        return show_history(args)
+        return show_history(store, args)
     # numpy and scipy load only once the arguments are known to be good.
     from loadkit.compare import compare_duet_run, compare_runs
     from loadkit.report import comparison as report
 
-    store = SQLiteStore(args.db)
     try:
         comparison = (
             compare_duet_run(store, args.current, args.alpha, args.min_change)
@@ -118,11 +133,40 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if args.fail_on_regression and (comparison.gating_regressions or slower) else 0
 
 
-def show_history(args: argparse.Namespace) -> int:
+def reader(args: argparse.Namespace) -> ResultsStore:
+    """The store the arguments name, to read (an SQLite file must exist)."""
+    return open_store(args.db, args.results_url, args.token_file, must_exist=True)
+
+
+def export(args: argparse.Namespace) -> int:
+    """Copy the history named by --db or --results-url into --export-to."""
+    from loadkit.store.copy import copy_history
+
+    target_url = args.export_to if args.export_to.startswith(("http://", "https://")) else ""
+    try:
+        source = reader(args)
+        target = open_store(args.export_to, target_url, args.token_file, write=True)
+    except StoreRefused as refused:
+        return error(str(refused))
+    try:
+        done = copy_history(source, target)
+    except LookupError as failed:
+        return error(str(failed.args[0]))
+    finally:
+        source.close()
+        target.close()
+    print(
+        f"loadwatch-compare: {done.runs} run(s) and {done.timings:,} timings copied into "
+        f"{target.where}; {done.skipped} already there, {done.relabelled} relabelled "
+        "(their label was another run's)"
+    )
+    return 0
+
+
+def show_history(store: ResultsStore, args: argparse.Namespace) -> int:
     from loadkit.compare import history_of
     from loadkit.report import history as history_report
 
-    store = SQLiteStore(args.db)
     try:
         floor = defaults.floor_of(args.min_change)
         current, found = history_of(store, args.current or None, args.since, args.last, floor)
@@ -137,8 +181,7 @@ def show_history(args: argparse.Namespace) -> int:
     return 1 if args.fail_on_regression and slower else 0
 
 
-def list_runs(db: Path, form: str) -> int:
-    store = SQLiteStore(db)
+def list_runs(store: ResultsStore, form: str) -> int:
     try:
         verdicts = store.verdicts()
         runs = [(run, store.count(run.id), verdicts.get(run.id)) for run in store.runs()]

@@ -109,6 +109,31 @@ def add_options(parser: LocustArgumentParser, **_kwargs: Any) -> None:
         default=defaults.RESULTS_DB,
         help="SQLite file where every request's time is recorded, per run ('': off)",
     )
+    hidden(
+        "--results-url",
+        default="",
+        help="the loadwatch service that keeps the results instead (a team's one history); "
+        "the token comes from LOADKIT_RESULTS_TOKEN or --results-token-file, and "
+        "--results-db's folder keeps the reports and, while the service is down, the timings",
+    )
+    hidden(
+        "--results-token-file",
+        default="",
+        help="with --results-url: a file holding the service's API token ('write' to record)",
+    )
+    hidden(
+        "--results-wait",
+        type=options.positive_seconds,
+        default=60.0,
+        help="with --results-url: seconds a closing run waits for the service to take its "
+        "last timings before it closes as incomplete",
+    )
+    hidden(
+        "--monitor-tag",
+        default="",
+        help="with --results-url: the tag of the cpu-monitor runs recording the machine under "
+        "test (cpu-monitor --tag); the verdict shows its CPU beside each run",
+    )
     add("--run-label", default="", help="this run's label (default: the time)")
     add(
         "--candidate-host",

@@ -70,8 +70,11 @@ class ApiClient:
         result: dict[str, Any] = self._call("POST", "/auth/login", json=self._credentials)
         return result
 
-    def create_run(self, name: str, host: str, threshold: float) -> dict[str, Any]:
-        body = {"name": name, "host": host, "threshold": threshold, "tags": ["cpu-monitor"]}
+    def create_run(
+        self, name: str, host: str, threshold: float, tag: str | None = None
+    ) -> dict[str, Any]:
+        tags = ["cpu-monitor", *([tag] if tag else [])]
+        body = {"name": name, "host": host, "threshold": threshold, "tags": tags}
         run: dict[str, Any] = self._call("POST", "/runs", json=body)
         return run
 

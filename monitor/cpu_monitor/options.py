@@ -81,6 +81,12 @@ def build_parser() -> Parser:
     option(parser, "--name", help="run name (default: host and start time)")
     option(
         parser,
+        "--tag",
+        help="a tag of the run besides cpu-monitor, e.g. the --monitor-tag a load test gives "
+        "loadkit, so that its verdict shows this machine's CPU",
+    )
+    option(
+        parser,
         "--host",
         socket.gethostname(),
         help="host label of the run (default: this machine's name)",

@@ -185,7 +185,7 @@ def record(args: argparse.Namespace, url: str) -> int:
     client = connect(url, args)
     name = args.name or f"{args.host} {datetime.now():%Y-%m-%d %H:%M:%S}"
     try:
-        run = client.create_run(name, args.host, args.threshold)
+        run = client.create_run(name, args.host, args.threshold, args.tag)
     except ApiError as error:
         raise MonitorError(f"cannot create the run: {error}") from None
     run_id = str(run["id"])

@@ -12,6 +12,7 @@ from rest_service.api.deps import (
 from rest_service.api.params import BODY, NOT_LOGGED_IN, TOKEN_NOT_FOUND
 from rest_service.domain import tokens
 from rest_service.domain.schemas import ErrorOut, LoginIn, TokenCreated, TokenIn, TokenOut, UserOut
+from rest_service.domain.schemas.users import MeOut
 from rest_service.domain.sessions import authenticate, end_session, start_session
 from rest_service.storage.models import ApiToken
 
@@ -63,9 +64,10 @@ async def logout(
     )
 
 
-@router.get("/me", response_model=UserOut, responses=NOT_LOGGED_IN)
-async def me(user: CurrentUser) -> UserOut:
-    return UserOut(username=user.id, is_admin=user.is_admin)
+@router.get("/me", response_model=MeOut, responses=NOT_LOGGED_IN)
+async def me(request: Request, user: CurrentUser) -> MeOut:
+    """Who the caller is, and how it is authenticated (``access``)."""
+    return MeOut(username=user.id, is_admin=user.is_admin, access=request.state.scope)
 
 
 def _token_out(record: ApiToken) -> TokenOut:

@@ -73,11 +73,13 @@ class SessionCookie(APIKeyCookie):
             user, scope = found
             if scope == "read" and request.scope.get("method") not in READ_METHODS:
                 raise Forbidden("This API token may only read (scope 'read')")
+            request.state.scope = scope
             return user
         cookie = request.cookies.get(COOKIE_NAME)
         session_user = await user_for_token(cookie, sessions) if cookie else None
         if session_user is None:
             raise NotAuthenticated("Not authenticated")
+        request.state.scope = "session"
         return session_user
 
 

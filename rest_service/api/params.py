@@ -13,18 +13,19 @@ RunId = Annotated[str, Path(alias="id", description="The run's id")]
 Answers = dict[int | str, dict[str, Any]]
 
 
-def _error(description: str) -> dict[str, Any]:
+def error_answer(description: str) -> dict[str, Any]:
+    """An error answer as /docs lists it."""
     return {"description": description, "model": ErrorOut}
 
 
-NOT_FOUND: Answers = {404: _error("No such run, or not yours")}
-NOT_RUNNING: Answers = {409: _error("The run is not running")}
-NOT_LOGGED_IN: Answers = {401: _error("Not logged in (no valid session cookie or API token)")}
-TOKEN_NOT_FOUND: Answers = {404: _error("No such token, or not yours")}
-NOT_ADMIN: Answers = {403: _error("Not an admin")}
+NOT_FOUND: Answers = {404: error_answer("No such run, or not yours")}
+NOT_RUNNING: Answers = {409: error_answer("The run is not running")}
+NOT_LOGGED_IN: Answers = {401: error_answer("Not logged in (no valid session cookie or API token)")}
+TOKEN_NOT_FOUND: Answers = {404: error_answer("No such token, or not yours")}
+NOT_ADMIN: Answers = {403: error_answer("Not an admin")}
 # Every route that takes a body: the body itself can be refused before it is read.
 BODY: Answers = {
-    400: _error("The body is not parseable JSON"),
-    413: _error(f"Body over {MAX_BODY_BYTES // 2**20} MB"),
-    415: _error("The body is not declared as application/json"),
+    400: error_answer("The body is not parseable JSON"),
+    413: error_answer(f"Body over {MAX_BODY_BYTES // 2**20} MB"),
+    415: error_answer("The body is not declared as application/json"),
 }

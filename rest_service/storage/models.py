@@ -13,6 +13,8 @@ from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
+from rest_service.storage.load_test_models import LOAD_TEST_MODELS
+
 RunStatus = Literal["running", "finished", "aborted", "abandoned"]
 TokenScope = Literal["read", "write"]
 
@@ -236,4 +238,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     RejectedEvent,
     RevokedToken,
     Counter,
+    *LOAD_TEST_MODELS,
 ]

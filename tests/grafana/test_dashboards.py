@@ -1,16 +1,12 @@
 """The provisioned Grafana: structure, and every panel's query against a live Prometheus
 that scrapes a live service, a local Locust run with its exporter, and itself."""
 
-import csv
-import importlib
-import io
 import json
 import os
 import re
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +15,15 @@ import pytest
 import yaml
 
 from tests.conftest import ADMIN
+from tests.grafana.live_queries import (
+    DASHBOARD_DIR,
+    dashboards,
+    datasources,
+    load_generator,
+    panels,
+    run_every_query,
+)
+from tests.grafana.recorded_load_tests import seed_load_tests
 from tests.live import (
     ROOT,
     free_port,
@@ -29,33 +34,14 @@ from tests.live import (
     stop,
 )
 
-GRAFANA = ROOT / "grafana"
-DASHBOARD_DIR = GRAFANA / "provisioning" / "dashboards"
-EXPECTED_UIDS = {"loadwatch-service", "loadwatch-load-test", "loadwatch-cpu-runs"}
-
-
-def load_generator() -> Any:
-    return importlib.import_module("grafana.dashboards")
-
-
-def dashboards() -> dict[str, dict[str, Any]]:
-    return {
-        path.name: json.loads(path.read_text()) for path in sorted(DASHBOARD_DIR.glob("*.json"))
-    }
-
-
-def datasources() -> dict[str, dict[str, Any]]:
-    """The provisioned datasources by uid."""
-    found = {}
-    for path in (GRAFANA / "provisioning" / "datasources").glob("*.yml"):
-        for source in yaml.safe_load(path.read_text())["datasources"]:
-            found[source["uid"]] = source
-    return found
-
-
-def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
-    """The dashboard's panels, rows aside."""
-    return [panel for panel in dashboard["panels"] if panel["type"] != "row"]
+EXPECTED_UIDS = {
+    "loadwatch-service",
+    "loadwatch-load-test",
+    "loadwatch-cpu-runs",
+    "loadwatch-load-tests",
+}
+SHARED_ANNOTATIONS = {"Load test running", "Pacing changes", "CPU above threshold"}
+OWN_ANNOTATIONS = {"load-tests.json": {"Change points"}}
 
 
 def test_the_committed_json_and_readme_table_are_what_the_generator_renders(
@@ -93,7 +79,7 @@ def test_provisioning_layout() -> None:
 
 def test_dashboard_structure() -> None:
     found = dashboards()
-    assert len(found) == 3
+    assert len(found) == 4
     assert {d["uid"] for d in found.values()} == EXPECTED_UIDS  # unique and stable
     known = set(datasources())
     for name, dashboard in found.items():
@@ -109,11 +95,9 @@ def test_dashboard_structure() -> None:
         assert link["keepTime"] and link["includeVars"] and link["tags"] == ["loadwatch"]
         annotations = dashboard["annotations"]["list"]
         assert annotations[0]["builtIn"] == 1  # Grafana's own stays
-        assert {a["name"] for a in annotations[1:]} == {
-            "Load test running",
-            "Pacing changes",
-            "CPU above threshold",
-        }
+        assert {a["name"] for a in annotations[1:]} == SHARED_ANNOTATIONS | OWN_ANNOTATIONS.get(
+            name, set()
+        )
         assert dashboard["panels"][0]["type"] == "row"
         for panel in panels(dashboard):
             where = f"{name} / {panel.get('title')}"
@@ -127,7 +111,7 @@ def test_dashboard_structure() -> None:
             if panel["type"] == "timeseries":
                 assert panel["options"]["legend"]["displayMode"] == "table", where
         for variable in dashboard["templating"]["list"][1:]:
-            assert variable["datasource"]["uid"] in uids
+            assert variable["type"] == "textbox" or variable["datasource"]["uid"] in uids
 
 
 def test_the_dashboards_have_the_panels_a_user_looks_for() -> None:
@@ -151,24 +135,19 @@ def test_the_dashboards_have_the_panels_a_user_looks_for() -> None:
     assert variables["load-test.json"] == ["datasource", "locust_job", "endpoint", "service_job"]
     assert variables["cpu-runs.json"] == ["datasource", "service_job", "run_id", "host", "run"]
     assert variables["service.json"] == ["datasource", "service_job", "handler"]
-
-
-def fill(expr: str, values: dict[str, str]) -> str:
-    """Grafana's variable syntax, ${name} and $name, with the values chosen."""
-    for name, value in sorted(values.items(), key=lambda item: -len(item[0])):
-        expr = expr.replace(f"${{{name}}}", value).replace(f"${name}", value)
-    return expr
-
-
-def label_values(prometheus_url: str, query: str) -> list[str]:
-    """What Grafana's label_values(metric{...}, label) variable query would offer."""
-    match = re.fullmatch(r"label_values\((.+), (\w+)\)", query)
-    assert match, query
-    response = httpx.get(
-        f"{prometheus_url}/api/v1/label/{match.group(2)}/values", params={"match[]": match.group(1)}
-    ).json()
-    assert response["status"] == "success", response
-    return list(response["data"])
+    assert variables["load-tests.json"] == [
+        "datasource",
+        "service_url",
+        "endpoint",
+        "load_test",
+        "monitor_run",
+    ]
+    assert {
+        "Load tests and their verdicts",
+        "$endpoint: p50 over the runs",
+        "Run $load_test: requests per second",
+        "Run $load_test: machine under test, CPU",
+    } <= titles["load-tests.json"]
 
 
 GRAFANA_TOKEN = "lw_grafana-token-for-the-dashboard-test-0123456789"
@@ -219,6 +198,8 @@ def test_every_query_against_a_live_prometheus_and_the_live_service(tmp_path: Pa
                     "60",
                     "--grafana-url",
                     "",
+                    "--tag",
+                    "sut",
                 ],
                 env={
                     **os.environ,
@@ -255,6 +236,9 @@ def test_every_query_against_a_live_prometheus_and_the_live_service(tmp_path: Pa
                         # The user picks the monitor's run among those offered (the load
                         # test's runs are there too, with CPU only).
                         picked = {"run": run_id.group(1), "run_id": run_id.group(1)}
+                        # The load tests loadkit recorded, the newest watched by the monitor.
+                        picked["load_test"] = str(seed_load_tests(service.url))
+                        picked["monitor_run"] = run_id.group(1)
                         rows = run_every_query(prom.url, api, picked)
             finally:
                 stop(monitor)
@@ -268,82 +252,16 @@ def test_every_query_against_a_live_prometheus_and_the_live_service(tmp_path: Pa
     # Watched with --pid here, so the process panels show it, and the threshold 0 is crossed.
     assert found["loadwatch / CPU runs / Process CPU"] > 0
     assert found["loadwatch / CPU runs / annotation CPU above threshold"] > 0
-
-
-def _prometheus(prometheus_url: str, expr: str) -> int:
-    response = httpx.get(f"{prometheus_url}/api/v1/query", params={"query": expr}).json()
-    assert response["status"] == "success", f"{expr}: {response}"
-    return len(response["data"]["result"])
-
-
-def _api_rows(api: httpx.Client, query: dict[str, Any]) -> list[dict[str, Any]]:
-    """What an Infinity query reads: the answer parsed as the query says, each declared
-    column checked to be there and of its declared type. Returns the rows."""
-    response = api.get(query["url"])
-    assert response.status_code == 200, f"{query['url']}: {response.status_code} {response.text}"
-    if query["type"] == "csv":
-        rows: list[dict[str, Any]] = list(csv.DictReader(io.StringIO(response.text)))
-    else:
-        body = response.json()
-        for key in filter(None, query["root_selector"].split(".")):
-            body = body[key]
-        rows = body
-    for column in query["columns"]:
-        name, kind = column["selector"], column["type"]
-        cells = [row[name] for row in rows]  # KeyError: a column the answer lacks
-        present = [cell for cell in cells if cell not in ("", None)]
-        assert present or not rows, f"{query['url']}: column {name} is empty"
-        for cell in present:
-            if kind == "timestamp":
-                datetime.fromisoformat(cell)
-            elif kind == "number":
-                float(cell)
-            else:
-                assert isinstance(cell, str), (name, cell)
-    return rows
-
-
-def run_every_query(
-    prometheus_url: str, api: httpx.Client, pick: dict[str, str]
-) -> list[tuple[str, int, bool]]:
-    rows = []
-    for dashboard in dashboards().values():
-        values = {"__range": "1m", "datasource": "loadwatch-prometheus"}
-        for variable in dashboard["templating"]["list"]:
-            if variable["type"] == "datasource":
-                continue
-            if variable["datasource"]["uid"] == "loadwatch-api":
-                query = variable["query"]["infinityQuery"]
-                offered = [row["id"] for row in _api_rows(api, query)]
-                labels = {c["text"] for c in query["columns"]}
-                assert labels == {"__text", "__value"}, labels
-            else:
-                offered = label_values(prometheus_url, fill(variable["query"]["query"], values))
-            assert offered, f"{dashboard['title']}: variable {variable['name']} offers nothing"
-            # A value it offers, as a user would pick.
-            wanted = pick.get(variable["name"], offered[0])
-            assert wanted in offered, (variable["name"], wanted, offered)
-            values[variable["name"]] = wanted
-        for annotation in dashboard["annotations"]["list"][1:]:
-            count = _prometheus(prometheus_url, fill(annotation["expr"], values))
-            title = f"{dashboard['title']} / annotation {annotation['name']}"
-            rows.append((title, count, annotation["name"] != "Load test running"))
-        for panel in panels(dashboard):
-            allowed_empty = "may be empty" in panel["description"]
-            for target in panel["targets"]:
-                title = f"{dashboard['title']} / {panel['title']} [{target['refId']}]"
-                if "expr" in target:
-                    count = _prometheus(prometheus_url, fill(target["expr"], values))
-                else:
-                    query = {**target, "url": fill(target["url"], values)}
-                    count = len(_api_rows(api, query))
-                rows.append((title, count, allowed_empty))
-    return rows
+    # The load tests: their runs, the trend, the change point at r4, the machine under test.
+    assert found["loadwatch / Load tests / Load tests and their verdicts"] == 6
+    assert found["loadwatch / Load tests / $endpoint: p50 over the runs"] == 6
+    assert found["loadwatch / Load tests / annotation Change points"] >= 1
+    assert found["loadwatch / Load tests / Run $load_test: machine under test, CPU"] > 0
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in DASHBOARD_DIR.glob("*.json")))
 def test_panels_have_units_that_fit(name: str) -> None:
-    allowed = {"percent", "percentunit", "s", "reqps", "short", "bytes", "Bps"}
+    allowed = {"percent", "percentunit", "s", "ms", "reqps", "short", "bytes", "Bps"}
     for panel in panels(json.loads((DASHBOARD_DIR / name).read_text())):
         assert panel["fieldConfig"]["defaults"]["unit"] in allowed, panel["title"]
 

@@ -3,7 +3,6 @@ its calibration floors on a model of a shared machine (a small fixed-seed versio
 duet table of `python -m benchmarks.verdicts`)."""
 
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +13,8 @@ from loadkit.stats import calibration, calibration_duet
 from loadkit.stats.calibration import Model
 from loadkit.stats.duet import Side, block_series, compare_duet, pairing
 from loadkit.stats.verdict import IMPROVEMENT, NO_CHANGE, NOT_ENOUGH_DATA, REGRESSION
-from loadkit.store import SQLiteStore
+
+from tests.loadkit.conftest import Where
 
 SEED = 17
 
@@ -77,16 +77,16 @@ def test_duet_floors_on_a_shared_machine() -> None:
 
 
 def test_a_duets_candidate_side_is_compared_with_other_runs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    where: Where, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """ "LABEL:candidate" names a duet's candidate side: it is compared with any run, as
     a sequential pair (nothing measured the noise between them), and nothing of it is kept
     as the duet's own estimates."""
     rng = np.random.default_rng(SEED)
-    store = SQLiteStore(tmp_path / "r.sqlite")
+    store = where.open()
     settings = {"users": 4, "host": "http://a", "locustfile_hash": "x", "pacing": 1.0}
-    duet = store.start_run("duet", {**settings, "candidate_host": "http://b"})
-    plain = store.start_run("plain", settings)
+    duet, _ = store.start_run("duet", {**settings, "candidate_host": "http://b"})
+    plain, _ = store.start_run("plain", settings)
     ts = np.sort(rng.uniform(0, 100, 3_000))
     for run, sides, factors in ((duet, [0, 1], (1.0, 2.0)), (plain, [0], (2.0,))):
         endpoints = [("GET", "/x")] * len(sides)
@@ -95,21 +95,23 @@ def test_a_duets_candidate_side_is_compared_with_other_runs(
             batch = Batch("w", endpoints, [index] * ts.size, list(ts), list(ms), [True] * ts.size)
             batch.sides = sides
             store.add_timings(run, batch, spawned_at=0.0)
+        store.finish_run(run, 101.0, None)
     # The duet's candidate ran at twice its baseline, as "plain" did.
     same = compare_runs(store, "duet:candidate", "plain")
     assert same.current.label == "duet:candidate"
     assert [e.verdict for e in same.endpoints] == [NO_CHANGE]
+    assert store.kept_estimates(duet) is None  # the candidate side kept nothing as the duet's
     slower = compare_runs(store, "plain", "duet")
     assert [e.verdict for e in slower.endpoints] == [REGRESSION]
-    assert store.kept_estimates(duet) is None  # the candidate side kept nothing as the duet's
+    kept = store.kept_estimates(duet)  # the duet's own: its baseline side's, about 20 ms
+    assert kept is not None and kept[("GET", "/x")].quantiles["p50"].value < 25
     with pytest.raises(LookupError, match="not a duet"):
         compare_runs(store, "plain:candidate", "duet")
     with pytest.raises(LookupError, match="named run"):
         compare_runs(store, "duet:candidate", "previous")
     store.close()
     # loadwatch-compare: a duet alone is judged against its own baseline side, paired in time.
-    db = str(tmp_path / "r.sqlite")
-    assert cli.main(["--db", db, "duet"]) == 0
+    assert cli.main([*where.args(), "duet"]) == 0
     assert "REGRESSION" in capsys.readouterr().out
-    assert cli.main(["--db", db, "plain"]) == 2
+    assert cli.main([*where.args(), "plain"]) == 2
     assert "not a duet" in capsys.readouterr().err

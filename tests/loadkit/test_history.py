@@ -2,7 +2,6 @@
 `--baseline history`, and `loadwatch-compare --history` as a user calls it."""
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,15 +11,17 @@ from loadkit.compare import compare_runs, estimates_of
 from loadkit.core.records import Batch
 from loadkit.stats import calibration, changepoints
 from loadkit.stats.comparison import INCONCLUSIVE, NO_CHANGE
-from loadkit.store import SQLiteStore
+from loadkit.store.base import ResultsStore
+
+from tests.loadkit.conftest import Where
 
 SETTINGS = {"users": 5, "host": "http://h", "locustfile_hash": "abc", "pacing": 1.0}
 STEP = {"r7", "r8", "r9", "r10"}  # /a is 25 % slower from run r7 on
 
 
-def seed_run(store: SQLiteStore, label: str, timings: dict[str, np.ndarray]) -> None:
+def seed_run(store: ResultsStore, label: str, timings: dict[str, np.ndarray]) -> None:
     """A closed run of ``timings`` per GET endpoint, as the recorder stores one."""
-    run = store.start_run(label, SETTINGS)
+    run, _ = store.start_run(label, SETTINGS)
     store.mark_spawned(run, 0.0)
     for name, times in timings.items():
         ts = list(np.linspace(1.0, 90.0, times.size))
@@ -34,10 +35,9 @@ def simulated(rng: np.random.Generator, factor: float = 1.0, n: int = 2_000) -> 
 
 
 @pytest.fixture
-def store_path(tmp_path: Path) -> Path:
-    """Ten runs: /a steps up by 25 % at r7, /b stays flat."""
-    path = tmp_path / "results.sqlite"
-    store = SQLiteStore(path)
+def store_path(where: Where) -> Where:
+    """Ten runs: /a steps up by 25 % at r7, /b stays flat (in each kind of store)."""
+    store = where.open()
     rng = np.random.default_rng(5)
     for i in range(1, 11):
         label = f"r{i}"
@@ -47,17 +47,17 @@ def store_path(tmp_path: Path) -> Path:
             {"/a": simulated(rng, 1.25 if label in STEP else 1.0), "/b": simulated(rng, n=800)},
         )
     store.close()
-    return path
+    return where
 
 
-def history_of(path: Path, *args: str) -> tuple[int, dict[str, Any], str]:
-    out = path.with_name("history.json")
-    code = cli.main(["--db", str(path), "--history", *args, "--json", str(out)])
+def history_of(where: Where, *args: str) -> tuple[int, dict[str, Any], str]:
+    out = where.path.with_name("history.json")
+    code = cli.main([*where.args(), "--history", *args, "--json", str(out)])
     return code, json.loads(out.read_text()) if code == 0 else {}, ""
 
 
 def test_the_history_contract_names_the_step_and_nothing_else(
-    store_path: Path, capsys: pytest.CaptureFixture[str]
+    store_path: Where, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, found, _ = history_of(store_path)
     assert code == 0
@@ -78,7 +78,7 @@ def test_the_history_contract_names_the_step_and_nothing_else(
     assert "run-to-run noise of this endpoint: ±" in text and "over 10 runs (p50)" in text
 
 
-def test_since_and_last_narrow_the_series(store_path: Path) -> None:
+def test_since_and_last_narrow_the_series(store_path: Where) -> None:
     code, found, _ = history_of(store_path, "--since", "r4")
     assert code == 0 and found["runs"] == [f"r{i}" for i in range(4, 11)]
     code, found, _ = history_of(store_path, "--last", "4")
@@ -101,10 +101,10 @@ def test_since_and_last_narrow_the_series(store_path: Path) -> None:
     ],
 )
 def test_bad_history_requests_are_one_line_and_exit_2(
-    store_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], words: str
+    store_path: Where, capsys: pytest.CaptureFixture[str], args: list[str], words: str
 ) -> None:
     try:
-        code = cli.main(["--db", str(store_path), *args])
+        code = cli.main([*store_path.args(), *args])
     except SystemExit as stop:  # argparse's usage errors
         code = int(stop.code or 0)
     err = capsys.readouterr().err
@@ -113,9 +113,9 @@ def test_bad_history_requests_are_one_line_and_exit_2(
 
 
 def test_a_single_slow_run_is_an_outlier_and_a_new_slower_level_fails_the_gate(
-    store_path: Path, capsys: pytest.CaptureFixture[str]
+    store_path: Where, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    store = SQLiteStore(store_path)
+    store = store_path.open()
     rng = np.random.default_rng(9)
     seed_run(store, "r11", {"/a": simulated(rng, 1.25 * 1.6), "/b": simulated(rng, n=800)})
     seed_run(store, "r12", {"/a": simulated(rng, 1.25), "/b": simulated(rng, n=800)})
@@ -128,16 +128,16 @@ def test_a_single_slow_run_is_an_outlier_and_a_new_slower_level_fails_the_gate(
     assert {p["run"] for p in step["change_points"]} == {"r7"}  # the outlier is no level
     # r13 starts a slower level: the gate fails, and says where in one line.
     capsys.readouterr()
-    assert cli.main(["--db", str(store_path), "--history", "r13", "--fail-on-regression"]) == 1
+    assert cli.main([*store_path.args(), "--history", "r13", "--fail-on-regression"]) == 1
     assert "change point at run 'r13'" in capsys.readouterr().out
-    assert cli.main(["--db", str(store_path), "--history", "r10", "--fail-on-regression"]) == 0
-    assert cli.main(["--db", str(store_path), "r13", "history", "--fail-on-regression"]) == 1
+    assert cli.main([*store_path.args(), "--history", "r10", "--fail-on-regression"]) == 0
+    assert cli.main([*store_path.args(), "r13", "history", "--fail-on-regression"]) == 1
     out = capsys.readouterr().out
     assert "starts a slower level: GET /a p50 +" in out
 
 
-def test_baseline_history_is_the_level_since_the_last_change_point(store_path: Path) -> None:
-    store = SQLiteStore(store_path)
+def test_baseline_history_is_the_level_since_the_last_change_point(store_path: Where) -> None:
+    store = store_path.open()
     comparison = compare_runs(store, "r10", "history")
     by_name = {e.name: e for e in comparison.endpoints}
     assert by_name["/a"].baseline_runs["p50"] == ["r7", "r8", "r9"]
@@ -168,8 +168,8 @@ def test_baseline_history_is_the_level_since_the_last_change_point(store_path: P
     store.close()
 
 
-def test_estimates_are_kept_and_read_back_the_same(store_path: Path) -> None:
-    store = SQLiteStore(store_path)
+def test_estimates_are_kept_and_read_back_the_same(store_path: Where) -> None:
+    store = store_path.open()
     run = store.run("r3")
     assert run is not None
     first = estimates_of(store, run)

@@ -29,14 +29,15 @@ from tests.live import (
     running_locust,
     running_service,
 )
+from tests.loadkit.conftest import Where
 
 SLOWED = ("POST", "/runs/[id]/samples")
 
 
-def test_store_marks_ramp_up_and_finds_the_previous_comparable_run(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "r.sqlite")
+def test_store_marks_ramp_up_and_finds_the_previous_comparable_run(where: Where) -> None:
+    store = where.open()
     settings = {"users": 5, "host": "h", "locustfile_hash": "abc", "pacing": 1.0}
-    first = store.start_run("a", settings)
+    first, _ = store.start_run("a", settings)
     store.start_run("other-host", {**settings, "host": "elsewhere"})
     store.start_run("other-pacing", {**settings, "pacing": 0.5})
     one = Batch("w", [("GET", "/x")], [0], [1.0], [5.0], [True])
@@ -45,28 +46,30 @@ def test_store_marks_ramp_up_and_finds_the_previous_comparable_run(tmp_path: Pat
         "w", [("GET", "/x")], [0, 0, 0], [9.0, 11.0, 12.0], [7.0, 9.0, 99.0], [True, True, False]
     )
     store.add_timings(first, three, spawned_at=10.0)
-    assert store.count(first) == 4
-    assert list(store.response_times(first, ("GET", "/x"))) == [9.0]  # ramp-up and failures out
     store.mark_spawned(first, 10.0)
     store.finish_run(first, 12.0, peak_cpu=42.0)
+    assert store.count(first) == 4
+    assert list(store.response_times(first, ("GET", "/x"))) == [9.0]  # ramp-up and failures out
     done = store.run("a")
     assert done is not None and done.stopped_at == 12.0 and done.peak_cpu == 42.0
     assert done.req_per_s == pytest.approx(1.0)  # 2 timings after ramp-up in 2 s
-    assert store.free_label("a") == "a-2"
-    third = store.start_run("c", settings)
+    _, label = store.start_run("a", settings)
+    assert label == "a-2"
+    third, _ = store.start_run("c", settings)
     current = store.run("c")
     assert current is not None and current.id == third
-    previous = store.previous_comparable(current)
-    assert previous is not None and previous.label == "a"  # not the other host or pacing
+    previous = store.comparable_runs(current, limit=1)
+    assert [run.label for run in previous] == ["a"]  # not the other host or pacing
 
 
-def test_timings_come_back_in_time_order_across_workers(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "r.sqlite")
-    run = store.start_run("a", {})
+def test_timings_come_back_in_time_order_across_workers(where: Where) -> None:
+    store = where.open()
+    run, _ = store.start_run("a", {})
     late = Batch("w1", [("GET", "/x")], [0, 0], [20.0, 21.0], [3.0, 4.0], [True, True])
     early = Batch("w2", [("GET", "/x")], [0, 0], [10.0, 11.0], [1.0, 2.0], [True, True])
     store.add_timings(run, late, spawned_at=0.0)
     store.add_timings(run, early, spawned_at=0.0)
+    store.finish_run(run, 22.0, None)
     assert list(store.response_times(run, ("GET", "/x"))) == [1.0, 2.0, 3.0, 4.0]
 
 

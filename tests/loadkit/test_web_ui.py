@@ -174,7 +174,7 @@ def seed_faster_copies(db: Path, label: str, factors: list[float]) -> None:
         "pacing": run.pacing,
     }
     for i, factor in enumerate(factors):
-        copy = store.start_run(f"{label}-fast-{i + 1}", settings)
+        copy, _ = store.start_run(f"{label}-fast-{i + 1}", settings)
         now = time.time()
         store.mark_spawned(copy, now)
         for endpoint in store.endpoints(run.id):

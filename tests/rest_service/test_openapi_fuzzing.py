@@ -9,11 +9,16 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
+from schemathesis.config import SchemathesisConfig
 
 from tests.conftest import ADMIN
 from tests.live import Service
 
-EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "150"))
+# The load tests' routes are loadkit's (it is their one client, and its own tests run them
+# on both databases): fewer examples each, so that the suite keeps its time.
+LOAD_TEST_EXAMPLES = max(EXAMPLES // 4, 1)
+LOAD_TESTS = "^/load-tests"
 # Rules JSON Schema cannot state, so schema-valid input that breaks them is rightly refused:
 # the one check that expects every schema-valid request to succeed is left out for them.
 UNSTATABLE = {
@@ -24,7 +29,13 @@ UNSTATABLE = {
     "POST /users": "a password of at most 72 bytes in UTF-8 (JSON Schema counts characters)",
     "POST /runs": "at most MAX_OPEN_RUNS_PER_USER running runs per user",
     "POST /auth/password": "the user's own current password",
+    "POST /load-tests/runs/{id}/chunks": "data that decodes to count timings of the layout",
 }
+# An invalid body over the 5 MB limit is refused with 413 before it is read: a refusal too.
+REFUSALS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
+CONFIG = SchemathesisConfig.from_dict(
+    {"checks": {"negative_data_rejection": {"expected-statuses": [*REFUSALS, "5xx"]}}}
+)
 
 
 # The fuzzer's own logins, from 127.0.0.1, soon trip the per-address login throttle: the
@@ -43,15 +54,13 @@ def _session_cookie(service: Service) -> str:
 
 @pytest.fixture(scope="module")
 def api_schema(live_service: Service) -> schemathesis.BaseSchema:
-    return schemathesis.openapi.from_url(f"{live_service.url}/openapi.json")
+    return schemathesis.openapi.from_url(f"{live_service.url}/openapi.json", config=CONFIG)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
-@schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_every_check(case: schemathesis.Case, live_service: Service) -> None:
+def _check(case: schemathesis.Case, live_service: Service) -> None:
     # A fresh session per case: a generated logout must not log out the other cases. The
     # real cookie replaces a generated one; a case that leaves the cookie out on purpose
     # (to see a 401) keeps it out.
@@ -62,3 +71,15 @@ def test_every_check(case: schemathesis.Case, live_service: Service) -> None:
     label = f"{case.operation.method.upper()} {case.operation.path}"
     excluded = [positive_data_acceptance] if label in UNSTATABLE else []
     case.call_and_validate(base_url=live_service.url, excluded_checks=excluded)
+
+
+@schema.exclude(path_regex=LOAD_TESTS).parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_every_check(case: schemathesis.Case, live_service: Service) -> None:
+    _check(case, live_service)
+
+
+@schema.include(path_regex=LOAD_TESTS).parametrize()
+@settings(max_examples=LOAD_TEST_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_every_check_of_the_load_tests(case: schemathesis.Case, live_service: Service) -> None:
+    _check(case, live_service)

@@ -84,6 +84,10 @@ class RunInfo:
     peak_cpu: float | None = None
     pacing_changes: int = 0  # changes of pacing during the run
     candidate_host: str | None = None  # a duet's: the host of its candidate side
+    # The machine under test's CPU over the measured window (its cpu-monitor runs; known
+    # where the run is recorded into the loadwatch service with --monitor-tag).
+    host_cpu_p50: float | None = None
+    host_cpu_p95: float | None = None
 
     @property
     def duet(self) -> bool:

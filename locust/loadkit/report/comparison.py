@@ -123,6 +123,9 @@ def _run_facts(run: RunInfo) -> list[str]:
         BLANK if run.pacing is None else f"{run.pacing:g} s",
         BLANK if run.req_per_s is None else f"{run.req_per_s:,.1f}",
         BLANK if run.peak_cpu is None else f"{run.peak_cpu:.0f} %",
+        BLANK
+        if run.host_cpu_p50 is None or run.host_cpu_p95 is None
+        else f"{run.host_cpu_p50:.0f} % / {run.host_cpu_p95:.0f} %",
         ramp,
     ]
 
@@ -139,6 +142,7 @@ def _comparability(comparison: Comparison) -> str:
         "pacing",
         "req/s",
         "load-generator CPU peak",
+        "machine under test CPU p50 / p95",
         "ramp-up excluded",
     ]
     rows = "".join(

@@ -104,7 +104,10 @@ def conclude(environment: Environment, closed: ClosedRun) -> None:
         except LookupError as error:
             log.error("loadkit: cannot compare: %s", error)
     else:
-        rec.call(keep_estimates, closed.label)
+        try:
+            rec.call(keep_estimates, closed.label)
+        except LookupError as error:
+            log.error("loadkit: the run's estimates are not kept: %s", error)
     kit.last = Concluded(closed.run_id, closed.label, comparison)
     if comparison is None:
         payload: dict[str, Any] = {"current": {"label": closed.label}, "baseline": None}

@@ -85,8 +85,7 @@ class Recorder:
     def start(self, label: str, settings: dict[str, Any]) -> None:
         def start_in_writer() -> tuple[int, str]:
             _lower_this_threads_priority()
-            free = self.store.free_label(label)
-            return self.store.start_run(free, settings), free
+            return self.store.start_run(label, settings)
 
         self.wait_closed()  # a test started right after STOP: the last one closes first
         self.spawned_at = self.peak_cpu = None
@@ -94,7 +93,12 @@ class Recorder:
         self.reporters, self.finals = set(), set()
         self.started_at = settings["started_at"] = time.time()
         self.duet = bool(settings.get("candidate_host"))
-        self.run_id, self.label = self._write(start_in_writer).get()
+        try:
+            self.run_id, self.label = self._write(start_in_writer).get()
+        except LookupError as error:  # the store refused (the service's reason, in one line)
+            self.run_id = None
+            log.error("loadkit: this test is not recorded: %s", error)
+            return
         if self.label != label:
             log.warning("loadkit: run label %r is taken: this run is %r", label, self.label)
         log.info("loadkit: recording every request as run %r in %s", self.label, self.store.where)

@@ -22,12 +22,12 @@ import gevent
 
 from loadkit.core.defaults import HISTORY, PREVIOUS
 from loadkit.core.options import usage_error
-from loadkit.core.records import Batch
+from loadkit.core.records import CANDIDATE_SUFFIX, Batch
 from loadkit.runtime import duet, state
 from loadkit.runtime.recorder import Recorder
 from loadkit.runtime.timings import CPU_KEY, REPORT_KEY, SETUP_KEY
 from loadkit.store.base import labelled
-from loadkit.store.sqlite import NotAStore, SQLiteStore
+from loadkit.store.opened import StoreRefused, open_store
 
 if TYPE_CHECKING:  # importing locust monkey-patches the process: only inside listeners
     from locust.env import Environment
@@ -119,18 +119,28 @@ def on_init(environment: Environment, **_kwargs: Any) -> None:
         return
     if not isinstance(runner, MasterRunner | LocalRunner) or environment.parsed_options is None:
         return
-    if not environment.parsed_options.results_db:  # --results-db '': recording is off
-        return
     options = environment.parsed_options
+    if not (options.results_db or options.results_url):  # --results-db '': recording is off
+        return
+    if (options.run_label or "").endswith(CANDIDATE_SUFFIX):
+        usage_error(f"--run-label: a label ending in {CANDIDATE_SUFFIX!r} names a duet's side")
+    which = "--results-url" if options.results_url else "--results-db"
     try:
-        store = SQLiteStore(options.results_db)
-    except NotAStore as error:
-        usage_error(f"--results-db: {error}")
+        store = open_store(
+            options.results_db,
+            options.results_url,
+            options.results_token_file,
+            folder=Path(options.results_db).parent,
+            wait=options.results_wait,
+            write=True,
+        )
+    except StoreRefused as error:
+        usage_error(f"{which}: {error}")
     if (
         options.baseline not in ("", PREVIOUS, HISTORY)
         and labelled(store, options.baseline) is None
     ):
-        usage_error(f"--baseline: no run labelled {options.baseline!r} in {options.results_db}")
+        usage_error(f"--baseline: no run labelled {options.baseline!r} in {store.where}")
     kit.recorder = Recorder(store, kit.pacing, kit.buffer)
     events.worker_report.add_listener(lambda client_id, data, **_: _received(kit, client_id, data))
     events.spawning_complete.add_listener(lambda **_: _spawned(kit))
@@ -164,6 +174,7 @@ def start_run(environment: Environment) -> None:
             "locustfile_hash": locustfile_hash(environment),
             "pacing": getattr(options, "pacing", None),
             "candidate_host": getattr(options, "candidate_host", "") or None,
+            "monitor_tag": getattr(options, "monitor_tag", "") or None,
         },
     )
 

@@ -1,11 +1,12 @@
 """The results store's interface: what the recorder writes, what the listings read, and the
 short list of reads and the one write a comparison needs (``loadkit.store.gather`` reads a
 comparison's inputs with it in one step; ``loadkit.compare`` writes its result in one).
-Every store fills it: SQLite (``loadkit.store.sqlite``) is the embedded default."""
+Every store fills it: SQLite (``loadkit.store.sqlite``) is the embedded default, the
+loadwatch service (``loadkit.store.service``) a team's shared history."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from loadkit.core.records import (
@@ -38,11 +39,10 @@ class ResultsStore(Protocol):
     def close(self) -> None: ...
 
     # Recording: one run per test, written by one writer.
-    def free_label(self, label: str) -> str:
-        """``label``, or ``label-2``, ``label-3``… when taken."""
+    def start_run(self, label: str, settings: dict[str, Any]) -> tuple[int, str]:
+        """A new run and its label: ``label``, or ``label-2``, ``label-3``… when taken
+        (claimed at once: two writers never get one label)."""
         ...
-
-    def start_run(self, label: str, settings: dict[str, Any]) -> int: ...
 
     def mark_spawned(self, run_id: int, spawned_at: float) -> None: ...
 
@@ -94,6 +94,11 @@ class ResultsStore(Protocol):
         self, run_id: int, endpoint: Sequence[str], side: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """(start times, response times) of one side's requests, as ``response_times``."""
+        ...
+
+    def batches(self, run_id: int) -> Iterator[Batch]:
+        """Every timing of the run, failures and ramp-up included, in batches (a timing
+        outside the measured window is a ``setup`` position): what a copy of it adds."""
         ...
 
     # A comparison's result, in one write.

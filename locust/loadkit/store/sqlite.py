@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,7 +90,9 @@ class SQLiteStore:
             candidate = f"{label}-{n}"
         return candidate
 
-    def start_run(self, label: str, settings: dict[str, Any]) -> int:
+    def start_run(self, label: str, settings: dict[str, Any]) -> tuple[int, str]:
+        """A new run, labelled ``label`` or the next free label (one writer: no race)."""
+        label = self.free_label(label)
         cursor = self.db.execute(
             "INSERT INTO runs (label, started_at, users, spawn_rate, run_time, host, "
             "locustfile_hash, pacing, candidate_host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -106,7 +108,7 @@ class SQLiteStore:
                 settings.get("candidate_host") or None,
             ),
         )
-        return int(cursor.lastrowid or 0)
+        return int(cursor.lastrowid or 0), label
 
     def finish_run(
         self,
@@ -240,6 +242,26 @@ class SQLiteStore:
             (side,),
         ).fetchall()
         return [(str(kind), str(name)) for kind, name in rows]
+
+    def batches(self, run_id: int, size: int = 20_000) -> Iterator[Batch]:
+        """Every timing of the run, failures and ramp-up included, in batches of ``size``
+        (ramp-up as ``setup`` positions), in the order they were stored."""
+        cursor = self._timings(
+            run_id, "ts, request_type, name, response_time_ms, success, ramp_up, side"
+        )
+        while rows := cursor.fetchmany(size):
+            names: dict[tuple[str, str, int], int] = {}
+            batch = Batch("copy")
+            for i, (ts, kind, name, ms, ok, ramp_up, side) in enumerate(rows):
+                batch.endpoint.append(names.setdefault((kind, name, side), len(names)))
+                batch.ts.append(ts)
+                batch.ms.append(ms)
+                batch.ok.append(bool(ok))
+                if ramp_up:
+                    batch.setup.append(i)
+            batch.endpoints = [(kind, name) for kind, name, _ in names]
+            batch.sides = [side for _, _, side in names]
+            yield batch
 
     def pacing_changes(self, run_id: int) -> list[tuple[float, float]]:
         """(time, seconds) of each change of pacing during the run, in order."""

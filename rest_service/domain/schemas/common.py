@@ -31,3 +31,10 @@ class ErrorOut(BaseModel):
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def whole(value: object) -> object:
+    """JSON has one number type: 30.0 is the integer 30, as JSON Schema reads it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

@@ -1,7 +1,7 @@
 """Bodies of users, logins and API tokens."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -11,7 +11,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from rest_service.domain.schemas.common import Strict
+from rest_service.domain.schemas.common import Strict, whole
 from rest_service.storage.models import TokenScope
 
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
@@ -33,11 +33,11 @@ class UserOut(BaseModel):
     is_admin: bool
 
 
-def _whole(value: object) -> object:
-    """JSON has one number type: 30.0 is the integer 30, as JSON Schema reads it."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+class MeOut(UserOut):
+    """The caller, and how this request is authenticated: a password login's session, or
+    an API token's scope."""
+
+    access: Literal["session", "read", "write"]
 
 
 class TokenIn(Strict):
@@ -49,7 +49,7 @@ class TokenIn(Strict):
     )
     expires_in_days: Annotated[
         Annotated[int, Field(strict=True, ge=1, le=3650)] | None,
-        BeforeValidator(_whole),
+        BeforeValidator(whole),
         Field(description="None (the default): until revoked"),
     ] = None
 
