@@ -259,16 +259,17 @@ def headless_run(
 
 
 @pytest.mark.parametrize(
-    ("case", "words"),
+    ("case", "words", "tool"),
     [
-        ("not-a-service", "is not a loadwatch service"),
-        ("unreachable", "does not answer"),
-        ("read-token", "may only read"),
-        ("no-token", "LOADKIT_RESULTS_TOKEN"),
+        ("not-a-service", "is not a loadwatch service", "locust"),
+        ("read-token", "may only read", "locust"),
+        # The same opening of the store as Locust's, through the quicker command.
+        ("unreachable", "does not answer", "loadwatch-compare"),
+        ("no-token", "LOADKIT_RESULTS_TOKEN", "loadwatch-compare"),
     ],
 )
 def test_bad_results_urls_are_one_line_and_exit_2(
-    results_service: Service, tmp_path: Path, case: str, words: str
+    results_service: Service, tmp_path: Path, case: str, words: str, tool: str
 ) -> None:
     username, write = user_token(results_service)
     _, read = user_token(results_service, "read", username)
@@ -280,8 +281,11 @@ def test_bad_results_urls_are_one_line_and_exit_2(
             "no-token": (results_service.url, ""),
         }[case]
         env = {**CLEAN_ENV, **({"LOADKIT_RESULTS_TOKEN": token} if token else {})}
+        command = [sys.executable, "-m", "loadkit.cli", "--results-url", url, "--list"]
         ran = subprocess.run(
-            locust(
+            command
+            if tool == "loadwatch-compare"
+            else locust(
                 "--headless",
                 "-u",
                 "1",

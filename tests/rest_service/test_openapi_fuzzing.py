@@ -14,7 +14,7 @@ from schemathesis.config import SchemathesisConfig
 from tests.conftest import ADMIN
 from tests.live import Service
 
-EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "120"))
 # The load tests' routes are loadkit's (it is their one client, and its own tests run them
 # on both databases): fewer examples each, so that the suite keeps its time.
 LOAD_TEST_EXAMPLES = max(EXAMPLES // 4, 1)

@@ -246,3 +246,58 @@ def test_a_finished_run_survives_a_restart(tmp_path: Path) -> None:
             assert api.get(f"/runs/{run['id']}/samples.csv").text == csv_before
             kept = api.get(f"/runs/{run['id']}/events").json()["items"]
             assert [e["data"]["text"] for e in kept] == ["kept"]
+
+
+def _nested_arrays(value: object) -> bool:
+    if isinstance(value, list):
+        return any(isinstance(item, list) or _nested_arrays(item) for item in value)
+    if isinstance(value, dict):
+        return any(_nested_arrays(item) for item in value.values())
+    return False
+
+
+def test_the_load_tests_use_what_every_wire_server_stores(real_server: str) -> None:
+    """FerretDB 1.24 refuses arrays within arrays, where MongoDB stores them. The load
+    tests' documents hold none (a chunk's endpoints are objects, a run's timeline two
+    columns, its pacing changes objects), and their updates ask for no projection (FerretDB
+    does not implement one in findAndModify): recorded, closed and read back, the same on
+    both servers."""
+    import base64
+    import zlib
+
+    from pymongo.errors import OperationFailure
+
+    from rest_service.domain import load_test_chunks, load_test_results, load_tests
+    from rest_service.domain.schemas.load_tests import ChunkIn, LoadTestClose, LoadTestIn
+    from rest_service.storage.load_test_models import LoadTest, LoadTestChunk
+    from rest_service.storage.models import User
+
+    async def scenario() -> None:
+        client, ferretdb = await fresh(real_server, "loadwatch-test-gaps")
+        try:
+            await client["loadwatch-test-gaps"]["probe"].insert_one({"_id": 1, "x": [[1, 2]]})
+            nested_refused = False
+        except OperationFailure:
+            nested_refused = True
+        assert nested_refused == ferretdb
+        user = User(id="team", password_hash="-", created_at=BASE)
+        test = await load_tests.create(user, LoadTestIn(label="nightly", started_at=1.0))
+        raw = bytes(15)[:14] + b"\x01"  # one timing: start +0, 0 µs, endpoint 0, success
+        body = ChunkIn(
+            chunk=0,
+            count=1,
+            t0_us=1_000_000,
+            endpoints=[("GET", "/")],
+            data=base64.b64encode(zlib.compress(raw)).decode(),
+        )
+        assert await load_test_chunks.add(test, body) == (1, False)
+        close = LoadTestClose(stopped_at=2.0, pacing_changes=[(1.5, 2.0)], timeline=[(1.0, 1)])
+        closed = await load_tests.close(test.id, user, close)
+        assert closed.status == "finished" and closed.timings == 1
+        assert (await load_test_results.timeline(test.id, user))[0].requests == 1
+        for model in (LoadTest, LoadTestChunk):
+            async for document in collection(model).find({}):
+                assert not _nested_arrays(document), document
+        client.close()
+
+    run_async(scenario)
