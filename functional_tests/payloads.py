@@ -3,6 +3,8 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
+
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
@@ -52,3 +54,10 @@ def timing_chunk(
         "endpoints": [["GET", f"/e{i}"] for i in range(endpoints)],
         "data": base64.b64encode(zlib.compress(raw, 9)).decode(),
     }
+
+
+def bearer(base_url: str, token: str) -> httpx.Client:
+    """A client that sends ``token`` as ``Authorization: Bearer``."""
+    return httpx.Client(
+        base_url=base_url, timeout=30.0, headers={"Authorization": f"Bearer {token}"}
+    )

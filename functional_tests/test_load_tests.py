@@ -9,15 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-from payloads import samples, timing_chunk, unique
+from payloads import bearer, samples, timing_chunk, unique
 
 SETTINGS = {"users": 10, "host": "http://127.0.0.1:1", "locustfile_hash": "abc", "pacing": 0.5}
-
-
-def bearer(base_url: str, token: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=base_url, timeout=30.0, headers={"Authorization": f"Bearer {token}"}
-    )
 
 
 def token(user: httpx.Client, scope: str) -> str:

@@ -6,12 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-
-
-def bearer(base_url: str, token: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=base_url, timeout=30.0, headers={"Authorization": f"Bearer {token}"}
-    )
+from payloads import bearer
 
 
 def test_a_token_reads_and_writes_as_its_user_until_revoked(

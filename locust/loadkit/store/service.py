@@ -61,9 +61,11 @@ class ServiceStore:
         folder: Path | None = None,
         wait: float = WAIT_SECONDS,
         write: bool = False,
+        user: str | None = None,
     ) -> None:
+        """``user``: who the token is, known already (another handle on a checked store)."""
         self.api = api
-        self.user = api.check(write)
+        self.user = user if user is not None else api.check(write)
         self.folder = folder
         self.wait = wait
         self.writer = Writer(api, Spool(api, None if folder is None else folder / "spool"), wait)
@@ -74,7 +76,7 @@ class ServiceStore:
         return self.api.url
 
     def reopen(self) -> ServiceStore:
-        return ServiceStore(self.api.again(), self.folder, self.wait)
+        return ServiceStore(self.api.again(), self.folder, self.wait, user=self.user)
 
     def close(self) -> None:
         self.api.close()
