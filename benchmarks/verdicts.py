@@ -10,7 +10,9 @@ known truth, a real A/A series against the service, and the time of a 2 x 1M com
    model (``loadkit.stats.calibration_history``), each pair is also judged with five earlier
    unchanged runs in its group, and by the oracle (the best test on the same two runs,
    knowing the generator, at a 1 % false-alarm rate); and series of 20 runs go through
-   the history's change points (flat, a step, a drift, a single outlying run).
+   the history's change points (flat, a step, a drift, a single outlying run), and short
+   histories (3 to 10 runs and a newest one) ask the gate's question: does the newest run
+   start a slower level?
    On a model of a shared machine (``loadkit.stats.calibration_duet``), duets and
    sequential pairs of the same truth, each judged by loadkit and by its oracle.
 2. Real A/A: ``--real-runs`` short distributed Locust runs (a master and 2 workers) of the
@@ -188,6 +190,38 @@ def series(model: calibration.Model, count: int, seed: int, n: int) -> list[dict
     return found
 
 
+def newest(model: calibration.Model, count: int, seed: int, n: int) -> list[dict[str, Any]]:
+    """The gate on a short history: whether the newest run starts a slower level, whether
+    its pair verdict is a regression, and whether either fails the gate."""
+    found = []
+    print(
+        f"\nThe newest run of a short history, {n:,} timings a run, {count} histories: "
+        f"a slower level / the pair's regression / the gate fails ({load()})"
+    )
+    for prior in (3, 4, 6, 10):
+        cells = [
+            calibration_history.run_newest(truth, prior, n, count, seed, model)
+            for truth in calibration_history.NEWEST
+        ]
+        found += [
+            {
+                "prior_runs": prior,
+                "newest": c.truth,
+                "histories": c.count,
+                "slower_level": c.of(c.slower),
+                "regression": c.of(c.regression),
+                "gate_fails": c.of(c.failed),
+            }
+            for c in cells
+        ]
+        shares = "   ".join(
+            f"{c.truth}: {c.of(c.slower):.1%} / {c.of(c.regression):.1%} / {c.of(c.failed):.1%}"
+            for c in cells
+        )
+        print(f"  {prior:>2} runs before it   {shares}")
+    return found
+
+
 def real_series(
     runs: int, seconds: int, users: int, pacing: float, keep: Path | None = None
 ) -> dict[str, Any]:
@@ -253,6 +287,7 @@ def main() -> None:
         history_cells = with_history(calibration.Model(), args.pairs, args.seed)
         print_history_table(history_cells)
         series_cells = series(calibration.Model(), args.series, args.seed, 2_000)
+        newest_cells = newest(calibration.Model(), args.series, args.seed, 2_000)
         duet_cells = duets(args.pairs, args.seed)
         print_duet_table(duet_cells)
         figures["simulated"] = {
@@ -260,6 +295,7 @@ def main() -> None:
             "harsh": harsh,
             "with_history": history_cells,
             "series": series_cells,
+            "newest": newest_cells,
             "duets": duet_cells,
         }
         figures["simulated_seconds"] = round(time.perf_counter() - started, 1)

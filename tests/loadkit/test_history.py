@@ -9,7 +9,7 @@ import pytest
 from loadkit import cli
 from loadkit.compare import compare_runs, estimates_of
 from loadkit.core.records import Batch
-from loadkit.stats import calibration, changepoints
+from loadkit.stats import calibration, calibration_history, changepoints
 from loadkit.stats.comparison import INCONCLUSIVE, NO_CHANGE
 from loadkit.store.base import ResultsStore
 
@@ -183,6 +183,35 @@ def test_a_short_series_has_nothing_to_say_and_says_it(runs: int) -> None:
     y, se = np.log(np.full(runs, 50.0)) + np.linspace(0, 0.5, runs), np.full(runs, 0.02)
     found = changepoints.segment(y, se)
     assert found.outliers == [] and all(c.index == runs - 1 for c in found.change_points)
+
+
+def test_three_runs_that_fell_close_do_not_make_the_next_one_a_new_level() -> None:
+    """The gate's false alarm on a real machine: three runs of the same code whose p95 fell
+    within 0.3 % of each other, each measured to ±1.7 %, then a fourth 7.5 % slower, as
+    runs of one site differ from one another. Their sample variance alone (2 degrees of
+    freedom) made that a new level; no run strays from its level by less than its own
+    interval. A fourth run 60 % slower still starts one."""
+    se = np.full(4, 0.017)
+    close = np.log([15.00, 15.04, 15.09])
+    for change, new_level in ((0.075, False), (0.60, True)):
+        y = np.r_[close, np.log(15.04 * (1 + change))]
+        found = changepoints.segment(y, se)
+        assert [c.index for c in found.change_points] == ([3] if new_level else []), change
+
+
+def test_a_short_flat_history_rarely_alarms_and_sees_a_large_step() -> None:
+    """The newest of four simulated runs (three before it) through the product's history and
+    its pair verdict: unchanged in 100 histories, at most once a new slower level or a
+    failed gate; 30 % slower, the gate fails nearly always; and of eleven runs, the newest
+    30 % slower nearly always starts a slower level."""
+    model = calibration.Model()
+    unchanged = calibration_history.run_newest("unchanged", 3, 2_000, 100, 1, model)
+    assert unchanged.slower <= 1, unchanged
+    assert unchanged.failed <= 1, unchanged  # nor, with its pair verdict, fails the gate
+    three_prior = calibration_history.run_newest("+30% newest", 3, 2_000, 30, 1, model)
+    assert three_prior.of(three_prior.failed) >= 0.9, three_prior
+    ten_prior = calibration_history.run_newest("+30% newest", 10, 2_000, 30, 1, model)
+    assert ten_prior.of(ten_prior.slower) >= 0.9, ten_prior
 
 
 def test_the_change_points_of_known_series() -> None:

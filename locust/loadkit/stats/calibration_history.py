@@ -174,3 +174,47 @@ def run_pair_cell(
             judged.verdicts[outcome] += 1
             judged.pairs += 1
     return cell
+
+
+NEWEST = ("unchanged", "+15% newest", "+30% newest")
+NEWEST_FACTOR = {"unchanged": 1.0, "+15% newest": 1.15, "+30% newest": 1.30}
+
+
+@dataclass
+class NewestCell:
+    """The gate's questions on a short history, the runs before the newest of ``prior + 1``
+    all of the same code: does the newest start a slower level (any of p50, p95, p99), is
+    its pair verdict a regression, and so does the gate fail?"""
+
+    truth: str
+    prior: int
+    count: int = 0
+    slower: int = 0  # histories whose newest run starts a slower level
+    regression: int = 0  # whose newest run's pair verdict (against the run before it and
+    # its level) is a regression
+    failed: int = 0  # either of the two: what fails --fail-on-regression
+
+    def of(self, hits: int) -> float:
+        return hits / self.count if self.count else 0.0
+
+
+def run_newest(truth: str, prior: int, n: int, count: int, seed: int, model: Model) -> NewestCell:
+    """``count`` histories of ``prior`` unchanged runs and a newest one (``truth``), each of
+    ``n`` timings, through the product's own history."""
+    rng = np.random.default_rng([seed, n, prior, NEWEST.index(truth), 11])
+    cell = NewestCell(truth, prior)
+    labels = [f"run-{i}" for i in range(prior + 1)]
+    for _ in range(count):
+        times = [
+            simulate(n, rng, model) * factor for factor in [1.0] * prior + [NEWEST_FACTOR[truth]]
+        ]
+        per_run = [{ENDPOINT: estimates.of_times(t)} for t in times]
+        (found,) = history.of_estimates(labels, per_run)
+        cell.count += 1
+        # What History.new_slower_levels tells the gate.
+        slower = any(cp.run == labels[-1] and cp.change > 0 for cp in found.change_points)
+        regressed = judge_with_history(times[-1], times[-2], times[:-2]) == verdict.REGRESSION
+        cell.slower += slower
+        cell.regression += regressed
+        cell.failed += slower or regressed
+    return cell

@@ -234,7 +234,11 @@ def _newest_change(
     prior, newest = level[:-k][-MAX_PRIOR:], level[-k:]
     if prior.size < MIN_PRIOR:
         return None
-    spread = float(y[prior].var(ddof=1))
+    # A run strays from its level by at least its own interval, however close a few runs
+    # fell: with three runs (two degrees of freedom) their sample variance alone is often
+    # far below that, and a run of the same code would then seem to leave its level.
+    own = float(var[prior].mean())
+    spread = max(float(y[prior].var(ddof=1)), own)
     mean = float(y[prior].mean())
     # Each of the newest runs must have left: the one nearer the level is judged, so that
     # an outlier next to a run at the level makes no new level of two.
@@ -242,7 +246,7 @@ def _newest_change(
     if k > 1 and not (np.all(gaps > 0) or np.all(gaps < 0)):
         return None
     nearest = int(newest[np.argmin(np.abs(gaps))])
-    excess = max(0.0, float(var[nearest]) - float(var[prior].mean()))
+    excess = max(0.0, float(var[nearest]) - own)
     se = math.sqrt(spread / prior.size + spread + excess)
     df = prior.size - 1
     p_value = min(1.0, 2 * float(stdtr(df, -abs(y[nearest] - mean) / se))) if se > 0 else 0.0
