@@ -71,11 +71,22 @@ format: bootstrap ## apply ruff's fixes and format
 typecheck: bootstrap ## strict mypy on every package: the service, the emulation, the monitor, loadkit, grafana
 	$(UV) run mypy
 
+# The tests that time real Locust runs and sample the machine (loadkit's verdicts, cpu-monitor)
+# run one at a time, alone: another test beside them would be noise in what they measure.
+# Every other test (the service, its emulation, the functional tests, the dashboards'
+# queries) runs in two processes. PYTEST_ARGS given: one run of exactly those.
+TIMED_TESTS := tests/loadkit tests/monitor
+
 pytest: bootstrap system-deps mongo-server ## unit, API, live-process and functional tests
+ifeq ($(strip $(PYTEST_ARGS)),)
+	$(UV) run pytest $(TIMED_TESTS)
+	$(UV) run pytest -n 2 $(addprefix --ignore=,$(TIMED_TESTS))
+else
 	$(UV) run pytest $(PYTEST_ARGS)
+endif
 
 pytest-real: bootstrap mongo-server ## the functional tests again, the service on a real server
-	FUNCTIONAL_TESTS_DATABASE=real $(UV) run pytest functional_tests
+	FUNCTIONAL_TESTS_DATABASE=real $(UV) run pytest -n 2 functional_tests
 
 load: bootstrap ## a 90 s headless distributed load test (master + 2 workers); results in results/
 	$(UV) run python locust/run_load.py $(LOAD_ARGS)
