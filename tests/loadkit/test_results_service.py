@@ -12,9 +12,12 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from loadkit.core.records import Batch
+from loadkit.store.service import ServiceStore
 
 from tests.live import ROOT, Service, free_port, locust_master_args, running_service, stop
 from tests.loadkit.conftest import service_where, user_token
@@ -327,3 +330,30 @@ def test_an_unknown_run_in_the_service_is_one_line_and_exit_2(
         and "Traceback" not in ran.stderr
     )
     assert len(ran.stderr.strip().splitlines()) == 1
+
+
+def test_a_closed_runs_timings_are_fetched_once_for_every_read(
+    results_service: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A comparison reads each endpoint of a run in turn: once the run is closed (it takes
+    no more timings), its timings come from the service once, and no read asks again
+    whether they changed. A running run is asked each time (its chunks keep coming)."""
+    team = service_where(results_service, tmp_path, user_token(results_service)[1])
+    store = team.open()
+    assert isinstance(store, ServiceStore)
+    endpoints = [("GET", "/a"), ("GET", "/b")]
+    run, _ = store.start_run("closed", {})
+    store.mark_spawned(run, 0.0)
+    store.add_timings(run, Batch("w", endpoints, [0, 1], [1.0, 2.0], [5.0, 6.0], [True] * 2), 0.0)
+    store.finish_run(run, 3.0, None)
+    asked: list[str] = []
+    real = store.api.call
+
+    def counted(method: str, path: str, **kwargs: Any) -> Any:
+        asked.append(f"{method} {path}")
+        return real(method, path, **kwargs)
+
+    monkeypatch.setattr(store.api, "call", counted)
+    assert [list(store.response_times(run, e)) for e in endpoints] == [[5.0], [6.0]]
+    assert store.endpoints(run) == endpoints
+    assert asked == [f"GET /load-tests/runs/{run}", f"GET /load-tests/runs/{run}/chunks"]

@@ -70,6 +70,9 @@ class ServiceStore:
         self.wait = wait
         self.writer = Writer(api, Spool(api, None if folder is None else folder / "spool"), wait)
         self._columns: dict[tuple[int, int], tuple[list[Endpoint], timing_codec.Columns]] = {}
+        # Closed runs' timing counts: a closed run takes no more timings, so its decoded
+        # columns stay current without asking again.
+        self._closed: dict[int, int] = {}
 
     @property
     def where(self) -> str:
@@ -175,7 +178,12 @@ class ServiceStore:
 
         import numpy as np
 
-        size = self.count(run_id)
+        size = self._closed.get(run_id)
+        if size is None:
+            found = self.api.call("GET", f"/load-tests/runs/{run_id}")
+            size = int(found["timings"])
+            if found["status"] != "running":
+                self._closed[run_id] = size
         if (run_id, size) in self._columns:
             return self._columns[(run_id, size)]
         names: dict[Endpoint, int] = {}
