@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from loadkit import compare
 from loadkit.stats import history
-from loadkit.stats.estimates import RunEstimates, of_times
+from loadkit.stats.estimates import RunEstimates
 from loadkit.stats.verdict import QUANTILES
 from loadkit.store import SQLiteStore
 
@@ -70,9 +71,11 @@ def record(db: Path, runs: int, seconds: int) -> None:
 
 
 def estimates_of(db: Path) -> list[RunEstimates]:
+    """Each run's estimates of the endpoint, as a comparison reads them (kept, or computed
+    and kept)."""
     store = SQLiteStore(db)
     try:
-        return [of_times(store.response_times(run.id, ENDPOINT)) for run in store.runs()]
+        return [compare.estimates_of(store, run)[ENDPOINT] for run in store.runs()]
     finally:
         store.close()
 
@@ -96,8 +99,8 @@ def false_alarms(runs: list[RunEstimates], prior: int, picks: int, seed: int) ->
     slower = 0
     for _ in range(picks):
         pick = rng.choice(len(runs), prior + 1, replace=False)
-        (found,) = history.of_estimates(labels, [{ENDPOINT: runs[i]} for i in pick])
-        slower += any(cp.run == labels[-1] and cp.change > 0 for cp in found.change_points)
+        found = history.of_estimates(labels, [{ENDPOINT: runs[i]} for i in pick])
+        slower += bool(history.slower_levels(found, labels[-1]))
     return slower / picks
 
 

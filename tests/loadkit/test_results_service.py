@@ -30,6 +30,14 @@ def locust(*args: str) -> list[str]:
     return [sys.executable, "-m", "locust", "-f", str(COUNTER / "locustfile.py"), *args]
 
 
+def headless(host: str, seconds: int) -> list[str]:
+    """A headless test of 6 users on ``host`` for ``seconds``, no exporter port."""
+    return [
+        *("--headless", "-u", "6", "-r", "6", "-t", f"{seconds}s", "--host", host),
+        *("--exporter-port", "0"),
+    ]
+
+
 @contextmanager
 def master_and_worker(
     folder: Path, host: str, seconds: int, *extra: str
@@ -37,23 +45,9 @@ def master_and_worker(
     """A headless master and one worker of the counter's locustfile, on 127.0.0.1."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    common = ["--exporter-port", "0"]
     with (folder / "master.log").open("wb") as log:
         master = subprocess.Popen(
-            locust(
-                "--headless",
-                *locust_master_args(port, 1),
-                "-u",
-                "6",
-                "-r",
-                "6",
-                "-t",
-                f"{seconds}s",
-                "--host",
-                host,
-                *common,
-                *extra,
-            ),
+            locust(*headless(host, seconds), *locust_master_args(port, 1), *extra),
             cwd=folder,
             env=CLEAN_ENV,
             stdout=log,
@@ -230,21 +224,8 @@ def headless_run(
     with (folder / f"{label}.log").open("w") as log:
         process = subprocess.Popen(
             locust(
-                "--headless",
-                "-u",
-                "6",
-                "-r",
-                "6",
-                "-t",
-                f"{seconds}s",
-                "--host",
-                host,
-                "--exporter-port",
-                "0",
-                "--run-label",
-                label,
-                "--compare-json",
-                str(folder / f"{label}.json"),
+                *headless(host, seconds),
+                *("--run-label", label, "--compare-json", str(folder / f"{label}.json")),
                 *extra,
             ),
             stdout=log,

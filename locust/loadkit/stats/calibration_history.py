@@ -30,6 +30,7 @@ SERIES_RUNS, STEP_AT = 20, 10
 EARLIER_RUNS = 5  # the unchanged runs before the baseline, for the pair verdict with history
 ORACLE_RATE = 0.01  # the false-alarm rate the oracle runs at: the one loadkit is held to
 ENDPOINT = ("GET", "/simulated")
+CURRENT = "current"  # the label of the run judged
 
 
 def _factor(series: str, run: int) -> float:
@@ -81,8 +82,14 @@ def judge_with_history(
 ) -> str:
     """The endpoint verdict for (current, baseline), with ``earlier`` runs before the
     baseline in the same group: the path ``compare_runs`` takes, without the store."""
-    labels = [f"earlier-{i}" for i in range(len(earlier))] + ["baseline", "current"]
-    per_run = [{ENDPOINT: estimates.of_times(times)} for times in [*earlier, baseline, current]]
+    return _judged([*earlier, baseline, current], alpha)[0]
+
+
+def _judged(runs: list[np.ndarray], alpha: float) -> tuple[str, list[history.EndpointHistory]]:
+    """The newest of ``runs`` judged against the one before it, the others earlier in its
+    group: its verdict, and the history it was judged with (the newest labelled CURRENT)."""
+    labels = [f"earlier-{i}" for i in range(len(runs) - 2)] + ["baseline", CURRENT]
+    per_run = [{ENDPOINT: estimates.of_times(times)} for times in runs]
     found = history.of_estimates(labels, per_run)
     now, before = per_run[-1][ENDPOINT], per_run[-2][ENDPOINT]
     floor = floor_of(None)
@@ -91,9 +98,9 @@ def judge_with_history(
         found, by_label, ENDPOINT, (now, before), "baseline", floor, alpha
     )
     (result,) = compare_endpoints(
-        [(*ENDPOINT, current, baseline)], alpha, None, [context], [(now, before)]
+        [(*ENDPOINT, runs[-1], runs[-2])], alpha, None, [context], [(now, before)]
     )
-    return result.verdict
+    return result.verdict, found
 
 
 def log_ratios(current: np.ndarray, baseline: np.ndarray) -> np.ndarray:
@@ -203,17 +210,14 @@ def run_newest(truth: str, prior: int, n: int, count: int, seed: int, model: Mod
     ``n`` timings, through the product's own history."""
     rng = np.random.default_rng([seed, n, prior, NEWEST.index(truth), 11])
     cell = NewestCell(truth, prior)
-    labels = [f"run-{i}" for i in range(prior + 1)]
     for _ in range(count):
         times = [
             simulate(n, rng, model) * factor for factor in [1.0] * prior + [NEWEST_FACTOR[truth]]
         ]
-        per_run = [{ENDPOINT: estimates.of_times(t)} for t in times]
-        (found,) = history.of_estimates(labels, per_run)
+        said, found = _judged(times, ALPHA)
+        slower = bool(history.slower_levels(found, CURRENT))
+        regressed = said == verdict.REGRESSION
         cell.count += 1
-        # What History.new_slower_levels tells the gate.
-        slower = any(cp.run == labels[-1] and cp.change > 0 for cp in found.change_points)
-        regressed = judge_with_history(times[-1], times[-2], times[:-2]) == verdict.REGRESSION
         cell.slower += slower
         cell.regression += regressed
         cell.failed += slower or regressed

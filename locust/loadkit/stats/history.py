@@ -90,12 +90,17 @@ class History:
 
     def new_slower_levels(self, run: RunInfo) -> list[tuple[EndpointHistory, ChangePoint]]:
         """Where ``run`` starts a slower level than the one before it."""
-        return [
-            (e, cp)
-            for e in self.endpoints
-            for cp in e.change_points
-            if cp.run == run.label and cp.change > 0
-        ]
+        return slower_levels(self.endpoints, run.label)
+
+
+def slower_levels(
+    endpoints: list[EndpointHistory], label: str
+) -> list[tuple[EndpointHistory, ChangePoint]]:
+    """Where the run ``label`` starts a slower level than the one before it: what fails
+    the gate, besides a regression."""
+    return [
+        (e, cp) for e in endpoints for cp in e.change_points if cp.run == label and cp.change > 0
+    ]
 
 
 def _seed(*parts: str) -> int:
