@@ -3,10 +3,14 @@
 Each running run holds one of its owner's ``cap`` slots (``storage/slots.py``), which
 hold under any concurrency, where a count followed by an insert would let a burst of
 parallel creates all see room. A run that ends, is abandoned or is deleted gives its slot
-back; a slot whose run is no longer running (its service stopped
-between the two writes) is taken back when the cap would refuse.
+back. When the cap would refuse, a slot is taken back if its run has ended (its service
+stopped before giving the slot back), or if its run was never stored and the slot is older
+than ``UNBORN_GRACE`` (its service stopped between the two writes). A young slot without
+its run is a create still under way, between taking the slot and storing the run: taking
+that back would let a burst of creates pass the cap.
 """
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -16,23 +20,28 @@ from rest_service.storage import slots as storage_slots
 from rest_service.storage.documents import collection
 from rest_service.storage.models import OpenRunSlot, Run
 
+# How long a create may take between taking its slot and storing its run.
+UNBORN_GRACE = timedelta(minutes=1)
+
 
 async def _held(owner: str) -> list[dict[str, Any]]:
     return [doc async for doc in collection(OpenRunSlot).find({"owner": owner})]
 
 
 async def _take_back_stale(slots: list[dict[str, Any]]) -> int:
-    """Free the slots whose run is no longer running; returns how many."""
+    """Free the slots whose run has ended, or was never stored by a create that began
+    more than UNBORN_GRACE ago; returns how many."""
     ids = [slot["run_id"] for slot in slots]
-    running = {
-        doc["_id"]
-        async for doc in collection(Run).find(
-            {"_id": {"$in": ids}, "status": "running"}, {"_id": 1}
-        )
+    status = {
+        doc["_id"]: doc["status"]
+        async for doc in collection(Run).find({"_id": {"$in": ids}}, {"status": 1})
     }
+    unborn_before = datetime.now(UTC) - UNBORN_GRACE
     freed = 0
     for slot in slots:
-        if slot["run_id"] not in running:
+        run_id: ObjectId = slot["run_id"]
+        ended = run_id in status and status[run_id] != "running"
+        if ended or (run_id not in status and run_id.generation_time < unborn_before):
             gone = await collection(OpenRunSlot).delete_one(
                 {"_id": slot["_id"], "run_id": slot["run_id"]}
             )
