@@ -9,6 +9,8 @@ costs, and how long a team's reads take through a live service.
 2. A comparison of two runs of 1,000,000 timings each, as `loadwatch-compare --results-url`
    runs it from a fresh process's point of view (fetch, decode, judge): seconds. Target < 10.
 3. `--history` over 50 runs whose estimates are kept: seconds. Target < 2.
+4. `--list` of those 52 runs from a fresh handle: seconds, and requests to the service
+   (a closed run's count comes with the listing: it should not grow with the runs).
 
 Beside each figure: the load average and one bcrypt check at 12 rounds.
 Run from the repository root as a module: python -m benchmarks.results_service
@@ -16,12 +18,15 @@ Run from the repository root as a module: python -m benchmarks.results_service
 
 import argparse
 import base64
+import contextlib
+import io
 import os
 import time
 from typing import Any
 
 import bson
 import numpy as np
+from loadkit.cli import list_runs
 from loadkit.compare import compare_runs, estimates_of, history_of
 from loadkit.core.records import Batch
 from loadkit.store.service import ServiceStore
@@ -148,7 +153,25 @@ def reads(timings: int, history_runs: int, history_timings: int) -> list[dict[st
                 lambda: history_of(fresh, f"h-{history_runs}"),
             )
         )
+        found.append(listing(store.reopen(), history_runs + 2))
     return found
+
+
+def listing(fresh: ServiceStore, runs: int) -> dict[str, Any]:
+    """``--list`` as the command runs it (its output dropped), counting its requests."""
+    asked = 0
+    real = fresh.api.call
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal asked
+        asked += 1
+        return real(*args, **kwargs)
+
+    fresh.api.call = counted  # type: ignore[method-assign]
+    with contextlib.redirect_stdout(io.StringIO()):
+        figure = timed(f"--list of {runs} runs", lambda: list_runs(fresh, "text"))
+    print(f"  {figure['what']}: {figure['seconds']:.2f} s, {asked} requests   ({note()})")
+    return {**figure, "requests": asked}
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from loadkit.cli import list_runs
 from loadkit.core.records import Batch
 from loadkit.store.service import ServiceStore
 
@@ -313,6 +314,45 @@ def test_an_unknown_run_in_the_service_is_one_line_and_exit_2(
     assert len(ran.stderr.strip().splitlines()) == 1
 
 
+def requests_of(store: ServiceStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the store asks the service from now on, as "METHOD path", in order."""
+    asked: list[str] = []
+    real = store.api.call
+
+    def counted(method: str, path: str, **kwargs: Any) -> Any:
+        asked.append(f"{method} {path}")
+        return real(method, path, **kwargs)
+
+    monkeypatch.setattr(store.api, "call", counted)
+    return asked
+
+
+def test_listing_a_teams_runs_asks_the_service_the_same_few_times_however_many(
+    results_service: Service,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--list`` of a service store: every closed run's timing count comes with the
+    listing, so the service is asked the same few times for 1 run or 30; only a running
+    run's count is asked for (its chunks keep coming)."""
+    team = service_where(results_service, tmp_path, user_token(results_service)[1])
+    store = team.open()
+    assert isinstance(store, ServiceStore)
+    endpoint = [("GET", "/a")]
+    for n in range(1, 31):
+        run, _ = store.start_run(f"closed-{n}", {})
+        store.mark_spawned(run, 0.0)
+        store.add_timings(run, Batch("w", endpoint, [0] * n, [1.0] * n, [5.0] * n, [True] * n), 0.0)
+        store.finish_run(run, 3.0, None)
+    running, _ = store.start_run("running", {})
+    asked = requests_of(store, monkeypatch)
+    assert list_runs(store, "json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [row["timings"] for row in listed] == [*range(1, 31), 0]
+    assert asked == ["GET /load-tests", "GET /load-tests", f"GET /load-tests/runs/{running}"]
+
+
 def test_a_closed_runs_timings_are_fetched_once_for_every_read(
     results_service: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -327,14 +367,7 @@ def test_a_closed_runs_timings_are_fetched_once_for_every_read(
     store.mark_spawned(run, 0.0)
     store.add_timings(run, Batch("w", endpoints, [0, 1], [1.0, 2.0], [5.0, 6.0], [True] * 2), 0.0)
     store.finish_run(run, 3.0, None)
-    asked: list[str] = []
-    real = store.api.call
-
-    def counted(method: str, path: str, **kwargs: Any) -> Any:
-        asked.append(f"{method} {path}")
-        return real(method, path, **kwargs)
-
-    monkeypatch.setattr(store.api, "call", counted)
+    asked = requests_of(store, monkeypatch)
     assert [list(store.response_times(run, e)) for e in endpoints] == [[5.0], [6.0]]
     assert store.endpoints(run) == endpoints
     assert asked == [f"GET /load-tests/runs/{run}", f"GET /load-tests/runs/{run}/chunks"]

@@ -120,11 +120,24 @@ class ServiceStore:
         found = self.api.call("GET", "/load-tests", params={"label": label})
         return run_info(found[0]) if found else None
 
+    def _remember_closed(self, found: dict[str, Any]) -> int:
+        """The run's timing count, kept when the run is closed (it takes no more)."""
+        size = int(found["timings"])
+        if found["status"] != "running":
+            self._closed[int(found["id"])] = size
+        return size
+
     def runs(self) -> list[RunInfo]:
-        return [run_info(found) for found in self._listed()]
+        listed = self._listed()
+        for found in listed:
+            self._remember_closed(found)
+        return [run_info(found) for found in listed]
 
     def count(self, run_id: int) -> int:
-        return int(self.api.call("GET", f"/load-tests/runs/{run_id}")["timings"])
+        """A closed run's count is known once listed or read; a running run is asked."""
+        if run_id in self._closed:
+            return self._closed[run_id]
+        return self._remember_closed(self.api.call("GET", f"/load-tests/runs/{run_id}"))
 
     def verdicts(self) -> dict[int, str]:
         return {int(r["id"]): str(r["verdict"]) for r in self._listed() if r["verdict"] is not None}
@@ -178,12 +191,7 @@ class ServiceStore:
 
         import numpy as np
 
-        size = self._closed.get(run_id)
-        if size is None:
-            found = self.api.call("GET", f"/load-tests/runs/{run_id}")
-            size = int(found["timings"])
-            if found["status"] != "running":
-                self._closed[run_id] = size
+        size = self.count(run_id)
         if (run_id, size) in self._columns:
             return self._columns[(run_id, size)]
         names: dict[Endpoint, int] = {}
