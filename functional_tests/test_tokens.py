@@ -2,6 +2,8 @@
 scoped (read: GET only; write: also the owner's runs), listed without the secret, revoked
 at once, optionally expiring, and never enough for an admin route."""
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -134,3 +136,31 @@ def test_a_bad_authorization_header_is_401_even_with_a_cookie(
 )
 def test_bad_token_requests_are_422(user: httpx.Client, body: dict[str, object]) -> None:
     assert user.post("/auth/tokens", json=body).status_code == 422
+
+
+def test_a_user_may_hold_at_most_100_tokens_even_in_a_burst(
+    make_user: Callable[..., httpx.Client],
+) -> None:
+    """150 token creates at once: 100 are made, 50 get 409 naming the cap. Revoking one
+    makes room for one more."""
+    client = make_user()
+    cookies, base = client.cookies, str(client.base_url)
+
+    def create(i: int) -> httpx.Response:
+        return httpx.post(
+            f"{base}/auth/tokens",
+            json={"name": f"burst-{i}", "scope": "read"},
+            cookies=cookies,
+            timeout=60,
+        )
+
+    with ThreadPoolExecutor(30) as pool:
+        answers = list(pool.map(create, range(150)))
+    made = [a.json()["id"] for a in answers if a.status_code == 201]
+    refused = [a for a in answers if a.status_code == 409]
+    assert (len(made), len(refused)) == (100, 50)
+    assert "at most 100 tokens" in refused[0].json()["detail"]
+    assert len(client.get("/auth/tokens").json()) == 100
+    assert client.delete(f"/auth/tokens/{made[0]}").status_code == 204
+    assert create(150).status_code == 201
+    assert create(151).status_code == 409

@@ -10,7 +10,7 @@ from bson.errors import InvalidId
 from pymongo import ReturnDocument
 from starlette.concurrency import run_in_threadpool
 
-from rest_service.domain import open_runs
+from rest_service.domain import caps
 from rest_service.domain.cursors import decode_cursor, encode_cursor, invalid_cursor
 from rest_service.domain.errors import Conflict, NotFound
 from rest_service.domain.events import delete_events
@@ -58,12 +58,8 @@ async def create_run(owner: User, data: RunIn, max_open: int) -> Run:
         started_at=_now(),
         owner=owner.id,
     )
-    await open_runs.take(owner.id, run.id, max_open)
-    try:
+    async with caps.slot_for(caps.OPEN_RUNS, owner.id, run.id, max_open):
         await collection(Run).insert_one(stored(run))
-    except BaseException:
-        await open_runs.give_back(run.id)
-        raise
     return run
 
 
@@ -111,7 +107,7 @@ async def end_run(run_id: str, user: User, status: RunStatus) -> Run:
     if raw is None:
         run = await get_run(run_id, user)  # NotFound when it isn't there or isn't theirs
         raise Conflict(f"Run is already {run.status}")
-    await open_runs.give_back(ObjectId(raw["_id"]))
+    await caps.give_back(caps.OPEN_RUNS, ObjectId(raw["_id"]))
     RUNS_ENDED.labels(status=status).inc()
     return Run.model_validate(raw)  # type: ignore[no-any-return]
 
@@ -119,7 +115,7 @@ async def end_run(run_id: str, user: User, status: RunStatus) -> Run:
 async def delete_run(run_id: str, user: User, summaries: SummaryCache) -> Run:
     run = await get_run(run_id, user)
     await collection(Run).delete_one({"_id": run.id})
-    await open_runs.give_back(run.id)
+    await caps.give_back(caps.OPEN_RUNS, run.id)
     await delete_samples(run.id)
     await delete_events(run)
     summaries.pop(run.id, None)
@@ -208,7 +204,7 @@ async def abandon_silent_runs(silence: timedelta, now: datetime | None = None) -
             {**silent, "_id": doc["_id"]}, {"$set": {"status": "abandoned", "ended_at": ended}}
         )
         if result.modified_count:
-            await open_runs.give_back(doc["_id"])
+            await caps.give_back(caps.OPEN_RUNS, doc["_id"])
             RUNS_ENDED.labels(status="abandoned").inc()
             closed += 1
     return closed

@@ -5,7 +5,9 @@ A token is ``lw_`` and 43 random URL-safe characters; the service keeps its SHA-
 (``security.token_hash``), as it does for sessions, and shows the token once, when it is
 made. Its scope is ``read`` (GET only) or ``write`` (also its owner's runs, samples and
 events); no token reaches the admin routes (api/deps.py). A revoked token's hash is kept,
-so that GRAFANA_API_TOKEN, once revoked, is not added back at the next start.
+so that GRAFANA_API_TOKEN, once revoked, is not added back at the next start. A user
+holds at most MAX_TOKENS_PER_USER tokens of their own making (a cap held on every server,
+``domain/caps.py``); the tokens the service provisions at start-up are outside it.
 """
 
 import secrets
@@ -13,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo.errors import DuplicateKeyError
 
-from rest_service.domain.errors import Conflict, NotFound
+from rest_service.domain import caps
+from rest_service.domain.errors import NotFound
 from rest_service.domain.schemas import to_millis
 from rest_service.domain.sessions import SessionCache, api_token_cache_key
 from rest_service.security import token_hash
@@ -45,15 +48,13 @@ async def create_token(
     user: User, name: str, expires_in_days: int | None, scope: TokenScope
 ) -> tuple[ApiToken, str]:
     """A new token for the user: the stored record, and the token to show once."""
-    held = await collection(ApiToken).count_documents({"username": user.id})
-    if held >= MAX_TOKENS_PER_USER:
-        raise Conflict(f"A user may hold at most {MAX_TOKENS_PER_USER} tokens: revoke one first")
     token = PREFIX + secrets.token_urlsafe(32)
     expires_at = None
     if expires_in_days is not None:
         expires_at = datetime.now(UTC) + timedelta(days=expires_in_days)
     record = _record(token, name, user.id, expires_at, scope)
-    await collection(ApiToken).insert_one(stored(record))
+    async with caps.slot_for(caps.TOKENS, user.id, record.id, MAX_TOKENS_PER_USER):
+        await collection(ApiToken).insert_one(stored(record))
     return record, token
 
 
@@ -69,6 +70,7 @@ async def revoke_token(user: User, token_id: str, sessions: SessionCache) -> Non
     )
     if record is None:
         raise NotFound("Token not found")
+    await caps.give_back(caps.TOKENS, record["_id"])
     await collection(RevokedToken).replace_one(
         {"_id": record["_id"]}, {"revoked_at": to_millis(datetime.now(UTC))}, upsert=True
     )

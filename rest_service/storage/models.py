@@ -95,17 +95,35 @@ class LoginSlot(Document):
 
 class OpenRunSlot(Document):
     """One of a user's slots for running runs, ``_id`` ``OWNER#i``, held by the run
-    ``run_id`` while it runs (domain/open_runs.py)."""
+    ``run_id`` while it runs (domain/caps.py)."""
 
     id: str  # type: ignore[assignment]
     owner: str
     run_id: PydanticObjectId
+    taken_at: datetime | None = None  # None: taken before slots said when
 
     class Settings:
         name = "open_run_slots"
         indexes = [
             IndexModel([("owner", pymongo.ASCENDING)]),
             IndexModel([("run_id", pymongo.ASCENDING)]),
+        ]
+
+
+class TokenSlot(Document):
+    """One of a user's slots for API tokens, ``_id`` ``USERNAME#i``, held by the token
+    whose stored id is ``token`` until it is revoked or expires (domain/caps.py)."""
+
+    id: str  # type: ignore[assignment]
+    owner: str
+    token: str
+    taken_at: datetime
+
+    class Settings:
+        name = "token_slots"
+        indexes = [
+            IndexModel([("owner", pymongo.ASCENDING)]),
+            IndexModel([("token", pymongo.ASCENDING)]),
         ]
 
 
@@ -232,6 +250,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     ApiToken,
     LoginSlot,
     OpenRunSlot,
+    TokenSlot,
     Run,
     SampleBlock,
     Event,
