@@ -66,11 +66,10 @@ async def _take_back_stale(cap: Cap, slots: list[dict[str, Any]]) -> int:
     freed = 0
     for slot in slots:
         holder = slot[cap.holder_field]
-        taken_at = slot.get("taken_at") or LONG_AGO
         if holder in holds:
             stale = not holds[holder]
         else:
-            stale = taken_at.replace(tzinfo=taken_at.tzinfo or UTC) < unborn_before
+            stale = (slot.get("taken_at") or LONG_AGO) < unborn_before
         if stale:
             gone = await collection(cap.slots).delete_one(
                 {"_id": slot["_id"], cap.holder_field: holder}
